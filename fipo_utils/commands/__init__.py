@@ -1,0 +1,1 @@
+"""One module per ``fipo`` sub-command; see :mod:`fipo_utils.cli`."""
