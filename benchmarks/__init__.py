@@ -1,0 +1,1 @@
+"""Performance measurements: ratios taken side by side in one process, never test assertions."""

@@ -1,0 +1,59 @@
+"""Small shared pieces of the benchmark scripts: repeat timing and the result-row shape.
+
+Every row compares a baseline with a candidate measured in the same run on the same
+machine, so the ratio means something even on a busy or slow machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def time_repeats(fn: Callable[[], Any], repeats: int, warmup: int = 0) -> list[float]:
+    """Wall-clock seconds of ``fn`` over ``repeats`` calls after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def ratio_row(
+    name: str,
+    baseline: str,
+    candidate: str,
+    unit: str,
+    baseline_values: list[float],
+    candidate_values: list[float],
+    higher_is_better: bool = True,
+    notes: str = "",
+) -> dict[str, Any]:
+    """A result row; ratios are computed per repeat pair so min/median/max show the spread.
+
+    With ``higher_is_better`` (throughputs) ratio = candidate / baseline; for costs
+    (seconds, bytes) ratio = baseline / candidate, so a ratio above 1 always means the
+    candidate wins.
+    """
+    pairs = list(zip(baseline_values, candidate_values, strict=True))
+    if higher_is_better:
+        ratios = [c / b for b, c in pairs if b > 0]
+    else:
+        ratios = [b / c for b, c in pairs if c > 0]
+    return {
+        "name": name,
+        "baseline": baseline,
+        "candidate": candidate,
+        "unit": unit,
+        "baseline_values": baseline_values,
+        "candidate_values": candidate_values,
+        "ratio_min": min(ratios) if ratios else None,
+        "ratio_median": statistics.median(ratios) if ratios else None,
+        "ratio_max": max(ratios) if ratios else None,
+        "notes": notes,
+    }
