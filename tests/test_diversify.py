@@ -214,8 +214,8 @@ def test_type_shares_over_20k_records_match_facts_section_3():
         PopRecord(str(i), f"Question {i}?", "silver", "golden answer", "rejected", "chosen one")
         for i in range(20_000)
     ]
-    for variant in ("full", "gen", "partial"):
-        summary = diversify_pop(records, variant=variant, mode="fixed").summary
+    for variant, n in (("full", 20_000), ("gen", 10_000), ("partial", 10_000)):
+        summary = diversify_pop(records[:n], variant=variant, mode="fixed").summary
         expected = expected_shares(variant)
         for group in ("main", "extra"):
             for case, share in summary["shares"][group].items():
@@ -224,7 +224,7 @@ def test_type_shares_over_20k_records_match_facts_section_3():
                     group,
                     case,
                 )
-        assert summary["rows"] == {"sft": 20_000, "dpo": 20_000, "ipl": 40_000}
+        assert summary["rows"] == {"sft": n, "dpo": n, "ipl": 2 * n}
     assert expected_shares("full")["main"] == {
         0: 0.25,
         1: 0.125,

@@ -54,7 +54,9 @@ def test_tour_notebook_shows_versions_records_variants_and_wrappings(tmp_path):
         assert f"===== variant: {variant} =====" in text
     record = load_pop(SAMPLE_POP_PATH)[0]
     assert record.golden_response in text and record.chosen_prompt in text
-    assert "<|im_start|>user" in text and "<|user|>" in text
+    # Tulu wrapping and SmolLM2's own chat template (ChatML turns), with token counts.
+    assert "<|im_start|>user" in text and "<|im_start|>assistant" in text
+    assert "===== tulu:" in text and "<|user|>\n" in text
     if reference_path("fipo", "prompts.json"):
         assert "Sliver Prompt:" in text  # the original strings are used when present
 

@@ -191,13 +191,9 @@ def test_tulu_wrap_round_trips_and_rejects_unwrapped_text():
         unwrap_tulu(text)
 
 
-def test_chat_template_wrapping_uses_the_smollm2_tokenizer():
-    from fipo_utils.models import load_tokenizer
-
-    tokenizer = load_tokenizer("smollm2-135m-instruct")
-    wrapped = wrap_prompt("Rewrite this prompt.", "chat_template", tokenizer)
-    assert "<|im_start|>user\nRewrite this prompt.<|im_end|>" in wrapped
-    assert wrapped.endswith("<|im_start|>assistant\n")
+def test_wrap_prompt_formats_and_their_errors():
+    # The chat_template path with the real SmolLM2 tokenizer runs in the tour notebook test
+    # (tests/test_notebooks_00_01.py); here the formats that need no tokenizer.
     assert wrap_prompt("x", "raw") == "x"
     assert wrap_prompt("x", "tulu") == wrap_tulu("x")
     with pytest.raises(ValueError, match="needs a tokenizer"):
