@@ -148,7 +148,7 @@ def load_pop_report(source: Any, *, skip_invalid: bool = False) -> PopLoadResult
     elif _is_dataset(source):
         rows = _rows_from_dataset(source)
         name = f"<datasets.Dataset with {len(source)} rows>"
-    elif isinstance(source, str) and source.count("/") == 1 and not source.startswith((".", "/")):
+    elif _looks_like_hub_id(source):
         return load_pop_report(load_pop_from_hub(source), skip_invalid=skip_invalid)
     else:
         raise FileNotFoundError(f"POP source {source!r} is neither an existing file nor a hub id")
@@ -180,6 +180,13 @@ def load_pop_from_hub(hub_id: str = POP_HUB_ID, split: str = "train") -> Any:
     from datasets import load_dataset
 
     return load_dataset(hub_id, split=split)
+
+
+def _looks_like_hub_id(source: Any) -> bool:
+    """``owner/name`` without a file suffix; a missing local file is reported, not downloaded."""
+    if not isinstance(source, str) or source.count("/") != 1 or source.startswith((".", "/")):
+        return False
+    return Path(source).suffix.lower() not in {".json", ".jsonl", ".txt", ".gz"}
 
 
 def _is_dataset(source: Any) -> bool:

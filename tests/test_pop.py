@@ -167,3 +167,5 @@ def test_empty_and_missing_sources_fail_clearly(tmp_path):
         load_pop(empty)
     with pytest.raises(FileNotFoundError, match="neither an existing file nor a hub id"):
         load_pop(tmp_path / "nope.jsonl")
+    with pytest.raises(FileNotFoundError, match="neither an existing file nor a hub id"):
+        load_pop("data/missing_pop.jsonl")  # a relative path, not mistaken for a hub id
