@@ -32,7 +32,9 @@ class LoraSettings:
         values = dict(values or {})
         unknown = set(values) - {"r", "alpha", "dropout", "target_modules"}
         if unknown:
-            raise KeyError(f"unknown LoRA settings {sorted(unknown)}: use r, alpha, dropout, target_modules")
+            raise KeyError(
+                f"unknown LoRA settings {sorted(unknown)}: use r, alpha, dropout, target_modules"
+            )
         if "target_modules" in values:
             values["target_modules"] = tuple(values["target_modules"])
         return cls(**values)
@@ -73,9 +75,7 @@ def save_adapter(model: PeftModel, folder: str | Path) -> Path:
     return folder
 
 
-def load_adapter(
-    base: PreTrainedModel, folder: str | Path, trainable: bool = False
-) -> PeftModel:
+def load_adapter(base: PreTrainedModel, folder: str | Path, trainable: bool = False) -> PeftModel:
     """Attach a saved adapter to ``base``; refuses pickle files (safetensors only)."""
     folder = Path(folder)
     if not (folder / "adapter_model.safetensors").is_file():

@@ -75,9 +75,7 @@ class TrainSettings:
         return data
 
 
-def settings_from_profile(
-    profile: str | dict, strategy: str, **overrides: Any
-) -> TrainSettings:
+def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) -> TrainSettings:
     """Merge ``models``, ``train`` and the strategy's section, then non-``None`` overrides."""
     data = load_profile(profile) if isinstance(profile, str) else profile
     models = data.get("models", {})
@@ -182,7 +180,9 @@ def build_preference_trainer(
     if settings.lora or settings.precompute_ref_log_probs:
         ref_model = None
     elif ref_model is None:
-        raise ValueError("full fine-tuning needs a frozen reference model (or precomputed log-probs)")
+        raise ValueError(
+            "full fine-tuning needs a frozen reference model (or precomputed log-probs)"
+        )
     return trainer_class(
         model=model,
         ref_model=ref_model,

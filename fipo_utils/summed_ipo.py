@@ -34,7 +34,9 @@ class SummedIPOTrainer(DPOTrainer):
             ref_chosen, ref_rejected = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         else:
             # Same reference trl uses: the frozen copy, or the policy with adapters disabled.
-            ref_chosen, ref_rejected = self.compute_ref_log_probs(self.ref_model or self.model, inputs)
+            ref_chosen, ref_rejected = self.compute_ref_log_probs(
+                self.ref_model or self.model, inputs
+            )
         chosen_ratio = chosen_logps - ref_chosen
         rejected_ratio = rejected_logps - ref_rejected
         margin = chosen_ratio - rejected_ratio

@@ -56,7 +56,9 @@ def prepare_examples(settings: TrainSettings, rows: list[dict], tokenizer) -> li
     build = sft_examples if settings.strategy == "sft" else preference_examples
     examples = build(rows, settings.prompt_format, tokenizer)
     for example in examples:
-        example["prompt"] = truncate_prompt(example["prompt"], tokenizer, settings.max_prompt_length)
+        example["prompt"] = truncate_prompt(
+            example["prompt"], tokenizer, settings.max_prompt_length
+        )
     return examples
 
 
@@ -203,7 +205,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-model", default=None, help="model name, folder or hub id")
     parser.add_argument("--max-rows", type=int, default=None, help="train on the first N rows")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps")
-    parser.add_argument("--name", default=None, help="run-folder name (default <strategy>-<lora|full>)")
+    parser.add_argument(
+        "--name", default=None, help="run-folder name (default <strategy>-<lora|full>)"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -229,7 +233,11 @@ def run_from_args(args: argparse.Namespace) -> dict:
         from fipo_utils.ipl import run_ipl
 
         return run_ipl(
-            args.run_dir, args.profile, loss=args.strategy.split("-", 1)[1], name=args.name, **overrides
+            args.run_dir,
+            args.profile,
+            loss=args.strategy.split("-", 1)[1],
+            name=args.name,
+            **overrides,
         )
     return train_strategy(args.run_dir, args.profile, args.strategy, name=args.name, **overrides)
 

@@ -23,7 +23,9 @@ class TrainingDataError(ValueError):
     """A data row is malformed; the message names the file, the record and the field."""
 
 
-def rewrap_prompt(prompt: str, prompt_format: str, tokenizer: PreTrainedTokenizerBase | None) -> str:
+def rewrap_prompt(
+    prompt: str, prompt_format: str, tokenizer: PreTrainedTokenizerBase | None
+) -> str:
     """Re-wrap a Tulu-wrapped prompt in ``prompt_format`` (unchanged for ``tulu``)."""
     if prompt_format == "tulu":
         return prompt
@@ -46,14 +48,24 @@ def read_sft_rows(path: str | Path) -> list[dict]:
         where = f"{path}, record {index}"
         turns = record.get("conversations") if isinstance(record, dict) else None
         if not isinstance(turns, list) or len(turns) < 2:
-            raise TrainingDataError(f"{where}: field 'conversations' must hold a user and a bot turn")
+            raise TrainingDataError(
+                f"{where}: field 'conversations' must hold a user and a bot turn"
+            )
         user, bot = turns[0], turns[1]
         for turn, role in ((user, "user"), (bot, "bot")):
             if not isinstance(turn, dict) or turn.get("role") != role:
                 raise TrainingDataError(f"{where}: field 'conversations' expects a {role!r} turn")
             if not isinstance(turn.get("value"), str):
-                raise TrainingDataError(f"{where}: field 'conversations[{role}].value' must be a string")
-        rows.append({"id": str(record.get("id", index)), "prompt": user["value"], "completion": bot["value"]})
+                raise TrainingDataError(
+                    f"{where}: field 'conversations[{role}].value' must be a string"
+                )
+        rows.append(
+            {
+                "id": str(record.get("id", index)),
+                "prompt": user["value"],
+                "completion": bot["value"],
+            }
+        )
     return rows
 
 
@@ -68,7 +80,9 @@ def read_jsonl_rows(path: str | Path, fields: Iterable[str] = PREFERENCE_FIELDS)
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise TrainingDataError(f"{path}, line {number}: not valid JSON ({error})") from error
+                raise TrainingDataError(
+                    f"{path}, line {number}: not valid JSON ({error})"
+                ) from error
             for name in fields:
                 expected = int if name == "case_type" else str
                 if not isinstance(row.get(name), expected):
@@ -84,7 +98,10 @@ def sft_examples(
 ) -> list[dict]:
     """Prompt/completion rows for ``SFTTrainer`` (completion-only loss)."""
     return [
-        {"prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer), "completion": r["completion"]}
+        {
+            "prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer),
+            "completion": r["completion"],
+        }
         for r in rows
     ]
 

@@ -1,4 +1,4 @@
-"""``fipo train``: train an optimizer into a run folder (same code as ``python -m fipo_utils.train``)."""
+"""``fipo train``: train an optimizer into a run folder (same code as ``-m fipo_utils.train``)."""
 
 from __future__ import annotations
 
