@@ -96,7 +96,11 @@ def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) 
 
 
 def _common_arguments(settings: TrainSettings, output_dir: str) -> dict[str, Any]:
+    import torch
+
     return {
+        # Without a GPU, ranks started by `accelerate launch` (torchrun) join over gloo
+        "use_cpu": not torch.cuda.is_available(),
         "output_dir": output_dir,
         "learning_rate": settings.learning_rate,
         "num_train_epochs": settings.epochs,

@@ -79,7 +79,6 @@ def fit(
     """
     from transformers.trainer_utils import get_last_checkpoint
 
-    from fipo_utils.lora import save_adapter, save_standalone
     from fipo_utils.models import load_model
     from fipo_utils.strategies import build_preference_trainer, build_sft_trainer
 
@@ -104,20 +103,39 @@ def fit(
     trainer.train(resume_from_checkpoint=resume)
     wall_s = time.perf_counter() - began
 
-    trained = trainer.accelerator.unwrap_model(trainer.model)
     if hash_path is not None:
         rank = trainer.accelerator.process_index
         path = Path(hash_path).with_name(f"{Path(hash_path).stem}-rank{rank}.sha256")
         path.parent.mkdir(parents=True, exist_ok=True)
+        trained = trainer.accelerator.unwrap_model(trainer.model)
         path.write_text(state_dict_sha256(trained) + "\n", encoding="utf-8")
-    final_dir = checkpoint_dir / "final"
-    if trainer.accelerator.is_main_process:
-        if settings.lora:
-            save_adapter(trained, checkpoint_dir / "adapter")
-            trained = trained.merge_and_unload()
-        save_standalone(trained, tokenizer, final_dir)
-    trainer.accelerator.wait_for_everyone()
+    final_dir = save_final_model(trainer, settings, tokenizer, checkpoint_dir, start)
     return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s)
+
+
+def save_final_model(trainer, settings: TrainSettings, tokenizer, checkpoint_dir: Path, start: str):
+    """Write ``final/``, a standalone model, from whatever backend trained it.
+
+    ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and must run on every
+    rank. LoRA: it writes the adapter to ``adapter/``; the main process then merges it into
+    a fresh copy of the start model, so merging never touches sharded parameters.
+    """
+    from fipo_utils.lora import load_adapter, merge_lora, save_standalone
+    from fipo_utils.models import load_model
+
+    final_dir = checkpoint_dir / "final"
+    if settings.lora:
+        adapter_dir = checkpoint_dir / "adapter"
+        trainer.save_model(str(adapter_dir))
+        if trainer.accelerator.is_main_process:
+            base = load_model(start, dtype=settings.dtype).model
+            save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
+    else:
+        trainer.save_model(str(final_dir))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(final_dir)
+    trainer.accelerator.wait_for_everyone()
+    return final_dir
 
 
 def train_strategy(
@@ -187,7 +205,13 @@ def _parse_value(text: str) -> Any:
     """``--set key=value`` values: YAML scalars (numbers, booleans, null, lists)."""
     import yaml
 
-    return yaml.safe_load(text)
+    value = yaml.safe_load(text)
+    if isinstance(value, str):  # YAML 1.1 reads 1e-2 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
