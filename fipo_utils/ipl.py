@@ -278,7 +278,8 @@ def run_ipl(
     data_path = Path(data_path) if data_path else require(run_dir, "data/ipl.jsonl", "01")
     rows = take_rows(read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows)
     rows, holdout = split_judge_holdout(rows, ipl.judge_holdout, ipl.seed)
-    template = load_template(ipl.template)
+    # the template 01 rendered the data with, unless IPL names its own
+    template = load_template(ipl.template or data.get("diversify", {}).get("template"))
     previous = settings.base_model
     history: list[dict] = []
     for k in range(1, n_rounds + 1):
