@@ -1,0 +1,32 @@
+"""``fipo train``: train an optimizer into a run folder (same code as ``-m fipo_utils.train``)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train an optimizer (sft, dpo, ipo, ipl-dpo, ipl-ipo; LoRA or full) into a run folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fipo_utils.train import add_arguments as add_train_arguments
+
+    add_train_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fipo_utils.train import main
+
+    argv = ["--run-dir", args.run_dir, "--profile", args.profile, "--strategy", args.strategy]
+    if args.lora is not None:
+        argv.append("--lora" if args.lora else "--full")
+    for flag, value in (
+        ("--base-model", args.base_model),
+        ("--max-rows", args.max_rows),
+        ("--max-steps", args.max_steps),
+        ("--name", args.name),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    for item in args.set:
+        argv += ["--set", item]
+    return main(argv)

@@ -1,0 +1,133 @@
+"""IPL round bookkeeping: replacements, rewritten rejected sides, dropped discrimination rows."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from train_rows import ipl_records, write_run_data
+
+from fipo_utils.generate import GenerationParams
+from fipo_utils.ipl import (
+    DISCRIMINATION_CASE,
+    IplSettings,
+    drop_discrimination_rows,
+    rebuild_round_rows,
+    split_judge_holdout,
+)
+from fipo_utils.models import load_model
+from fipo_utils.template import load_template, unwrap_tulu
+
+
+class ScriptedGenerator:
+    """Answers by prompt kind, and records every call: a rewrite is tagged with a counter."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, GenerationParams]] = []
+
+    def generate(self, prompts, params):
+        self.calls.append((len(prompts), params))
+        if params.temperature > 0:  # rewrites are sampled
+            return [f"Rewritten prompt {i}" for i in range(len(prompts))]
+        return ["B" if params.max_new_tokens == 1 else "forty-one apples" for _ in prompts]
+
+
+def _judge_prefers_new_on_even_rows(prompts):
+    """Picks the slot holding 'Rewritten prompt <even>': a known half of the rewrites win."""
+    letters = []
+    for prompt in prompts:
+        a_part = prompt.split("Candidate Prompt B")[0]
+        new_in_a = "Rewritten prompt" in a_part
+        number = int(prompt.split("Rewritten prompt ")[1].split()[0].strip("`"))
+        keep_new = number % 2 == 0
+        letters.append("A" if new_in_a == keep_new else "B")
+    return letters
+
+
+def test_round_rebuild_replaces_judged_prompts_and_rewrites_rejected_sides():
+    rows = ipl_records(n_per_case=4)
+    settings = IplSettings(rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95))
+    generator = ScriptedGenerator()
+    edit = rebuild_round_rows(
+        rows,
+        generator=generator,
+        judge=_judge_prefers_new_on_even_rows,
+        to_model_input=lambda p: p,
+        template=load_template(),
+        settings=settings,
+        round_index=2,
+    )
+    optimizer_rows = [r for r in edit.rows if r["case_type"] <= 5]
+    assert edit.n_optimizer_rows == 24
+    assert edit.n_replaced == 12 and edit.replaced_share == 0.5
+    replaced = [r for r in optimizer_rows if r["s_p"].startswith("Rewritten prompt")]
+    assert len(replaced) == 12
+    assert all(int(r["s_p"].split()[2]) % 2 == 0 for r in replaced)
+    # the options suffix stays attached to a replaced multiple-choice prompt
+    assert all(r["s_p"].endswith(r["p_o"]) for r in replaced)
+    for row in optimizer_rows:
+        text = unwrap_tulu(row["prompt"])
+        assert row["s_p"] in text
+        if row["case_type"] in (1, 2, 4, 5):  # the re-answer is the new silver response
+            expected = "B" if row["p_o"] else "forty-one apples"
+            assert f"\n{expected}\n" in text
+    instruction = [r for r in edit.rows if r["case_type"] in (6, 7)]
+    assert edit.n_instruction_rewritten == len(instruction) == 8
+    assert all(
+        r["rejected"] == ("B" if r["case_type"] == 6 else "forty-one apples") for r in instruction
+    )
+    # chosen sides are never touched
+    originals = {r["id"]: r for r in rows}
+    assert all(r["chosen"] == originals[r["id"]]["chosen"] for r in edit.rows)
+    assert (edit.n_discrimination_before, edit.n_discrimination_after) == (4, 2)
+    assert sum(r["case_type"] == DISCRIMINATION_CASE for r in edit.rows) == 2
+    # inputs are not modified in place
+    assert rows == ipl_records(n_per_case=4)
+    # sampled rewrite, then greedy answers: 1 token for multiple choice, longer otherwise
+    rewrite_params = generator.calls[0][1]
+    assert (rewrite_params.temperature, rewrite_params.top_p) == (0.8, 0.95)
+    assert {p.max_new_tokens for _, p in generator.calls[1:]} == {1, settings.answer_max_new_tokens}
+
+
+def test_holdout_and_dropping_touch_only_discrimination_rows():
+    rows = ipl_records(n_per_case=10)
+    kept, held = split_judge_holdout(rows, 0.2, seed=1)
+    assert len(held) == 2 and all(r["case_type"] == DISCRIMINATION_CASE for r in held)
+    assert len(kept) == len(rows) - 2 and not {r["id"] for r in held} & {r["id"] for r in kept}
+    dropped = drop_discrimination_rows(kept, 0.5, random.Random(0))
+    assert sum(r["case_type"] == DISCRIMINATION_CASE for r in dropped) == 4
+    assert len(dropped) == len(kept) - 4
+    assert split_judge_holdout(rows, 0.0, seed=1) == (rows, [])
+
+
+def test_ipl_runs_rounds_on_the_tiny_model_and_resumes_at_the_first_unfinished(tmp_path):
+    run_dir = write_run_data(tmp_path / "run", ipl_per_case=2)
+    common = {"max_steps": 2, "max_rows": 100, "batch_size": 4, "prompt_format": "tulu"}
+    first = run_ipl_rounds(run_dir, rounds=1, **common)
+    assert [r["round"] for r in first["rounds"]] == [1]
+    round_1 = run_dir / "checkpoints" / "ipl-ipo-lora" / "round_1" / "final" / "model.safetensors"
+    written = round_1.stat().st_mtime_ns
+
+    record = run_ipl_rounds(run_dir, rounds=2, **common)
+    assert round_1.stat().st_mtime_ns == written  # round 1 was not trained again
+    one, two = record["rounds"]
+    assert two["start_model"] == one["final_dir"]
+    assert two["n_optimizer_rows"] == 12
+    assert 0.0 <= two["replaced_share"] <= 1.0
+    assert two["n_discrimination_after"] == two["n_discrimination_before"] // 2 + (
+        two["n_discrimination_before"] % 2
+    )
+    assert one["n_judge_holdout"] == 1 and one["judge_accuracy"] in (0.0, 1.0)
+    assert one["loss_first"] is not None and two["loss_last"] is not None
+    saved = json.loads((run_dir / "train" / "ipl-ipo-lora" / "rounds.json").read_text())
+    assert [r["round"] for r in saved["rounds"]] == [1, 2]
+    data_2 = run_dir / "train" / "ipl-ipo-lora" / "round_2" / "data.jsonl"
+    assert sum(1 for _ in data_2.open()) == two["n_rows"]
+    final = load_model(str(run_dir / "checkpoints" / "ipl-ipo-lora" / "final"))
+    assert final.source.endswith("round_2/final")
+
+
+def run_ipl_rounds(run_dir, rounds, **overrides):
+    from fipo_utils.ipl import run_ipl
+
+    return run_ipl(run_dir, "tiny", "ipo", rounds=rounds, **overrides)

@@ -1,0 +1,84 @@
+"""Notebooks 02-04 train SmolLM2-135M-Instruct with LoRA in the smoke profile (papermill)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fipo_utils.paths import NOTEBOOKS_DIR
+
+NOTEBOOKS = ["02_sft_training", "03_preference_training", "04_ipl_training"]
+# Smaller than the smoke profile so the three notebooks stay within the CI budget.
+SMALL = {"max_rows": 8, "max_steps": 2}
+
+
+def execute(name: str, run_dir: Path, **parameters) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / f"{name}.ipynb"),
+        str(run_dir / f"{name}-{parameters.get('strategy', parameters.get('loss', ''))}.ipynb"),
+        parameters={"run_dir": str(run_dir), "profile": "smoke", **parameters},
+        kernel_name="python3",
+        progress_bar=False,
+    )
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_have_no_outputs_and_one_parameters_cell(name):
+    book = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    assert book.cells[0].cell_type == "markdown"
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
+    assert 'profile = "smoke"' in tagged[0].source
+    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """A run folder with the data notebook 01 writes (diversified sample POP)."""
+    from fipo_utils.diversify import diversify_to_dir
+    from fipo_utils.pop import load_pop, resolve_pop_source
+    from fipo_utils.template import load_template
+
+    run_dir = tmp_path_factory.mktemp("smoke-run")
+    records = load_pop(resolve_pop_source("sample"))
+    diversify_to_dir(records, run_dir / "data", template=load_template())
+    return run_dir
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize(
+    ("notebook", "parameters", "name"),
+    [
+        ("02_sft_training", {}, "sft-lora"),
+        ("03_preference_training", {"strategy": "dpo"}, "dpo-lora"),
+        ("03_preference_training", {"strategy": "ipo"}, "ipo-lora"),
+        ("04_ipl_training", {"loss": "ipo", "rounds": 2}, "ipl-ipo-lora"),
+    ],
+)
+def test_notebook_trains_smollm2_with_lora(smoke_run, notebook, parameters, name):
+    from fipo_utils.models import load_model
+
+    execute(notebook, smoke_run, **SMALL, **parameters)
+    metrics = json.loads((smoke_run / "train" / name / "metrics.json").read_text())
+    assert metrics["settings"]["base_model"] == "smollm2-135m-instruct"
+    assert metrics["settings"]["lora"] is True
+    losses = [h["loss"] for h in metrics["log_history"] if "loss" in h]
+    assert losses and all(loss == loss for loss in losses)  # logged, and no NaN
+    final = smoke_run / "checkpoints" / name / "final"
+    assert load_model(str(final)).model.config.model_type == "llama"
+    figures = sorted(p.name for p in (smoke_run / "figures").glob(f"0?_{name}_*.png"))
+    assert figures
+    if notebook == "04_ipl_training":
+        rounds = json.loads((smoke_run / "train" / name / "rounds.json").read_text())["rounds"]
+        assert [r["round"] for r in rounds] == [1, 2]
+        assert rounds[1]["replaced_share"] is not None
+    else:
+        assert (
+            smoke_run / "checkpoints" / name / "adapter" / "adapter_model.safetensors"
+        ).is_file()
