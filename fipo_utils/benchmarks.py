@@ -27,16 +27,35 @@ from fipo_utils.paths import reference_path
 FAMILIES = ("gsm8k", "bbh", "piqa", "cosmosqa", "mmlu")
 SHOTS = {"gsm8k": 3, "bbh": 3, "piqa": 3, "cosmosqa": 5, "mmlu": 5}
 LETTERS = "ABCDEFGHIJ"
-BBH_TASKS = (
-    "boolean_expressions causal_judgement date_understanding disambiguation_qa dyck_languages "
-    "formal_fallacies geometric_shapes hyperbaton logical_deduction_five_objects "
-    "logical_deduction_seven_objects logical_deduction_three_objects movie_recommendation "
-    "multistep_arithmetic_two navigate object_counting penguins_in_a_table "
-    "reasoning_about_colored_objects ruin_names salient_translation_error_detection snarks "
-    "sports_understanding temporal_sequences tracking_shuffled_objects_five_objects "
-    "tracking_shuffled_objects_seven_objects tracking_shuffled_objects_three_objects "
-    "web_of_lies word_sorting"
-).split()
+BBH_TASKS = [
+    "boolean_expressions",
+    "causal_judgement",
+    "date_understanding",
+    "disambiguation_qa",
+    "dyck_languages",
+    "formal_fallacies",
+    "geometric_shapes",
+    "hyperbaton",
+    "logical_deduction_five_objects",
+    "logical_deduction_seven_objects",
+    "logical_deduction_three_objects",
+    "movie_recommendation",
+    "multistep_arithmetic_two",
+    "navigate",
+    "object_counting",
+    "penguins_in_a_table",
+    "reasoning_about_colored_objects",
+    "ruin_names",
+    "salient_translation_error_detection",
+    "snarks",
+    "sports_understanding",
+    "temporal_sequences",
+    "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects",
+    "tracking_shuffled_objects_three_objects",
+    "web_of_lies",
+    "word_sorting",
+]
 MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
 PIQA_HEADER = "Choose the more appropriate solution to reach each goal."
 COSMOSQA_HEADER = "Read each passage and choose the best answer to its question."
