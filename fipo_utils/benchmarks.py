@@ -14,6 +14,7 @@ never replaced by made-up items.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import random
 import re
@@ -144,7 +145,7 @@ def load_benchmark(
     local_reason = "no local benchmark folder (set FIPO_DATA_DIR)"
     if root is not None:
         try:
-            pool, shots = _LOCAL[family](root, name)
+            pool, shots = _local_pool(family, str(root), name)
             return _finish(name, pool, shots, n_items, seed, f"local:{root}")
         except FileNotFoundError as error:
             local_reason = f"local copy absent ({error})"
@@ -259,6 +260,12 @@ def _bbh_context(prompt_text: str) -> str:
 
 
 # --- local files (the layout of ../shared/data/benchmarks) ------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _local_pool(family: str, root: str, name: str):
+    """Parsed once per process: notebooks and tests load the same benchmark repeatedly."""
+    return _LOCAL[family](Path(root), name)
 
 
 def _require(path: Path) -> Path:
