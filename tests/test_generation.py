@@ -86,7 +86,10 @@ def test_vllm_matches_transformers_on_smollm2() -> None:
     expected_scores = hf.option_logprobs(prompts, ["A", "B"])
     del hf
     vllm = make_generator(
-        "smollm2-135m-instruct", "vllm", use_cache=False, backend_options={"max_model_len": 2048}
+        "smollm2-135m-instruct",
+        "vllm",
+        use_cache=False,
+        backend_options={"max_model_len": 2048, "enforce_eager": True},
     )
     assert vllm.generate(prompts, params) == expected
     np.testing.assert_allclose(
