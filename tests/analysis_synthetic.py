@@ -1,0 +1,129 @@
+"""Synthetic run folders that follow docs/CONTRACTS.md, for the analysis tests.
+
+Per-item correctness is the single source: predictions, results tables and optimized
+prompts are all derived from it, so every count a test checks can be computed by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+TESTER = "smollm2-135m-instruct"
+
+# (optimizer, benchmark) -> (naive flags, optimized flags); naive flags are shared by all
+# optimizers of a run, as in notebook 06.
+NAIVE = {
+    "gsm8k": [1, 0, 0, 1],
+    "bbh/object_counting": [1, 0],
+    "bbh/navigate": [0, 0, 1],
+    "piqa": [1, 1, 0, 0, 1],
+}
+OPTIMIZED = {
+    "ipl-ipo-lora": {
+        "gsm8k": [1, 1, 0, 1],
+        "bbh/object_counting": [1, 1],
+        "bbh/navigate": [0, 1, 1],
+        "piqa": [1, 1, 1, 0, 1],
+    },
+    "sft-lora": {
+        "gsm8k": [0, 0, 0, 1],
+        "bbh/object_counting": [1, 0],
+        "bbh/navigate": [0, 0, 1],
+        "piqa": [1, 1, 0, 0, 0],
+    },
+}
+BASELINE = {"bpo": {"gsm8k": [1, 0, 1, 1]}}
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def _write_condition_files(folder: Path, optimized: dict[str, dict[str, list[int]]]) -> None:
+    rows = []
+    for optimizer, per_benchmark in optimized.items():
+        for benchmark, flags in per_benchmark.items():
+            records = []
+            for condition, values in (("naive", NAIVE[benchmark]), ("optimized", flags)):
+                for i, ok in enumerate(values):
+                    records.append(
+                        {
+                            "id": f"{benchmark}-{i}",
+                            "benchmark": benchmark,
+                            "optimizer": optimizer,
+                            "tester": TESTER,
+                            "condition": condition,
+                            "prompt": f"prompt {i}",
+                            "prediction": "The answer is 1",
+                            "gold": "1",
+                            "correct": bool(ok),
+                        }
+                    )
+                rows.append(
+                    {
+                        "optimizer": optimizer,
+                        "tester": TESTER,
+                        "benchmark": benchmark,
+                        "condition": condition,
+                        "n_items": len(values),
+                        "n_correct": sum(values),
+                        "accuracy": sum(values) / len(values),
+                    }
+                )
+            _write_jsonl(folder / "predictions" / optimizer / TESTER / f"{benchmark}.jsonl", records)
+    with (folder / "results.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def make_run(
+    root: Path,
+    name: str = "20260101-000000-synthetic",
+    *,
+    baselines: bool = True,
+    training: bool = True,
+    optimized: dict[str, dict[str, list[int]]] | None = None,
+) -> Path:
+    """A complete synthetic run folder; ``baselines``/``training`` False leave those out."""
+    run = root / name
+    optimized = OPTIMIZED if optimized is None else optimized
+    _write_condition_files(run / "eval", optimized)
+    if baselines:
+        _write_condition_files(run / "baselines", BASELINE)
+    for optimizer, per_benchmark in optimized.items():
+        for benchmark in per_benchmark:
+            _write_jsonl(
+                run / "optimized" / optimizer / f"{benchmark}.jsonl",
+                [
+                    {
+                        "id": f"{benchmark}-{i}",
+                        "benchmark": benchmark,
+                        "optimizer": optimizer,
+                        "naive_instruction": "Solve the problem.",
+                        "optimized_instruction": "Solve the problem step by step and state "
+                        + "the answer. " * (i + 1),
+                        "raw_output": "...",
+                        "cheating_note": i == 0 and benchmark == "gsm8k",
+                    }
+                    for i in range(len(NAIVE[benchmark]))
+                ],
+            )
+    if training:
+        for optimizer in optimized:
+            folder = run / "train" / optimizer
+            folder.mkdir(parents=True, exist_ok=True)
+            log = [{"step": s, "loss": 1.0 / s, "rewards/margins": 0.1 * s} for s in (1, 2, 3)]
+            (folder / "metrics.json").write_text(json.dumps(log), encoding="utf-8")
+        rounds = [
+            {"round": 2, "replaced_fraction": 0.02, "discrimination_accuracy": 0.9},
+            {"round": 3, "replaced_fraction": 0.03, "discrimination_accuracy": 0.95},
+        ]
+        (run / "train" / "ipl-ipo-lora" / "rounds.json").write_text(json.dumps(rounds), "utf-8")
+        (run / "data").mkdir(parents=True, exist_ok=True)
+        mix = {"counts": {str(t): c for t, c in enumerate([5, 2, 3, 5, 2, 3, 4, 6, 10])}}
+        (run / "data" / "type_mix.json").write_text(json.dumps(mix), encoding="utf-8")
+    return run
