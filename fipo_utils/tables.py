@@ -418,6 +418,10 @@ def strategy_table(overall: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _number(value: float) -> str:
+    return "-" if pd.isna(value) else f"{value:.2f}"
+
+
 def strategy_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "_No optimized-vs-naive results to show._"
@@ -434,8 +438,8 @@ def strategy_markdown(table: pd.DataFrame) -> str:
             lambda r: (
                 ""
                 if not r["published_row"]
-                else f"{r['published_row']}: 13B {r['published_13B']:.2f}, "
-                f"70B {r['published_70B']:.2f} (naive {r['published_naive']:.2f})"
+                else f"{r['published_row']}: 13B {_number(r['published_13B'])}, "
+                f"70B {_number(r['published_70B'])} (naive {r['published_naive']:.2f})"
             ),
             axis=1,
         ),
@@ -502,7 +506,16 @@ def bbh_task_table(
             published.match_published_tester(tester, tuple(published.TABLE8)) or reference_tester
         )
         group = group[group["task"].isin(tasks)]
-        methods = [("naive", "eval", group[group["condition"] == "naive"])]
+        naive = group[group["condition"] == "naive"].sort_values(["source", "optimizer"])
+        # Naive prompts do not depend on the optimizer: count each task's naive items once.
+        first = naive.groupby("task")[["source", "optimizer"]].first()
+        naive = naive[
+            [
+                first.loc[t, "source"] == s and first.loc[t, "optimizer"] == o
+                for t, s, o in zip(naive["task"], naive["source"], naive["optimizer"], strict=True)
+            ]
+        ]
+        methods = [("naive", "eval", naive)]
         optimized = group[group["condition"] == "optimized"]
         for (source, optimizer), cells in optimized.groupby(["source", "optimizer"], sort=False):
             methods.append((optimizer, source, cells))
@@ -604,7 +617,7 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
         ),
         row=table.apply(
             lambda r: (
-                f"{r['kind']}: {r['tester'] if r['kind'] != 'published' else r['published_tester']}"
+                f"{r['kind']}: {r['tester'] if r['kind'] == 'ours' else r['published_tester']}"
             ),
             axis=1,
         ),
