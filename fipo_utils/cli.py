@@ -16,6 +16,8 @@ COMMANDS = [
     "diversify",
     "run",
     "reproduce",
+    "figures",
+    "compare",
 ]
 
 

@@ -8,6 +8,8 @@ run (the result files themselves are never touched).
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +17,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils import published, report_figures, tables
-from fipo_utils.figures import FIGURE_FORMATS, save_figure
+from fipo_utils.figures import save_figure
+from fipo_utils.paths import RUNS_DIR
 from fipo_utils.results import RunCollection, collect_runs
+from fipo_utils.runs import MissingStepOutput
 
 ANALYSIS_FOLDER = "analysis"
 TABLE_NAMES = {
@@ -58,6 +62,23 @@ class Analysis:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     markdown: dict[str, str] = field(default_factory=dict)
     figures: list[report_figures.FigureResult] = field(default_factory=list)
+
+
+def latest_analysable_run(root: str | Path | None = None) -> Path:
+    """The newest run folder (by name, which starts with its UTC time) holding a results
+    table: what notebook 07 analyses when ``run_dir`` is left empty."""
+    root = Path(root or os.environ.get("FIPO_RUNS_DIR", RUNS_DIR))
+    candidates = sorted(
+        p
+        for p in root.glob("*")
+        if any((p / s / "results.csv").exists() for s in ("eval", "baselines"))
+    )
+    if not candidates:
+        raise MissingStepOutput(
+            f"no run under {root} has eval/results.csv or baselines/results.csv: run notebooks "
+            "00-06 first (`fipo reproduce`), or pass run_dir"
+        )
+    return candidates[-1]
 
 
 def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analysis:
@@ -159,27 +180,20 @@ def report_markdown(analysis: Analysis) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def export_figure(result: report_figures.FigureResult, folder: str | Path) -> list[Path]:
-    """The figure as PNG and SVG in ``folder`` (the project's ``figures/`` by default)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in FIGURE_FORMATS:
-        path = folder / f"{result.name}.{fmt}"
-        result.figure.savefig(path, dpi=150, bbox_inches="tight")
-        paths.append(path)
-    return paths
-
-
 def write_figures(
     analysis: Analysis, run_dir: str | Path, figures_dir: str | Path | None
 ) -> list[Path]:
-    """Save every figure into the run folder and, unless ``figures_dir`` is None, into it."""
+    """Save every figure into the run folder (PNG and SVG) and, unless ``figures_dir`` is
+    None, copy those files into it (the project's ``figures/``): rendered once, so the two
+    copies are byte-identical."""
     written = []
     for result in analysis.figures:
-        written += save_figure(result.figure, run_dir, result.name)
+        saved = save_figure(result.figure, run_dir, result.name)
+        written += saved
         if figures_dir is not None:
-            written += export_figure(result, figures_dir)
+            folder = Path(figures_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            written += [Path(shutil.copyfile(path, folder / path.name)) for path in saved]
     return written
 
 

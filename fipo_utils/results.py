@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from fipo_utils.runs import MissingStepOutput
+
 RESULT_COLUMNS = (
     "optimizer",
     "tester",
@@ -231,7 +233,7 @@ def collect_runs(run_dirs: list[str | Path]) -> RunCollection:
             if (path / folder / "results.csv").exists()
         ]
         if not tables:
-            raise FileNotFoundError(
+            raise MissingStepOutput(
                 f"{path} has neither eval/results.csv nor baselines/results.csv: run notebook "
                 f"06_evaluation (or 08_baselines) with run_dir={path} first"
             )

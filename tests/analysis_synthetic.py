@@ -73,7 +73,8 @@ def _write_condition_files(folder: Path, optimized: dict[str, dict[str, list[int
                         "accuracy": sum(values) / len(values),
                     }
                 )
-            _write_jsonl(folder / "predictions" / optimizer / TESTER / f"{benchmark}.jsonl", records)
+            target = folder / "predictions" / optimizer / TESTER / f"{benchmark}.jsonl"
+            _write_jsonl(target, records)
     with (folder / "results.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
