@@ -166,6 +166,7 @@ def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
             rows.append({"run": run, "source": source, **{k: record[k] for k in PREDICTION_FIELDS}})
     frame = pd.DataFrame(rows, columns=columns)
     frame["id"] = frame["id"].astype(str)
+    frame["benchmark_group"] = frame["benchmark"].map(benchmark_group)
     return frame
 
 

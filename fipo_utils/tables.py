@@ -94,7 +94,7 @@ def _paired_differences(
     cell = predictions[
         (predictions["run"] == run)
         & (predictions["tester"] == tester)
-        & (predictions["benchmark"].str.split("/").str[0] == group)
+        & (predictions["benchmark_group"] == group)
     ]
     optimized = cell[
         (cell["source"] == source)

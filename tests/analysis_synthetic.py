@@ -123,7 +123,9 @@ def make_run(
             {"round": 2, "replaced_fraction": 0.02, "discrimination_accuracy": 0.9},
             {"round": 3, "replaced_fraction": 0.03, "discrimination_accuracy": 0.95},
         ]
-        (run / "train" / "ipl-ipo-lora" / "rounds.json").write_text(json.dumps(rounds), "utf-8")
+        for optimizer in optimized:
+            if optimizer.startswith("ipl"):
+                (run / "train" / optimizer / "rounds.json").write_text(json.dumps(rounds), "utf-8")
         (run / "data").mkdir(parents=True, exist_ok=True)
         mix = {"counts": {str(t): c for t, c in enumerate([5, 2, 3, 5, 2, 3, 4, 6, 10])}}
         (run / "data" / "type_mix.json").write_text(json.dumps(mix), encoding="utf-8")
