@@ -45,7 +45,9 @@ def _describe(values: pd.Series | list, label: str, limit: int = 4) -> str:
 
 def _finish(fig: Figure, name: str, caption: str) -> FigureResult:
     """Print the caption under the axes so it travels with the image."""
-    fig.text(0.01, -0.02, textwrap.fill(caption, 140), ha="left", va="top", fontsize=7)
+    # As the figure's bottom label, so constrained layout keeps it clear of tick labels.
+    width = int(fig.get_figwidth() * 17)  # characters of 7-point text per line
+    fig.supxlabel(textwrap.fill(caption, width), x=0.01, ha="left", fontsize=7)
     return FigureResult(name, fig, caption)
 
 
@@ -60,7 +62,7 @@ def accuracy_delta_figure(scores: pd.DataFrame, table2: pd.DataFrame) -> FigureR
         return None
     benchmarks = [b for b in [*published.BENCHMARKS, WAVG_PAPER] if b in set(ours["benchmark"])]
     series = list(ours.groupby(KEY, sort=False))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(benchmarks)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(benchmarks)), 4), layout="constrained")
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(benchmarks))
     for i, (key_values, group) in enumerate(series):
@@ -96,7 +98,7 @@ def accuracy_delta_figure(scores: pd.DataFrame, table2: pd.DataFrame) -> FigureR
     ax.set_title("Accuracy gain of optimized over naive prompts")
     ax.legend(fontsize=7)
     counts = ", ".join(
-        f"{published.BENCHMARK_LABELS.get(b, b)} n={int(n)}"
+        f"{published.BENCHMARK_LABELS.get(b, 'weighted avg')} n={int(n)}"
         for b, n in ours.groupby("benchmark", sort=False)["n_optimized"].min().items()
     )
     caption = (
@@ -119,7 +121,7 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
         return None
     labels = [f"{r.optimizer}\n{r.tester}" for r in view.itertuples()]
     x = np.arange(len(view))
-    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(view)), 4))
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(view)), 4), layout="constrained")
     lower = (view["optimized"] - view["optimized_low"]).clip(lower=0)
     upper = (view["optimized_high"] - view["optimized"]).clip(lower=0)
     ax.bar(x, view["optimized"], 0.6, yerr=[lower, upper], capsize=3, label="optimized (ours)")
@@ -181,7 +183,9 @@ def ipl_rounds_figure(
     if not stats:
         return None
     keys = sorted(stats)
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False, layout="constrained"
+    )
     for ax, key in zip(axes[0], keys, strict=True):
         ylabel = key
         for (run, name), (xs, ys) in stats[key].items():
@@ -203,6 +207,7 @@ def ipl_rounds_figure(
                 linestyle=":",
                 label="published (5% split)",
             )
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel)
         ax.set_title(key, fontsize=9)
@@ -232,7 +237,9 @@ def training_curves_figure(
     ]
     if not present:
         return None
-    fig, axes = plt.subplots(1, len(present), figsize=(3.8 * len(present), 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(present), figsize=(3.8 * len(present), 3.4), squeeze=False, layout="constrained"
+    )
     for ax, metric in zip(axes[0], present, strict=True):
         for (run, name), log in train_metrics.items():
             points = [
@@ -293,7 +300,7 @@ def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:
     observed = {run: counts for run, counts in observed.items() if counts}
     if not observed:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
     types = list(range(9))
     width = 0.8 / (len(observed) + 1)
     expected = {**EXPECTED_TYPE_MIX["main"], **EXPECTED_TYPE_MIX["extra"]}
@@ -334,7 +341,7 @@ def prompt_length_figure(optimized: pd.DataFrame) -> FigureResult | None:
     """Word counts of naive and optimized instructions, per optimizer."""
     if optimized.empty:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     naive = optimized.drop_duplicates(["benchmark", "id"])["naive_instruction"].map(_words)
     bins = np.histogram_bin_edges(
         np.concatenate([naive, optimized["optimized_instruction"].map(_words)]), bins=20
@@ -367,7 +374,7 @@ def cheating_note_figure(optimized: pd.DataFrame) -> FigureResult | None:
         .agg(["sum", "count"])
         .reset_index()
     )
-    fig, ax = plt.subplots(figsize=(max(5, 1.0 * len(stats)), 3.6))
+    fig, ax = plt.subplots(figsize=(max(5, 1.0 * len(stats)), 3.6), layout="constrained")
     x = np.arange(len(stats))
     rates = 100 * stats["sum"] / stats["count"]
     ax.bar(x, rates, 0.6)
