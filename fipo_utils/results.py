@@ -31,6 +31,7 @@ RESULT_COLUMNS = (
 PREDICTION_FIELDS = ("id", "benchmark", "optimizer", "tester", "condition", "correct")
 OPTIMIZED_FIELDS = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 CONDITIONS = ("naive", "optimized")
+ACCURACY_TOLERANCE = 1e-3
 # Where each results table comes from: (source label, folder in the run).
 SOURCES = (("eval", "eval"), ("baselines", "baselines"))
 
@@ -106,16 +107,18 @@ def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str)
             f"{counts['n_correct']}/{counts['n_items']}"
         )
     accuracy = counts["n_correct"] / counts["n_items"] if counts["n_items"] else math.nan
-    try:
-        stated = float(row["accuracy"])
-    except (TypeError, ValueError):
-        raise ResultFileError(
-            f"{where}: field 'accuracy' is not a number: {row['accuracy']!r}"
-        ) from None
-    if counts["n_items"] and abs(stated - accuracy) > 1e-6:
-        raise ResultFileError(
-            f"{where}: field 'accuracy' is {stated}, but n_correct/n_items = {accuracy:.6f}"
-        )
+    if counts["n_items"]:
+        try:
+            stated = float(row["accuracy"])
+        except (TypeError, ValueError):
+            raise ResultFileError(
+                f"{where}: field 'accuracy' is not a number: {row['accuracy']!r}"
+            ) from None
+        # Tolerates rounding to 3 decimals; catches percent written instead of a fraction.
+        if abs(stated - accuracy) > ACCURACY_TOLERANCE:
+            raise ResultFileError(
+                f"{where}: field 'accuracy' is {stated}, but n_correct/n_items = {accuracy:.6f}"
+            )
     return {
         "run": run,
         "source": source,

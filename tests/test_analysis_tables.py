@@ -198,3 +198,10 @@ def _flip_first_gsm8k_item():
     flipped = {k: dict(v) for k, v in OPTIMIZED.items()}
     flipped["ipl-ipo-lora"]["gsm8k"] = [0, 1, 0, 1]
     return flipped
+
+
+def test_accuracy_in_percent_instead_of_a_fraction_is_rejected(run):
+    path = run / "eval" / "results.csv"
+    path.write_text(path.read_text().replace(",4,3,0.75", ",4,3,75.0", 1))
+    with pytest.raises(ResultFileError, match=r"line \d+: field 'accuracy' is 75.0"):
+        collect_runs([run])
