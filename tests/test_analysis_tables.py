@@ -205,3 +205,23 @@ def test_accuracy_in_percent_instead_of_a_fraction_is_rejected(run):
     path.write_text(path.read_text().replace(",4,3,0.75", ",4,3,75.0", 1))
     with pytest.raises(ResultFileError, match=r"line \d+: field 'accuracy' is 75.0"):
         collect_runs([run])
+
+
+def test_newest_run_with_results_is_the_default_and_its_absence_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("FIPO_RUNS_DIR", str(tmp_path))
+    with pytest.raises(MissingStepOutput, match="no run under"):
+        report.latest_analysable_run()
+    older = make_run(tmp_path, "20260101-000000-old", baselines=False, training=False)
+    newer = make_run(tmp_path, "20260102-000000-new", baselines=False, training=False)
+    (tmp_path / "20260103-000000-unfinished").mkdir()  # no results yet: not analysable
+    assert report.latest_analysable_run() == newer != older
+
+
+def test_settings_come_from_the_profile_section():
+    from fipo_utils.profiles import load_profile
+
+    smoke = report.AnalysisSettings.from_profile(load_profile("smoke"))
+    paper = report.AnalysisSettings.from_profile(load_profile("paper"))
+    assert (smoke.seed, smoke.bootstrap_replicates, smoke.confidence) == (2024, 2000, 0.95)
+    assert paper.bootstrap_replicates == 10000
+    assert paper.table2_reference_tester == "Tulu2-13B"
