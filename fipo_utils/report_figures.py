@@ -163,6 +163,11 @@ def _as_percent(key: str, values: list[float]) -> tuple[list[float], str]:
     return values, key
 
 
+# The statistics notebook 04 records per round that a reader looks at first; other numeric
+# keys are plotted only when none of these is present.
+IPL_PREFERRED_STATS = ("replaced_share", "judge_accuracy", "loss_mean")
+
+
 def ipl_rounds_figure(
     ipl_rounds: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> FigureResult | None:
@@ -171,18 +176,22 @@ def ipl_rounds_figure(
     if not ipl_rounds:
         return None
     stats: dict[str, dict[tuple[str, str], tuple[list, list]]] = {}
+    logged = {k for records in ipl_rounds.values() for r in records for k in r}
+    wanted = [k for k in IPL_PREFERRED_STATS if k in logged]
     for ident, records in ipl_rounds.items():
         for index, record in enumerate(records, start=1):
             round_no = record.get("round", index)
             for key, value in record.items():
                 if key == "round" or isinstance(value, bool) or not isinstance(value, int | float):
                     continue
+                if wanted and key not in wanted:
+                    continue
                 xs, ys = stats.setdefault(key, {}).setdefault(ident, ([], []))
                 xs.append(round_no)
                 ys.append(float(value))
     if not stats:
         return None
-    keys = sorted(stats)
+    keys = [k for k in wanted if k in stats] or sorted(stats)
     fig, axes = plt.subplots(
         1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False, layout="constrained"
     )
@@ -226,6 +235,18 @@ def ipl_rounds_figure(
 TRAINING_METRICS = ("loss", "rewards/margins", "rewards/accuracies", "eval_loss")
 
 
+def _global_steps(log: list[dict[str, Any]]) -> list[int]:
+    """Steps that keep increasing across IPL rounds (each round's trainer restarts at 1)."""
+    steps, offset, previous = [], 0, 0
+    for index, record in enumerate(log, start=1):
+        step = int(record.get("step", index))
+        if step < previous:
+            offset += previous
+        previous = step
+        steps.append(offset + step)
+    return steps
+
+
 def training_curves_figure(
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> FigureResult | None:
@@ -242,9 +263,8 @@ def training_curves_figure(
     )
     for ax, metric in zip(axes[0], present, strict=True):
         for (run, name), log in train_metrics.items():
-            points = [
-                (r.get("step", i), r[metric]) for i, r in enumerate(log, start=1) if metric in r
-            ]
+            steps = _global_steps(log)
+            points = [(x, r[metric]) for x, r in zip(steps, log, strict=True) if metric in r]
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker=".", label=f"{name} ({run})")
@@ -285,12 +305,13 @@ def case_type_counts(mix: Any) -> dict[int, float]:
             direct[int(digits.group(1))] = float(value)
     if direct:
         return direct
-    ordered = sorted(mix, key=lambda k: k != "counts")
-    for key in ordered:
-        found = case_type_counts(mix[key])
-        if found:
-            return found
-    return {}
+    if "counts" in mix:  # notebook 01: {"counts": {"main": {...}, "extra": {...}}, "shares": ...}
+        return case_type_counts(mix["counts"])
+    merged: dict[int, float] = {}
+    for value in mix.values():
+        for case, count in case_type_counts(value).items():
+            merged.setdefault(case, count)
+    return merged
 
 
 def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:

@@ -132,6 +132,12 @@ def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str)
     }
 
 
+def result_files(folder: Path) -> list[Path]:
+    """The current JSONL files under ``folder``; earlier versions that a rerun moved aside
+    (``<name>.prev-<time>.jsonl``, see ``safe_write``) are history, not results."""
+    return sorted(p for p in folder.rglob("*.jsonl") if ".prev-" not in p.name)
+
+
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
     """Records of a JSONL file, each checked for the ``required`` fields."""
     records = []
@@ -159,7 +165,7 @@ def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
     (BBH tasks nest one level deeper); fields inside the records are authoritative."""
     columns = ["run", "source", *PREDICTION_FIELDS]
     rows = []
-    for path in sorted((folder / "predictions").rglob("*.jsonl")):
+    for path in result_files(folder / "predictions"):
         for line_no, record in enumerate(read_jsonl(path, PREDICTION_FIELDS), start=1):
             if not isinstance(record["correct"], bool):
                 raise ResultFileError(
@@ -177,7 +183,7 @@ def read_optimized(run_dir: Path, run: str) -> pd.DataFrame:
     """The optimizer's rewrites (05): instructions before and after, and the cheating flag."""
     columns = ["run", *OPTIMIZED_FIELDS, "cheating_note"]
     rows = []
-    for path in sorted((run_dir / "optimized").rglob("*.jsonl")):
+    for path in result_files(run_dir / "optimized"):
         for record in read_jsonl(path, OPTIMIZED_FIELDS):
             rows.append(
                 {

@@ -75,6 +75,9 @@ def _write_condition_files(folder: Path, optimized: dict[str, dict[str, list[int
                 )
             target = folder / "predictions" / optimizer / TESTER / f"{benchmark}.jsonl"
             _write_jsonl(target, records)
+            # An earlier version moved aside by a rerun (safe_write): history, not a result.
+            stale = [{**r, "correct": not r["correct"]} for r in records]
+            _write_jsonl(target.with_name(f"{target.stem}.prev-20250101-000000-0.jsonl"), stale)
     with (folder / "results.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -114,19 +117,51 @@ def make_run(
                 ],
             )
     if training:
-        for optimizer in optimized:
-            folder = run / "train" / optimizer
-            folder.mkdir(parents=True, exist_ok=True)
-            log = [{"step": s, "loss": 1.0 / s, "rewards/margins": 0.1 * s} for s in (1, 2, 3)]
-            (folder / "metrics.json").write_text(json.dumps(log), encoding="utf-8")
-        rounds = [
-            {"round": 2, "replaced_fraction": 0.02, "discrimination_accuracy": 0.9},
-            {"round": 3, "replaced_fraction": 0.03, "discrimination_accuracy": 0.95},
-        ]
-        for optimizer in optimized:
-            if optimizer.startswith("ipl"):
-                (run / "train" / optimizer / "rounds.json").write_text(json.dumps(rounds), "utf-8")
-        (run / "data").mkdir(parents=True, exist_ok=True)
-        mix = {"counts": {str(t): c for t, c in enumerate([5, 2, 3, 5, 2, 3, 4, 6, 10])}}
-        (run / "data" / "type_mix.json").write_text(json.dumps(mix), encoding="utf-8")
+        _write_training(run, optimized)
     return run
+
+
+def _write_training(run: Path, optimized: dict) -> None:
+    """Training logs in the shapes notebooks 01-04 write them (trainer log history under
+    ``log_history``; IPL rounds under ``rounds`` with steps restarting each round)."""
+    for optimizer in optimized:
+        folder = run / "train" / optimizer
+        folder.mkdir(parents=True, exist_ok=True)
+        if optimizer.startswith("ipl"):
+            log = [
+                {"step": s, "loss": 1.0 / (s + k), "round": k} for k in (1, 2, 3) for s in (1, 2)
+            ]
+            rounds = [
+                {"round": 1, "start_model": "base", "judge_accuracy": 0.8, "loss_mean": 0.6},
+                {
+                    "round": 2,
+                    "replaced_share": 0.02,
+                    "n_replaced": 1,
+                    "judge_accuracy": 0.9,
+                    "loss_mean": 0.4,
+                },
+                {
+                    "round": 3,
+                    "replaced_share": 0.03,
+                    "n_replaced": 2,
+                    "judge_accuracy": 0.95,
+                    "loss_mean": 0.3,
+                },
+            ]
+            record = {"name": optimizer, "loss": "ipo", "rounds": rounds}
+            (folder / "rounds.json").write_text(json.dumps(record), encoding="utf-8")
+        else:
+            log = [{"step": s, "loss": 1.0 / s, "rewards/margins": 0.1 * s} for s in (1, 2, 3)]
+        metrics = {"name": optimizer, "log_history": log}
+        (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (run / "data").mkdir(parents=True, exist_ok=True)
+    counts = [5, 2, 3, 5, 2, 3, 4, 6, 10]
+    mix = {
+        "counts": {
+            "main": {str(t): counts[t] for t in range(6)},
+            "extra": {str(t): counts[t] for t in range(6, 9)},
+        },
+        "shares": {"main": {"0": 0.25}, "extra": {"6": 0.2}},
+        "seed": 2024,
+    }
+    (run / "data" / "type_mix.json").write_text(json.dumps(mix), encoding="utf-8")

@@ -81,12 +81,18 @@ def test_accuracy_delta_bars_carry_our_gains_and_item_counts(analysis):
 
 def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
     ipl = _by_name(analysis)["analysis_ipl_rounds"].figure
-    assert [ax.get_title() for ax in ipl.axes] == ["discrimination_accuracy", "replaced_fraction"]
-    assert ipl.axes[1].get_ylabel() == "replaced_fraction (%)"
-    assert list(ipl.axes[1].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])
+    titles = [ax.get_title() for ax in ipl.axes]
+    assert titles == ["replaced_share", "judge_accuracy", "loss_mean"]
+    assert ipl.axes[0].get_ylabel() == "replaced_share (%)"
+    # round 1 has no replaced share (nothing rewritten yet)
+    assert list(ipl.axes[0].lines[0].get_xdata()) == [2, 3]
+    assert list(ipl.axes[0].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])
+    assert list(ipl.axes[1].lines[0].get_ydata()) == pytest.approx([80.0, 90.0, 95.0])
     training = _by_name(analysis)["analysis_training_curves"].figure
     assert [ax.get_title() for ax in training.axes] == ["loss", "rewards/margins"]
     assert all(ax.get_xlabel() == "step" for ax in training.axes)
+    ipl_loss = next(line for line in training.axes[0].lines if "ipl-ipo-lora" in line.get_label())
+    assert list(ipl_loss.get_xdata()) == [1, 2, 3, 4, 5, 6]  # rounds laid end to end
 
 
 def test_cheating_note_bars_show_counts(analysis):
@@ -100,6 +106,8 @@ def test_cheating_note_bars_show_counts(analysis):
     ("mix", "expected"),
     [
         ({"counts": {"0": 3, "8": 1}, "shares": {"0": 0.75}}, {0: 3.0, 8: 1.0}),
+        ({"counts": {"main": {"0": 3}, "extra": {"8": 1}}, "seed": 1}, {0: 3.0, 8: 1.0}),
+        ({"main": {"0": 3}, "extra": {"6": 2}}, {0: 3.0, 6: 2.0}),
         ({"main": {"case_1": 2}}, {1: 2.0}),
         ([{"case_type": 6, "count": 4}], {6: 4.0}),
         ({"unrelated": "x"}, {}),
