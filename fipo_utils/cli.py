@@ -18,6 +18,8 @@ COMMANDS = [
     "run",
     "reproduce",
     "train",
+    "figures",
+    "compare",
 ]
 
 

@@ -1,0 +1,136 @@
+"""Figures carry the axes, titles and captions a reader needs, and land as PNG and SVG."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_synthetic import make_run
+
+from fipo_utils import report, report_figures
+
+FAST = report.AnalysisSettings(bootstrap_replicates=200)
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    run = make_run(tmp_path_factory.mktemp("fig"), "20260101-000000-figs")
+    result = report.analyse([run], FAST)
+    yield result
+    report.close_figures(result)
+
+
+def _by_name(analysis):
+    return {f.name: f for f in analysis.figures}
+
+
+EXPECTED = {
+    "analysis_accuracy_delta": (
+        "benchmark",
+        "optimized - naive accuracy (points)",
+        "Accuracy gain of optimized over naive prompts",
+    ),
+    "analysis_strategies": (
+        "optimizer / tester",
+        "weighted average accuracy (%)",
+        "Optimization strategies: weighted average accuracy",
+    ),
+    "analysis_type_mix": (
+        "case type (0-5 main rows, 6-8 extra IPL rows)",
+        "share within its group (%)",
+        "Diversified data: case-type mix",
+    ),
+    "analysis_prompt_lengths": (
+        "instruction length (words)",
+        "items",
+        "Instruction length before and after optimization",
+    ),
+    "analysis_cheating_notes": (
+        "optimizer / benchmark",
+        "optimized prompts with a cheating note (%)",
+        "Cheating notes: optimized prompts that carry the answer",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_single_panel_figures_have_their_axes_labels_and_title(analysis, name):
+    ax = _by_name(analysis)[name].figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == EXPECTED[name]
+
+
+def test_every_caption_names_the_run(analysis):
+    assert len(analysis.figures) == 7
+    for result in analysis.figures:
+        assert "20260101-000000-figs" in result.caption, result.name
+        texts = [t.get_text() for t in result.figure.texts]
+        assert any("20260101-000000-figs" in t for t in texts), result.name
+
+
+def test_accuracy_delta_bars_carry_our_gains_and_item_counts(analysis):
+    result = _by_name(analysis)["analysis_accuracy_delta"]
+    ax = result.figure.axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["GSM8K", "BBH", "PiQA", "weighted avg"]
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    # ipl-ipo gains 25, 40, 20 points on GSM8K, BBH, PiQA; sft -25, 0, -20; bpo 25 on GSM8K.
+    for value in (25.0, 40.0, 20.0, -25.0, -20.0):
+        assert value in heights
+    assert "GSM8K n=4" in result.caption and "BBH n=5" in result.caption
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "published (Tulu2-13B)" in legend
+
+
+def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
+    ipl = _by_name(analysis)["analysis_ipl_rounds"].figure
+    titles = [ax.get_title() for ax in ipl.axes]
+    assert titles == ["replaced_share", "judge_accuracy", "loss_mean"]
+    assert ipl.axes[0].get_ylabel() == "replaced_share (%)"
+    # round 1 has no replaced share (nothing rewritten yet)
+    assert list(ipl.axes[0].lines[0].get_xdata()) == [2, 3]
+    assert list(ipl.axes[0].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])
+    assert list(ipl.axes[1].lines[0].get_ydata()) == pytest.approx([80.0, 90.0, 95.0])
+    training = _by_name(analysis)["analysis_training_curves"].figure
+    assert [ax.get_title() for ax in training.axes] == ["loss", "rewards/margins"]
+    assert all(ax.get_xlabel() == "step" for ax in training.axes)
+    ipl_loss = next(line for line in training.axes[0].lines if "ipl-ipo-lora" in line.get_label())
+    assert list(ipl_loss.get_xdata()) == [1, 2, 3, 4, 5, 6]  # rounds laid end to end
+
+
+def test_cheating_note_bars_show_counts(analysis):
+    ax = _by_name(analysis)["analysis_cheating_notes"].figure.axes[0]
+    labels = {t.get_text() for t in ax.texts}
+    assert "1/4" in labels  # one flagged GSM8K prompt of four per optimizer
+    assert "0/5" in labels
+
+
+@pytest.mark.parametrize(
+    ("mix", "expected"),
+    [
+        ({"counts": {"0": 3, "8": 1}, "shares": {"0": 0.75}}, {0: 3.0, 8: 1.0}),
+        ({"counts": {"main": {"0": 3}, "extra": {"8": 1}}, "seed": 1}, {0: 3.0, 8: 1.0}),
+        ({"main": {"0": 3}, "extra": {"6": 2}}, {0: 3.0, 6: 2.0}),
+        ({"main": {"case_1": 2}}, {1: 2.0}),
+        ([{"case_type": 6, "count": 4}], {6: 4.0}),
+        ({"unrelated": "x"}, {}),
+    ],
+)
+def test_case_type_counts_read_several_shapes(mix, expected):
+    assert report_figures.case_type_counts(mix) == expected
+
+
+def test_figures_are_written_into_the_run_and_copied_to_figures_dir(analysis, tmp_path):
+    run_dir = tmp_path / "run"
+    subset = report.Analysis(analysis.collection, figures=analysis.figures[:1])
+    written = report.write_figures(subset, run_dir, tmp_path / "figures")
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
+    assert names == [
+        "figures/analysis_accuracy_delta.png",
+        "figures/analysis_accuracy_delta.svg",
+        "run/figures/analysis_accuracy_delta.png",
+        "run/figures/analysis_accuracy_delta.svg",
+    ]
+    png = (tmp_path / "figures" / "analysis_accuracy_delta.png").read_bytes()
+    assert (
+        png.startswith(b"\x89PNG")
+        and png == (run_dir / "figures/analysis_accuracy_delta.png").read_bytes()
+    )
+    assert b"<svg" in (tmp_path / "figures" / "analysis_accuracy_delta.svg").read_bytes()[:2000]
