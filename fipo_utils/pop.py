@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.paths import SAMPLE_DATA_DIR
+from fipo_utils.paths import PROJECT_ROOT, SAMPLE_DATA_DIR
 
 POP_HUB_ID = "Junrulu/Prompt_Preference_Dataset"
 SAMPLE_POP_PATH = SAMPLE_DATA_DIR / "sample_pop.jsonl"
@@ -117,6 +117,11 @@ def resolve_pop_source(value: Any) -> Any:
     """Map a profile's ``diversify.input`` to a loadable source (``"sample"``: the shipped file)."""
     if value in (None, "sample"):
         return SAMPLE_POP_PATH
+    if isinstance(value, str | Path) and not Path(value).exists():
+        # Profiles name files relative to the project; notebooks may run from another folder.
+        beside_project = PROJECT_ROOT / value
+        if beside_project.exists():
+            return beside_project
     return value
 
 
@@ -143,7 +148,7 @@ def load_pop_report(source: Any, *, skip_invalid: bool = False) -> PopLoadResult
     elif _is_dataset(source):
         rows = _rows_from_dataset(source)
         name = f"<datasets.Dataset with {len(source)} rows>"
-    elif isinstance(source, str) and source.count("/") == 1 and not source.startswith((".", "/")):
+    elif _looks_like_hub_id(source):
         return load_pop_report(load_pop_from_hub(source), skip_invalid=skip_invalid)
     else:
         raise FileNotFoundError(f"POP source {source!r} is neither an existing file nor a hub id")
@@ -175,6 +180,13 @@ def load_pop_from_hub(hub_id: str = POP_HUB_ID, split: str = "train") -> Any:
     from datasets import load_dataset
 
     return load_dataset(hub_id, split=split)
+
+
+def _looks_like_hub_id(source: Any) -> bool:
+    """``owner/name`` without a file suffix; a missing local file is reported, not downloaded."""
+    if not isinstance(source, str) or source.count("/") != 1 or source.startswith((".", "/")):
+        return False
+    return Path(source).suffix.lower() not in {".json", ".jsonl", ".txt", ".gz"}
 
 
 def _is_dataset(source: Any) -> bool:
