@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# vLLM logs to stdout by default, which would corrupt the JSON this script prints there.
+os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 from fipo_utils.generate import GenerationParams, TransformersGenerator  # noqa: E402
 from fipo_utils.generation_cache import GenerationCache  # noqa: E402
