@@ -27,7 +27,7 @@ from fipo_utils.template import Template, count_words, render_optimizer_prompt, 
 # a single preference round (IPO before DPO: the paper's best single strategy), which beats SFT.
 STRATEGY_ORDER = ("ipl", "ipo", "dpo", "sft")
 _LABELS = re.compile(
-    r"^\s*(?:\*\*|#+\s*)?(?:the\s+)?(?:golden|improved|optimized|optimised|new|rewritten)"
+    r"^\s*(?:\*\*|#+\s*)?(?:the\s+)?(?:golden|improved|optimized|optimised|new|rewritten|original|silver|sliver)"
     r"\s+prompt\s*(?:\*\*)?\s*:\s*(?:\*\*)?",
     re.IGNORECASE,
 )

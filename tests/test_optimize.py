@@ -51,6 +51,7 @@ def test_auto_prefers_the_most_advanced_checkpoint(tmp_path: Path) -> None:
         ("  Compute 3 + 4.  ", "Compute 3 + 4."),
         ('Golden Prompt: "Quote"', "Quote"),
         ("   ", ""),
+        ("Original Prompt:\nHow many eggs?", "How many eggs?"),  # an echo of the template
     ],
 )
 def test_clean_optimized(raw: str, clean: str) -> None:
