@@ -18,7 +18,7 @@ def preview_rewrites(
     *,
     prompt_format: str,
     template_path: str | None = None,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 32,
 ) -> pd.DataFrame:
     """One row per prompt: the naive prompt and the model's rewrite of it."""
     from fipo_utils.generate import GenerationParams, TransformersGenerator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 PREFERENCE_PANELS = (
     ("loss", "loss"),
@@ -23,6 +24,7 @@ def plot_sft_loss(log_history: list[dict], title: str) -> Figure:
     steps, loss = _series(log_history, "loss")
     ax.plot(steps, loss, marker="o")
     ax.set(xlabel="step", ylabel="loss (completion tokens)", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -38,6 +40,7 @@ def plot_preference_curves(log_history: list[dict], title: str) -> Figure:
             steps, values = _series(part, key)
             ax.plot(steps, values, marker="o", label=f"round {number}" if number else None)
         ax.set(xlabel="step", ylabel=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     if len(rounds) > 1:
         axes[0].legend()

@@ -12,7 +12,7 @@ from fipo_utils.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = ["02_sft_training", "03_preference_training", "04_ipl_training"]
 # Smaller than the smoke profile so the three notebooks stay within the CI budget.
-SMALL = {"max_rows": 8, "max_steps": 2}
+SMALL = {"max_rows": 4, "max_steps": 2, "batch_size": 2}
 
 
 def execute(name: str, run_dir: Path, **parameters) -> None:
