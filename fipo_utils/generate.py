@@ -89,3 +89,44 @@ class TransformersGenerator:
         generated = self.model.generate(**encoded, **kwargs)
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
+        """Next-token log-probability of each option (e.g. the letters ``A``-``D``) per prompt.
+
+        Multiple-choice benchmarks are scored by the highest of these (FIPO section 5). An
+        option's score is the best of its spellings with and without a leading space, since
+        tokenizers split "Answer: B" and "Answer:B" differently.
+        """
+        if not prompts:
+            return []
+        variants = [option_token_ids(self.tokenizer, option) for option in options]
+        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        scores: list[list[float]] = [[] for _ in prompts]
+        batches = range(0, len(order), self.batch_size)
+        for start in tqdm(batches, desc="score options", disable=not self.show_progress):
+            index = order[start : start + self.batch_size]
+            logprobs = self._next_token_logprobs([prompts[i] for i in index])
+            for row, i in enumerate(index):
+                scores[i] = [max(float(logprobs[row, t]) for t in ids) for ids in variants]
+        return scores
+
+    @torch.inference_mode()
+    def _next_token_logprobs(self, prompts: list[str]) -> torch.Tensor:
+        encoded = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.model.device)
+        logits = self.model(**encoded).logits[:, -1, :].float()
+        return torch.log_softmax(logits, dim=-1).cpu()
+
+
+def option_token_ids(tokenizer: PreTrainedTokenizerBase, option: str) -> list[int]:
+    """First token of each spelling of an option (``"B"`` and ``" B"``), duplicates removed."""
+    ids: list[int] = []
+    for spelling in (option, " " + option):
+        tokens = tokenizer(spelling, add_special_tokens=False).input_ids
+        if tokens and tokens[0] not in ids:
+            ids.append(tokens[0])
+    if not ids:
+        raise ValueError(f"option {option!r} encodes to no token")
+    return ids

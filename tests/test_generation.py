@@ -1,0 +1,94 @@
+"""Generation backends: batching does not change results; vLLM matches transformers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fipo_utils.generate import GenerationParams, TransformersGenerator
+from fipo_utils.generators import make_generator
+from fipo_utils.models import load_model
+
+PROMPTS = [
+    "Hi",
+    "Question: what is 2 plus 2? Answer:",
+    "A: the first option B: the second option Answer:",
+    "Golden Prompt Silver Prompt Golden Response Silver Response and a much longer text here",
+    "The answer is",
+]
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    return load_model(str(tiny_model_dir))
+
+
+def test_batched_equals_one_at_a_time(tiny) -> None:
+    params = GenerationParams(max_new_tokens=8)
+    single = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=1)
+    batched = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=4)
+    one_by_one = single.generate(PROMPTS, params)
+    assert batched.generate(PROMPTS, params) == one_by_one
+    assert len(set(one_by_one)) > 1  # the prompts really produce different texts
+
+
+def test_option_logprobs_match_a_plain_forward_pass(tiny) -> None:
+    batched = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=5)
+    scores = batched.option_logprobs(PROMPTS, ["A", "B"])
+    single = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=1)
+    np.testing.assert_allclose(scores, single.option_logprobs(PROMPTS, ["A", "B"]), atol=1e-4)
+    ids = tiny.tokenizer(PROMPTS[1], return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        logprobs = torch.log_softmax(tiny.model(**ids).logits[0, -1], dim=-1)
+    variants = [tiny.tokenizer(s, add_special_tokens=False).input_ids[0] for s in ("A", " A")]
+    assert scores[1][0] == pytest.approx(max(float(logprobs[t]) for t in variants), abs=1e-4)
+
+
+def test_sampling_is_seeded(tiny) -> None:
+    gen = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=4)
+    params = GenerationParams(max_new_tokens=8, temperature=0.8, top_p=0.95, seed=3)
+    assert gen.generate(PROMPTS, params) == gen.generate(PROMPTS, params)
+
+
+def test_factory_rejects_unknown_backend(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="unknown generation backend"):
+        make_generator(str(tiny_model_dir), "onnx")
+
+
+@pytest.mark.skipif(HAS_VLLM, reason="vllm is installed here")
+def test_vllm_backend_says_how_to_get_it(tiny_model_dir: Path) -> None:
+    with pytest.raises(ImportError, match="vllm"):
+        make_generator(str(tiny_model_dir), "vllm")
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_VLLM, reason="vllm is not importable (see `make test-vllm`)")
+def test_vllm_matches_transformers_on_smollm2() -> None:
+    from fipo_utils.template import wrap_prompt
+
+    params = GenerationParams(max_new_tokens=24)
+    hf = make_generator("smollm2-135m-instruct", use_cache=False, batch_size=4)
+    prompts = [
+        wrap_prompt(text, "chat_template", hf.tokenizer)
+        for text in (
+            "What is the capital of France?",
+            "Write one sentence about the sea.",
+            "Natalia sold 48 clips in April and half as many in May. How many in total?",
+        )
+    ]
+    expected = hf.generate(prompts, params)
+    expected_scores = hf.option_logprobs(prompts, ["A", "B"])
+    del hf
+    vllm = make_generator(
+        "smollm2-135m-instruct", "vllm", use_cache=False, backend_options={"max_model_len": 2048}
+    )
+    assert vllm.generate(prompts, params) == expected
+    np.testing.assert_allclose(
+        vllm.option_logprobs(prompts, ["A", "B"]), expected_scores, atol=1e-2
+    )
