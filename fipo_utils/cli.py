@@ -16,6 +16,7 @@ COMMANDS = [
     "diversify",
     "run",
     "reproduce",
+    "oirl",
 ]
 
 

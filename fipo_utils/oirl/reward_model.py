@@ -34,7 +34,9 @@ class RewardModelConfig:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
 
 
-PAPER_XGBOOST = RewardModelConfig(backend="xgboost", max_depth=10, learning_rate=0.001, n_rounds=2000)
+PAPER_XGBOOST = RewardModelConfig(
+    backend="xgboost", max_depth=10, learning_rate=0.001, n_rounds=2000
+)
 
 
 def pair_features(question_vectors: np.ndarray, prompt_vectors: np.ndarray) -> np.ndarray:
@@ -54,7 +56,9 @@ class RewardModel:
         self.train_seconds = train_seconds
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, config: RewardModelConfig) -> RewardModel:
+    def fit(
+        cls, features: np.ndarray, labels: np.ndarray, config: RewardModelConfig
+    ) -> RewardModel:
         labels = np.asarray(labels, dtype=np.float32).ravel()
         if len(features) != len(labels):
             raise ValueError(f"{len(features)} feature rows but {len(labels)} labels")

@@ -37,7 +37,9 @@ def oracle_accuracy(correct: np.ndarray) -> float:
     return float(correct.any(axis=1).mean()) if len(correct) else float("nan")
 
 
-def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> dict:
+def classification_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5
+) -> dict:
     """Accuracy, precision, recall and F1 of the reward model as a correctness classifier."""
     labels = np.asarray(labels, dtype=bool).ravel()
     predicted = np.asarray(probabilities, dtype=float).ravel() >= threshold

@@ -41,7 +41,9 @@ def original_split(table: OirlTable) -> Split:
     train = np.flatnonzero(~table.original_test)
     test = np.flatnonzero(table.original_test)
     leaks = leaking_rows(table.questions, train, test)
-    return Split("original", train, test, f"released split; {leaks} training rows share text with test")
+    return Split(
+        "original", train, test, f"released split; {leaks} training rows share text with test"
+    )
 
 
 def leak_free_split(table: OirlTable, seed: int = 2024) -> Split:
@@ -52,7 +54,9 @@ def leak_free_split(table: OirlTable, seed: int = 2024) -> Split:
     """
     original = original_split(table)
     if leaking_rows(table.questions, original.train, original.test) == 0:
-        return Split("leak-free", original.train, original.test, "released split has no shared text")
+        return Split(
+            "leak-free", original.train, original.test, "released split has no shared text"
+        )
     keys = np.asarray([normalize_question(q) for q in table.questions], dtype=object)
     unique, group = np.unique(keys, return_inverse=True)
     sizes = np.bincount(group)
