@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 # Order is the order ``fipo --help`` lists them in.
 COMMANDS = [
-    "diversify",
+    # "diversify",
     "run",
     "reproduce",
     "oirl",

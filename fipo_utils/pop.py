@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.paths import SAMPLE_DATA_DIR
+from fipo_utils.paths import PROJECT_ROOT, SAMPLE_DATA_DIR
 
 POP_HUB_ID = "Junrulu/Prompt_Preference_Dataset"
 SAMPLE_POP_PATH = SAMPLE_DATA_DIR / "sample_pop.jsonl"
@@ -117,6 +117,11 @@ def resolve_pop_source(value: Any) -> Any:
     """Map a profile's ``diversify.input`` to a loadable source (``"sample"``: the shipped file)."""
     if value in (None, "sample"):
         return SAMPLE_POP_PATH
+    if isinstance(value, str | Path) and not Path(value).exists():
+        # Profiles name files relative to the project; notebooks may run from another folder.
+        beside_project = PROJECT_ROOT / value
+        if beside_project.exists():
+            return beside_project
     return value
 
 

@@ -1,0 +1,44 @@
+"""``fipo reproduce``: run a profile's whole notebook chain, or resume a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "run the profile's notebook chain into a new run folder, or resume one"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="smoke", help="profile name or YAML path")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        default=None,
+        help="continue RUN_DIR from its first step not done",
+    )
+    parser.add_argument(
+        "--runs-root", default=None, help="parent folder of new runs (default runs/)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from fipo_utils.runner import StepFailed, reproduce
+
+    try:
+        run_dir = reproduce(args.profile, resume=args.resume, runs_root=args.runs_root)
+    except StepFailed as failure:
+        print(f"fipo reproduce: stopped. {failure}", file=sys.stderr)
+        print(
+            f"fix the cause, then: fipo reproduce --resume {failure.output.parent.parent}",
+            file=sys.stderr,
+        )
+        return 1
+    except (FileNotFoundError, ValueError) as error:
+        print(f"fipo reproduce: {error}", file=sys.stderr)
+        return 1
+    print(f"done: {run_dir}")
+    for name in ("analysis", "figures"):
+        folder = run_dir / name
+        if folder.is_dir():
+            print(f"{name}: {folder}")
+    return 0
