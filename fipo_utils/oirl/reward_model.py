@@ -50,10 +50,18 @@ def pair_features(question_vectors: np.ndarray, prompt_vectors: np.ndarray) -> n
 class RewardModel:
     """A trained booster plus the config it came from; ``predict`` returns P(correct)."""
 
-    def __init__(self, config: RewardModelConfig, booster: object, train_seconds: float) -> None:
+    def __init__(
+        self,
+        config: RewardModelConfig,
+        booster: object,
+        train_seconds: float,
+        train_cpu_seconds: float | None = None,
+    ) -> None:
         self.config = config
         self.booster = booster
-        self.train_seconds = train_seconds
+        self.train_seconds = train_seconds  # wall clock
+        # CPU time of this process: on a shared machine the wall clock overstates the cost.
+        self.train_cpu_seconds = train_cpu_seconds
 
     @classmethod
     def fit(
@@ -62,7 +70,7 @@ class RewardModel:
         labels = np.asarray(labels, dtype=np.float32).ravel()
         if len(features) != len(labels):
             raise ValueError(f"{len(features)} feature rows but {len(labels)} labels")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if config.backend == "xgboost":
             import xgboost as xgb
 
@@ -91,7 +99,7 @@ class RewardModel:
                 "verbose": -1,
             }
             booster = lgb.train(params, lgb.Dataset(features, label=labels), config.n_rounds)
-        return cls(config, booster, time.perf_counter() - start)
+        return cls(config, booster, time.perf_counter() - start, time.process_time() - cpu_start)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         if self.config.backend == "xgboost":
