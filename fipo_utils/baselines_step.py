@@ -204,9 +204,10 @@ def run_baselines(
             "bpo_style": bpo_prompts,
             "fipo_single": single,
             "fipo_x_oirl": instructions["fipo-x-oirl"],
-            "fipo_candidate_scores": [[round(float(x), 4) for x in s] for s in fx_scores],
+            "fipo_candidates": candidates,
+            "fipo_candidate_scores": [[float(x) for x in s] for s in fx_scores],
             "oirl_prompt": [oirl_prompts[k] for k in oirl_picks],
-            "oirl_scores": [[round(float(x), 4) for x in s] for s in oirl_scores],
+            "oirl_scores": [[float(x) for x in s] for s in oirl_scores],
         }
     )
     write_jsonl_preserving(
