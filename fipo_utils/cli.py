@@ -20,6 +20,7 @@ COMMANDS = [
     "train",
     "figures",
     "compare",
+    "oirl",
 ]
 
 

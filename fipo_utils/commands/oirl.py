@@ -1,0 +1,84 @@
+"""``fipo oirl``: reproduce Prompt-OIRL's best-of-N prompt selection from the released logs."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = (
+    "Prompt-OIRL on CPU: reward model from offline logs, best-of-N prompt selection per question."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="reference data folder holding oirl/, benchmarks/gsm8k/ and svamp/ "
+        "(default: FIPO_DATA_DIR or ../shared/data)",
+    )
+    parser.add_argument("--dataset", required=True, choices=["gsm8k", "mawps", "svamp"])
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="folder for results.json (an earlier one is kept as results.prev-<time>.json)",
+    )
+    parser.add_argument("--split", default="original", choices=["original", "leak-free"])
+    parser.add_argument("--backend", default="xgboost", choices=["xgboost", "lightgbm"])
+    parser.add_argument(
+        "--paper-settings",
+        action="store_true",
+        help="XGBoost depth 10, eta 0.001, 2000 rounds as Prompt-OIRL (hours on 2 CPU cores)",
+    )
+    parser.add_argument("--max-depth", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="xgboost device: cpu or cuda")
+    parser.add_argument("--max-train-rows", type=int, default=None, help="seeded subset (smoke)")
+    parser.add_argument("--max-test-rows", type=int, default=None, help="seeded subset (smoke)")
+    parser.add_argument("--seed", type=int, default=2024)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from fipo_utils.oirl.report import run_oirl, write_results
+    from fipo_utils.oirl.reward_model import PAPER_XGBOOST, RewardModelConfig
+    from fipo_utils.paths import reference_data_dir
+
+    data_dir = Path(args.data_dir) if args.data_dir else reference_data_dir()
+    if data_dir is None or not (data_dir / "oirl").is_dir():
+        print(f"error: no Prompt-OIRL logs under {data_dir}/oirl; pass --data-dir")
+        return 2
+    config = PAPER_XGBOOST if args.paper_settings else RewardModelConfig(backend=args.backend)
+    overrides = {
+        "max_depth": args.max_depth,
+        "learning_rate": args.learning_rate,
+        "n_rounds": args.rounds,
+    }
+    config = dataclasses.replace(
+        config,
+        **{k: v for k, v in overrides.items() if v is not None},
+        n_threads=args.threads,
+        seed=args.seed,
+        device=args.device,
+    )
+    results = run_oirl(
+        data_dir,
+        args.dataset,
+        args.split,
+        config,
+        max_train_rows=args.max_train_rows,
+        max_test_rows=args.max_test_rows,
+        seed=args.seed,
+    )
+    path = write_results(results, args.out)
+    print(
+        f"{args.dataset} ({args.split}): best-of-{results['n_prompts']} "
+        f"{results['best_of_n_accuracy']:.3f}, best single prompt "
+        f"({results['best_single_prompt']}) {results['best_single_prompt_accuracy']:.3f}, "
+        f"oracle {results['oracle_accuracy']:.3f}, n={results['n_test_questions']}, "
+        f"reward model trained in {results['reward_model']['train_seconds']:.1f} s -> {path}"
+    )
+    return 0

@@ -1,0 +1,98 @@
+"""Notebook 08 (baselines) runs headless in the smoke profile and writes notebook 06's format."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from fipo_utils.evaluate import RESULT_COLUMNS
+from fipo_utils.paths import NOTEBOOKS_DIR
+
+NOTEBOOK = NOTEBOOKS_DIR / "08_baselines.ipynb"
+PREDICTION_FIELDS = set(
+    [
+        "id",
+        "benchmark",
+        "optimizer",
+        "tester",
+        "condition",
+        "prompt",
+        "prediction",
+        "gold",
+        "correct",
+    ]
+)
+
+
+def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
+    book = nbformat.read(NOTEBOOK, as_version=4)
+    assert book.cells[0].cell_type == "markdown"
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
+    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.shared
+def test_baselines_notebook_writes_rows_beside_fipo(shared_data, tmp_path):
+    import papermill
+
+    run_dir = tmp_path / "run"
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(tmp_path / "08.out.ipynb"),
+        parameters={
+            "run_dir": str(run_dir),
+            "profile": "smoke",
+            "n_items": 2,
+            "n_candidates": 2,
+            "oirl_datasets": ["gsm8k", "mawps"],
+        },
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    results = pd.read_csv(run_dir / "baselines" / "results.csv")
+    assert list(results.columns) == RESULT_COLUMNS
+    assert set(results["optimizer"]) == {
+        "bpo-style",
+        "oirl-best-of-n",
+        "fipo-single",
+        "fipo-x-oirl",
+    }
+    assert set(results["condition"]) == {"naive", "optimized"}
+    assert (results["n_items"] == 2).all()
+    assert ((results["accuracy"] >= 0) & (results["accuracy"] <= 1)).all()
+    for optimizer in results["optimizer"].unique():
+        path = (
+            run_dir
+            / "baselines"
+            / "predictions"
+            / optimizer
+            / "smollm2-135m-instruct"
+            / "gsm8k.jsonl"
+        )
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(records) == 4 and set(records[0]) >= PREDICTION_FIELDS
+    # No trained checkpoint in this run folder: the base model must stand in, and say so.
+    summary = json.loads((run_dir / "baselines" / "summary.json").read_text())
+    assert summary["fipo_optimizer"] == "base" and "base model" in summary["fipo_optimizer_note"]
+    choices = [
+        json.loads(line)
+        for line in (run_dir / "baselines" / "choices.jsonl").read_text().splitlines()
+    ]
+    assert all(len(c["fipo_candidate_scores"]) == 2 and len(c["oirl_scores"]) == 6 for c in choices)
+    for choice in choices:  # the kept rewrite is the candidate the reward model scored highest
+        scores = choice["fipo_candidate_scores"]
+        assert choice["fipo_x_oirl"] == choice["fipo_candidates"][scores.index(max(scores))]
+    for dataset in ("gsm8k", "mawps"):
+        for split in ("original", "leak-free"):
+            oirl = json.loads(
+                (run_dir / "baselines" / "oirl" / dataset / split / "results.json").read_text()
+            )
+            assert oirl["split"] == split and oirl["n_test_questions"] > 0
+    assert (run_dir / "baselines" / "bpo_dpo.jsonl").stat().st_size > 0
+    assert (run_dir / "figures" / "08_baselines.png").is_file()
