@@ -16,16 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.diversify import diversify_pop, write_diversified
-from fipo_utils.pop import PopRecord
-from fipo_utils.template import load_template
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import ratio_row  # noqa: E402
+from fipo_utils.diversify import diversify_pop, write_diversified  # noqa: E402
+from fipo_utils.pop import PopRecord  # noqa: E402
+from fipo_utils.template import load_template  # noqa: E402
 
 WORDS = [
     *("the", "a", "an", "of", "to", "and", "in", "is", "it", "for", "on", "with", "as", "at"),
@@ -54,22 +57,6 @@ def synthetic_records(n: int, seed: int = 0) -> list[PopRecord]:
     ]
 
 
-def ratio_entry(name, baseline, candidate, unit, base_values, cand_values, notes) -> dict:
-    ratios = [c / b for b, c in zip(base_values, cand_values, strict=True)]
-    return {
-        "name": name,
-        "baseline": baseline,
-        "candidate": candidate,
-        "unit": unit,
-        "baseline_values": base_values,
-        "candidate_values": cand_values,
-        "ratio_min": min(ratios),
-        "ratio_median": statistics.median(ratios),
-        "ratio_max": max(ratios),
-        "notes": notes,
-    }
-
-
 def timed(function: Callable[[], Any]) -> float:
     start = time.perf_counter()
     function()
@@ -86,7 +73,7 @@ def bench_diversify(records: list[PopRecord], repeats: int) -> dict:
         fixed.append(
             len(records) / timed(lambda: diversify_pop(records, mode="fixed", template=template))
         )
-    return ratio_entry(
+    return ratio_row(
         f"diversify {len(records)} POP records",
         "faithful (chained str.replace)",
         "fixed (single-pass regex substitution)",
@@ -128,7 +115,7 @@ def bench_tokenize(sft_path: Path, repeats: int) -> list[dict]:
             again = timed(tokenize_all)
             cached_map.append(len(rows) / again)
     return [
-        ratio_entry(
+        ratio_row(
             f"tokenize {len(rows)} SFT rows (SmolLM2 tokenizer)",
             "per-record Python loop",
             "datasets batched map (batch 1000)",
@@ -137,7 +124,7 @@ def bench_tokenize(sft_path: Path, repeats: int) -> list[dict]:
             mapped,
             "The map includes writing its Arrow cache file; the loop keeps results in memory.",
         ),
-        ratio_entry(
+        ratio_row(
             f"repeat map over {len(rows)} SFT rows",
             "first datasets map (computes, writes cache)",
             "second identical map (served from the datasets cache)",

@@ -15,7 +15,6 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # vLLM logs to stdout by default, which would corrupt the JSON this script prints there.
 os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
+from benchmarks.harness import ratio_row  # noqa: E402
 from fipo_utils.generate import GenerationParams, TransformersGenerator  # noqa: E402
 from fipo_utils.generation_cache import GenerationCache  # noqa: E402
 from fipo_utils.generators import CachedGenerator  # noqa: E402
@@ -81,22 +81,6 @@ def timed(generator: Any, prompts: list[str], params: GenerationParams, tokenize
     return outputs, tokens / seconds, seconds, memory.peak
 
 
-def ratio_record(name, baseline, candidate, unit, base_values, cand_values, notes) -> dict:
-    ratios = [c / b for b, c in zip(base_values, cand_values, strict=True)]
-    return {
-        "name": name,
-        "baseline": baseline,
-        "candidate": candidate,
-        "unit": unit,
-        "baseline_values": [round(v, 3) for v in base_values],
-        "candidate_values": [round(v, 3) for v in cand_values],
-        "ratio_min": round(min(ratios), 3),
-        "ratio_median": round(statistics.median(ratios), 3),
-        "ratio_max": round(max(ratios), 3),
-        "notes": notes,
-    }
-
-
 def bench_batching(loaded: Any, quick: bool) -> list[dict]:
     n_prompts = 16 if quick else 64
     sizes = [4, 16] if quick else [2, 4, 8, 16, 32, 64]
@@ -113,7 +97,7 @@ def bench_batching(loaded: Any, quick: bool) -> list[dict]:
         runs = [timed(batched, prompts, params, loaded.tokenizer) for _ in range(repeats)]
         same = sum(a == b for a, b in zip(runs[0][0], reference, strict=True))
         records.append(
-            ratio_record(
+            ratio_row(
                 f"transformers batch {size} vs 1 ({MODEL}, {n_prompts} prompts)",
                 "batch_size=1",
                 f"batch_size={size}",
@@ -149,7 +133,7 @@ def bench_cache(loaded: Any, quick: bool) -> dict:
             start = time.perf_counter()
             assert fresh.generate(prompts, params) == outputs
             rerun.append(len(prompts) / (time.perf_counter() - start))
-    return ratio_record(
+    return ratio_row(
         "generation cache: rerun (new process state, read from disk) vs first run",
         "first run (generates)",
         "rerun (served from cache)",
@@ -178,7 +162,7 @@ def bench_vllm(loaded: Any, quick: bool) -> dict:
     hf_runs = [timed(hf, prompts, params, loaded.tokenizer) for _ in range(repeats)]
     vllm_runs = [timed(engine, prompts, params, loaded.tokenizer) for _ in range(repeats)]
     same = sum(a == b for a, b in zip(hf_runs[0][0], vllm_runs[0][0], strict=True))
-    return ratio_record(
+    return ratio_row(
         f"vLLM vs transformers batch 16 ({MODEL}, {n_prompts} prompts)",
         "transformers batch_size=16",
         "vllm",

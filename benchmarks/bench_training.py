@@ -27,6 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import ratio_row  # noqa: E402
+
 CONFIGS = {
     "sft-lora": ("sft", {"lora": True}),
     "sft-full": ("sft", {"lora": False}),
@@ -124,22 +128,6 @@ def run_config(name: str, quick: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def ratio_entry(name, baseline, candidate, unit, base_values, cand_values, notes) -> dict:
-    ratios = [c / b for b, c in zip(base_values, cand_values, strict=False)]
-    return {
-        "name": name,
-        "baseline": baseline,
-        "candidate": candidate,
-        "unit": unit,
-        "baseline_values": base_values,
-        "candidate_values": cand_values,
-        "ratio_min": min(ratios),
-        "ratio_median": statistics.median(ratios),
-        "ratio_max": max(ratios),
-        "notes": notes,
-    }
-
-
 def steps_per_s(result: dict) -> list[float]:
     return [1 / s for s in result["step_s"]]
 
@@ -163,7 +151,7 @@ def run(quick: bool) -> list[dict]:
     for strategy in ("sft", "dpo", "ipo"):
         full, lora = results[f"{strategy}-full"], results[f"{strategy}-lora"]
         entries.append(
-            ratio_entry(
+            ratio_row(
                 f"{strategy}_lora_vs_full",
                 f"{strategy} full fine-tuning",
                 f"{strategy} LoRA r8 q/v",
@@ -175,7 +163,7 @@ def run(quick: bool) -> list[dict]:
         )
     every, pre = results["dpo-full"], results["dpo-full-precomputed"]
     entries.append(
-        ratio_entry(
+        ratio_row(
             "dpo_precomputed_ref_vs_every_step",
             "DPO full, reference forward every step",
             "DPO full, reference log-probs precomputed",
@@ -187,7 +175,7 @@ def run(quick: bool) -> list[dict]:
     )
     padded, packed = results["sft-full"], results["sft-full-packing"]
     entries.append(
-        ratio_entry(
+        ratio_row(
             "sft_packing_vs_padding",
             "SFT full, padded batches",
             "SFT full, packed (wrapped) blocks",

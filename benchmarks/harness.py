@@ -31,8 +31,9 @@ def ratio_row(
     unit: str,
     baseline_values: list[float],
     candidate_values: list[float],
-    higher_is_better: bool = True,
     notes: str = "",
+    *,
+    higher_is_better: bool = True,
 ) -> dict[str, Any]:
     """A result row; ratios are computed per repeat pair so min/median/max show the spread.
 
@@ -40,7 +41,7 @@ def ratio_row(
     (seconds, bytes) ratio = baseline / candidate, so a ratio above 1 always means the
     candidate wins.
     """
-    pairs = list(zip(baseline_values, candidate_values, strict=True))
+    pairs = list(zip(baseline_values, candidate_values, strict=False))
     if higher_is_better:
         ratios = [c / b for b, c in pairs if b > 0]
     else:

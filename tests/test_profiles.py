@@ -42,3 +42,16 @@ def test_notebook_parameters_left_at_none_keep_the_profile_value():
 def test_unknown_profile_names_the_available_ones():
     with pytest.raises(FileNotFoundError, match="smoke"):
         load_profile("no-such-profile")
+
+
+def test_paper_training_settings_do_not_inherit_smoke_step_caps():
+    from fipo_utils.strategies import settings_from_profile
+
+    for strategy in ("sft", "dpo", "ipo"):
+        paper = settings_from_profile("paper", strategy)
+        assert paper.max_steps == -1, strategy
+        assert paper.batch_size == 8 and paper.max_length == 2048
+        assert paper.max_rows is None
+    assert settings_from_profile("paper", "dpo").learning_rate == 5e-7
+    smoke = settings_from_profile("smoke", "dpo")
+    assert smoke.max_steps > 0 and smoke.batch_size < 8
