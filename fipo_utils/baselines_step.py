@@ -24,7 +24,7 @@ import pandas as pd
 
 from fipo_utils.benchmarks import BenchmarkItem, load_benchmark, render_prompt
 from fipo_utils.bpo import WinRate, rewrite_prompts
-from fipo_utils.evaluate import RESULT_COLUMNS, tester_name
+from fipo_utils.evaluate import tester_name
 from fipo_utils.generate import GenerationParams
 from fipo_utils.oirl.logs import read_prompt_names
 from fipo_utils.oirl.report import run_oirl, write_results
@@ -32,6 +32,7 @@ from fipo_utils.oirl.rerank import choose_best, reward_model_from_logs, score_ca
 from fipo_utils.oirl.reward_model import RewardModelConfig
 from fipo_utils.optimize import WordLimit, optimize_prompts, resolve_optimizer
 from fipo_utils.paths import reference_data_dir
+from fipo_utils.results import RESULT_COLUMNS
 from fipo_utils.safe_write import write_jsonl_preserving, write_text_preserving
 from fipo_utils.scoring import is_correct
 from fipo_utils.template import load_template, wrap_prompt
@@ -195,7 +196,7 @@ def run_baselines(
             rows.extend(_result_rows(records))
             win_rates[(baseline, name)] = pairwise_win_rate(naive, optimized, items)
         del generator
-    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "baselines" / "results.csv", results.to_csv(index=False))
 
     choices = pd.DataFrame(

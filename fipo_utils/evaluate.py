@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from fipo_utils.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
+from fipo_utils.results import RESULT_COLUMNS
 from fipo_utils.runs import require
 from fipo_utils.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
 from fipo_utils.scoring import is_correct
@@ -29,15 +30,6 @@ from fipo_utils.template import wrap_prompt
 
 __all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
 
-RESULT_COLUMNS = [
-    "optimizer",
-    "tester",
-    "benchmark",
-    "condition",
-    "n_items",
-    "n_correct",
-    "accuracy",
-]
 CONDITIONS = ("naive", "optimized")
 
 
@@ -95,7 +87,7 @@ def evaluate_run(
         cache_counts[tester_name(tester)] = str(generator.stats)
         del generator
         gc.collect()
-    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))
     sizes = {name: bench.full_size for name, bench in benchmarks.items()}
     summary = summarize(results, sizes)

@@ -13,8 +13,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from fipo_utils.evaluate import RESULT_COLUMNS
 from fipo_utils.paths import NOTEBOOKS_DIR
+from fipo_utils.results import RESULT_COLUMNS
 
 NOTEBOOK = NOTEBOOKS_DIR / "08_baselines.ipynb"
 PREDICTION_FIELDS = set(
@@ -60,7 +60,7 @@ def test_baselines_notebook_writes_rows_beside_fipo(shared_data, tmp_path):
         progress_bar=False,
     )
     results = pd.read_csv(run_dir / "baselines" / "results.csv")
-    assert list(results.columns) == RESULT_COLUMNS
+    assert list(results.columns) == list(RESULT_COLUMNS)
     assert set(results["optimizer"]) == {
         "bpo-style",
         "oirl-best-of-n",

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from fipo_utils.paths import NOTEBOOKS_DIR
+from fipo_utils.results import RESULT_COLUMNS
 
 pytestmark = [pytest.mark.notebook, pytest.mark.shared]
 TESTER = "tiny-random"
@@ -87,15 +88,7 @@ def test_06_scores_then_serves_rerun_from_cache(
     n_answers = len(BENCHMARKS) * N_ITEMS * 2  # two conditions, answered or scored
     assert f"{TESTER}: 0 cached, {n_answers} generated" in first
     results = pd.read_csv(smoke_run / "eval" / "results.csv")
-    assert list(results.columns) == [
-        "optimizer",
-        "tester",
-        "benchmark",
-        "condition",
-        "n_items",
-        "n_correct",
-        "accuracy",
-    ]
+    assert list(results.columns) == list(RESULT_COLUMNS)
     assert len(results) == len(BENCHMARKS) * 2 and set(results.n_items) == {N_ITEMS}
     assert results.accuracy.between(0, 1).all()
     predictions = smoke_run / "eval" / "predictions" / "base" / TESTER
