@@ -90,7 +90,7 @@ def test_optimized_prompts_exist_for_every_available_benchmark(run_dir: Path):
     infer = load_profile("smoke")["infer"]
     folders = [p for p in (run_dir / "optimized").iterdir() if p.is_dir()]
     assert len(folders) == 1, "the smoke chain optimizes with one optimizer"
-    files = sorted(folders[0].glob("*.jsonl"))
+    files = sorted(folders[0].rglob("*.jsonl"))  # bbh/<task>.jsonl sits one level down
     assert len(files) == len(infer["benchmarks"])
     for path in files:
         records = [json.loads(line) for line in path.read_text().splitlines()]
