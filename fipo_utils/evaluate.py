@@ -188,6 +188,18 @@ def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[s
     return rows
 
 
+SUMMARY_COLUMNS = [
+    "optimizer",
+    "tester",
+    "condition",
+    "benchmark",
+    "n_items",
+    "n_correct",
+    "accuracy",
+    "weight",
+]
+
+
 def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame:
     """Accuracy per benchmark family (BBH tasks pooled) and the weighted average.
 
@@ -195,18 +207,7 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
     over the BBH tasks evaluated), as the paper's "weighted average" does.
     """
     if results.empty:
-        return pd.DataFrame(
-            columns=[
-                "optimizer",
-                "tester",
-                "condition",
-                "benchmark",
-                "n_items",
-                "n_correct",
-                "accuracy",
-                "weight",
-            ]
-        )
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
     frame = results.copy()
     frame["family"] = frame["benchmark"].str.split("/").str[0]
     frame["weight"] = frame["benchmark"].map(full_sizes).fillna(0)
@@ -231,18 +232,7 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
             }
         )
     summary = pd.concat([grouped, pd.DataFrame(averages)], ignore_index=True)
-    return summary[
-        [
-            "optimizer",
-            "tester",
-            "condition",
-            "benchmark",
-            "n_items",
-            "n_correct",
-            "accuracy",
-            "weight",
-        ]
-    ]
+    return summary[SUMMARY_COLUMNS]
 
 
 def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
