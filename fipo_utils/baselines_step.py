@@ -107,18 +107,12 @@ def run_baselines(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Rewrite, select, answer and score; writes ``baselines/`` and returns what 08 shows."""
-    from fipo_utils.generators import make_generator
+    from fipo_utils.generators import generator_from_settings
 
     run_dir = Path(run_dir)
     seed = int(profile.get("seed", 2024))
     models = profile["models"]
     fmt = models.get("prompt_format", "chat_template")
-    gen_kwargs = {
-        "backend": settings.get("backend", "transformers"),
-        "dtype": models.get("dtype", "float32"),
-        "batch_size": int(settings.get("batch_size", 8)),
-        "tensor_parallel_size": int(settings.get("tensor_parallel_size", 1)),
-    }
     bench = load_benchmark(
         settings["benchmark"], settings.get("n_items"), seed=settings.get("sample_seed")
     )
@@ -130,10 +124,12 @@ def run_baselines(
     fipo_name, fipo_source = resolve_optimizer(
         run_dir, settings.get("fipo_optimizer") or "auto", models["optimizer_base"]
     )
-    rewriter = make_generator(rewriter_name, **gen_kwargs)
+    rewriter = generator_from_settings(rewriter_name, settings, models)
     bpo_prompts = rewrite_prompts(rewriter, questions, fmt=fmt, params=greedy)
     optimizer = (
-        rewriter if fipo_source == rewriter_name else make_generator(fipo_source, **gen_kwargs)
+        rewriter
+        if fipo_source == rewriter_name
+        else generator_from_settings(fipo_source, settings, models)
     )
     template = load_template(settings.get("template"))
     word_limit = WordLimit(**(settings.get("word_limit") or {}))
@@ -183,7 +179,7 @@ def run_baselines(
     answer_params = GenerationParams(int(settings["tester_max_new_tokens"]), 0.0, 1.0, seed)
     rows, win_rates = [], {}
     for tester in settings.get("testers") or models["testers"]:
-        generator = make_generator(tester, **gen_kwargs)
+        generator = generator_from_settings(tester, settings, models)
         name = tester_name(tester)
         naive = _answer(generator, items, questions, fmt, answer_params)
         for baseline in BASELINE_ORDER:

@@ -52,7 +52,7 @@ def evaluate_run(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Score every optimizer's prompts on every tester; returns tables and cache counts."""
-    from fipo_utils.generators import make_generator
+    from fipo_utils.generators import generator_from_settings
     from fipo_utils.optimize_step import generation_params
 
     run_dir = Path(run_dir)
@@ -69,13 +69,7 @@ def evaluate_run(
     rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
     for tester in settings.get("testers") or models["testers"]:
-        generator = make_generator(
-            tester,
-            settings.get("backend", "transformers"),
-            dtype=models.get("dtype", "float32"),
-            batch_size=int(settings.get("batch_size", 8)),
-            tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
-        )
+        generator = generator_from_settings(tester, settings, models)
         jobs = [
             _job(index, benchmarks, record, condition, tester_name(tester))
             for name in optimizers

@@ -120,3 +120,25 @@ def make_generator(
     return CachedGenerator(
         inner, model_identity(source), chunk_size=chunk_size, show_progress=show_progress
     )
+
+
+def generator_from_settings(
+    model_name: str, settings: dict[str, Any], models: dict[str, Any], **overrides: Any
+) -> Any:
+    """``make_generator`` for a model with a profile step's settings (``infer``, ``evaluate``,
+    ``baselines``) and its ``models`` section, the one place those keys are read.
+
+    ``settings`` may set ``backend``, ``batch_size``, ``tensor_parallel_size`` and
+    ``backend_options`` (a mapping for the vLLM engine, e.g. ``gpu_memory_utilization``);
+    ``models`` sets ``dtype``. ``overrides`` (e.g. ``show_progress=False``) go to
+    ``make_generator`` as they are.
+    """
+    options = {
+        "dtype": models.get("dtype", "float32"),
+        "batch_size": int(settings.get("batch_size", 8)),
+        "tensor_parallel_size": int(settings.get("tensor_parallel_size", 1)),
+        "backend_options": dict(settings.get("backend_options") or {}),
+    }
+    return make_generator(
+        model_name, settings.get("backend", "transformers"), **{**options, **overrides}
+    )

@@ -33,7 +33,7 @@ def run_optimizer_inference(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Optimize the instructions of the profile's benchmarks; returns what the notebook shows."""
-    from fipo_utils.generators import make_generator
+    from fipo_utils.generators import generator_from_settings
 
     run_dir = Path(run_dir)
     models = profile["models"]
@@ -41,13 +41,7 @@ def run_optimizer_inference(
     loaded, missing = load_benchmarks(
         settings["benchmarks"], settings.get("n_items"), seed=settings.get("sample_seed")
     )
-    generator = make_generator(
-        source,
-        settings.get("backend", "transformers"),
-        dtype=models.get("dtype", "float32"),
-        batch_size=int(settings.get("batch_size", 8)),
-        tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
-    )
+    generator = generator_from_settings(source, settings, models)
     items = [item for bench in loaded.values() for item in bench.items]
     results = optimize_prompts(
         generator,

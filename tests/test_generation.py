@@ -101,3 +101,34 @@ def test_vllm_matches_transformers_on_smollm2() -> None:
     np.testing.assert_allclose(
         vllm.option_logprobs(prompts, ["A", "B"]), expected_scores, atol=1e-2
     )
+
+
+def test_generator_from_settings_reads_the_profile_keys(monkeypatch) -> None:
+    from fipo_utils import generators
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(generators, "make_generator", lambda *a, **kw: calls.append((a, kw)))
+    settings = {
+        "backend": "vllm",
+        "batch_size": "32",
+        "tensor_parallel_size": 8,
+        "backend_options": {"gpu_memory_utilization": 0.3},
+    }
+    generators.generator_from_settings("m", settings, {"dtype": "bfloat16"}, show_progress=False)
+    generators.generator_from_settings("m", {}, {})
+    assert calls == [
+        (
+            ("m", "vllm"),
+            {
+                "dtype": "bfloat16",
+                "batch_size": 32,
+                "tensor_parallel_size": 8,
+                "backend_options": {"gpu_memory_utilization": 0.3},
+                "show_progress": False,
+            },
+        ),
+        (
+            ("m", "transformers"),
+            {"dtype": "float32", "batch_size": 8, "tensor_parallel_size": 1, "backend_options": {}},
+        ),
+    ]

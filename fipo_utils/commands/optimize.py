@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.generators import make_generator
+    from fipo_utils.generators import generator_from_settings
     from fipo_utils.optimize import WordLimit, optimize_prompts
     from fipo_utils.optimize_step import generation_params
     from fipo_utils.profiles import load_profile, section
@@ -53,12 +53,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         template=args.template,
     )
-    generator = make_generator(
-        args.model or models["optimizer_base"],
-        settings.get("backend", "transformers"),
-        dtype=models.get("dtype", "float32"),
-        tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
-        show_progress=False,
+    generator = generator_from_settings(
+        args.model or models["optimizer_base"], settings, models, show_progress=False
     )
     (result,) = optimize_prompts(
         generator,
