@@ -126,33 +126,36 @@ def run_baselines(
     )
     rewriter = generator_from_settings(rewriter_name, settings, models)
     bpo_prompts = rewrite_prompts(rewriter, questions, fmt=fmt, params=greedy)
-    optimizer = (
-        rewriter
-        if fipo_source == rewriter_name
-        else generator_from_settings(fipo_source, settings, models)
-    )
+    # Each generator is dropped once done, so loading the next model can evict and free its
+    # weights from the model pool rather than hold both in memory.
+    optimizer = rewriter if fipo_source == rewriter_name else None
+    del rewriter
+    if optimizer is None:
+        optimizer = generator_from_settings(fipo_source, settings, models)
     template = load_template(settings.get("template"))
     word_limit = WordLimit(**(settings.get("word_limit") or {}))
 
-    def fipo(params: GenerationParams) -> list[str]:
+    def fipo(generator: Any, params: GenerationParams) -> list[str]:
         found = optimize_prompts(
-            optimizer, questions, template=template, fmt=fmt, params=params, word_limit=word_limit
+            generator, questions, template=template, fmt=fmt, params=params, word_limit=word_limit
         )
         return [result.prompt for result in found]
 
-    single = fipo(greedy)
+    single = fipo(optimizer, greedy)
     samples = [
         fipo(
+            optimizer,
             GenerationParams(
                 int(settings["optimizer_max_new_tokens"]),
                 float(settings["candidate_temperature"]),
                 float(settings["candidate_top_p"]),
                 seed + k,
-            )
+            ),
         )
         for k in range(int(settings["n_candidates"]))
     ]
     candidates = [[sample[i] for sample in samples] for i in range(len(items))]
+    del optimizer
 
     data_dir = _data_dir()
     reward = reward_model_from_logs(

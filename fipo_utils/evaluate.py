@@ -79,6 +79,8 @@ def evaluate_run(
         _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
         rows.extend(_write_predictions(run_dir, jobs))
         cache_counts[tester_name(tester)] = str(generator.stats)
+        # Drop our reference so the next tester's load can free this model when the pool
+        # evicts it; collect now for what the pool does not hold (vLLM engines).
         del generator
         gc.collect()
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -90,7 +90,9 @@ def make_generator(
 ) -> Any:
     """A generator for a model name or path (see ``fipo_utils.models``) on a backend.
 
-    ``use_cache=False`` returns the bare backend (benchmarks measure it that way).
+    On the transformers backend the model comes from the in-process pool
+    (``fipo_utils.model_pool``): a second generator for the same weights does not load them
+    again. ``use_cache=False`` returns the bare backend (benchmarks measure it that way).
     ``backend_options`` go to the vLLM engine (e.g. ``gpu_memory_utilization``).
     """
     from fipo_utils.models import resolve_model_path
@@ -100,9 +102,11 @@ def make_generator(
     source = resolve_model_path(model_name)
     if backend == "transformers":
         from fipo_utils.generate import TransformersGenerator
-        from fipo_utils.models import load_model
+        from fipo_utils.model_pool import get_model
 
-        loaded = load_model(source, dtype=dtype, device=device)
+        # Shared with earlier generators of the same weights (fipo_utils.model_pool); the
+        # generator only reads the model, and its own settings (batch size) stay its own.
+        loaded = get_model(source, dtype=dtype, device=device)
         inner: Any = TransformersGenerator(
             loaded.model, loaded.tokenizer, batch_size=batch_size, show_progress=False
         )
