@@ -17,6 +17,12 @@ FIGURES_DIR = PROJECT_ROOT / "figures"
 RUNS_DIR = PROJECT_ROOT / "runs"
 
 
+def runs_root() -> Path:
+    """Where run folders go: ``FIPO_RUNS_DIR`` when set (tests, CI, a scratch disk), else
+    ``runs/`` in the project."""
+    return Path(os.environ.get("FIPO_RUNS_DIR") or RUNS_DIR)
+
+
 def reference_data_dir() -> Path | None:
     """The folder of real reference data (benchmarks, POP, BPO, OIRL logs), if any.
 

@@ -8,7 +8,6 @@ run (the result files themselves are never touched).
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from fipo_utils import published, report_figures, tables
 from fipo_utils.figures import save_figure
-from fipo_utils.paths import RUNS_DIR
+from fipo_utils.paths import runs_root
 from fipo_utils.results import RunCollection, collect_runs
 from fipo_utils.runs import MissingStepOutput
 
@@ -67,7 +66,7 @@ class Analysis:
 def latest_analysable_run(root: str | Path | None = None) -> Path:
     """The newest run folder (by name, which starts with its UTC time) holding a results
     table: what notebook 07 analyses when ``run_dir`` is left empty."""
-    root = Path(root or os.environ.get("FIPO_RUNS_DIR", RUNS_DIR))
+    root = Path(root or runs_root())
     candidates = sorted(
         p
         for p in root.glob("*")

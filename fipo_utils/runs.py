@@ -5,10 +5,9 @@ folder under ``runs/``. Folders are never reused by accident: a new run gets a n
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from pathlib import Path
 
-from fipo_utils.paths import RUNS_DIR
+from fipo_utils.paths import runs_root
 
 
 class MissingStepOutput(FileNotFoundError):
@@ -21,7 +20,7 @@ def new_run_dir(label: str = "run", root: str | Path | None = None) -> Path:
     ``os.mkdir`` without ``exist_ok`` is the guard: if the name is taken (two runs in the
     same second), a numeric suffix is tried instead of writing into the existing folder.
     """
-    root = Path(root or os.environ.get("FIPO_RUNS_DIR", RUNS_DIR))
+    root = Path(root or runs_root())
     root.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{label}"
