@@ -58,7 +58,7 @@ def _ratio(
 
 
 def run(quick: bool) -> list[dict]:
-    n_questions, repeats = (150, 1) if quick else (3000, 3)
+    n_questions, repeats = (150, 1) if quick else (600, 3)
     x, y = _features(n_questions)
     default = RewardModelConfig()
     lightgbm = RewardModelConfig(backend="lightgbm")
@@ -68,9 +68,27 @@ def run(quick: bool) -> list[dict]:
     paper_part = replace(PAPER_XGBOOST, n_rounds=PAPER_XGBOOST.n_rounds // 10)
     paper_times = [10 * t for t in _seconds(paper_part, x, y, 1)]
     rows = f"{n_questions * 6} rows x 768 features, 2 threads"
+    speed = _ratio("oirl_reward_lightgbm_vs_xgboost", "xgboost depth 6 eta 0.1 x200",
+                   "lightgbm depth 6 eta 0.1 x200", xgb_times, lgb_times, rows)  # fmt: skip
+    if not quick:  # fit time against training rows (questions x 6 prompts)
+        counts = [n_questions // 4, n_questions // 2]
+        fits = {
+            name: [_seconds(config, *_features(n), 1)[0] for n in counts]
+            + [statistics.median(full)]
+            for name, config, full in (
+                ("xgboost", default, xgb_times),
+                ("lightgbm", lightgbm, lgb_times),
+            )
+        }
+        speed["series"] = {
+            "x": [6 * n for n in [*counts, n_questions]],
+            "y": fits,
+            "xlabel": "reward-model training rows",
+            "ylabel": "seconds per fit",
+            "log_x": True,
+        }
     return [
-        _ratio("oirl_reward_lightgbm_vs_xgboost", "xgboost depth 6 eta 0.1 x200",
-               "lightgbm depth 6 eta 0.1 x200", xgb_times, lgb_times, rows),
+        speed,
         _ratio("oirl_reward_default_vs_paper", "xgboost depth 10 eta 0.001 x2000 (scaled from 200)",
                "xgboost depth 6 eta 0.1 x200", paper_times, xgb_times, rows),
     ]  # fmt: skip

@@ -18,7 +18,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import ratio_row, time_repeats  # noqa: E402
-from fipo_utils.paths import RUNS_DIR  # noqa: E402
+from fipo_utils.paths import runs_root  # noqa: E402
 
 BODY = "total = sum(i * i for i in range(200_000))"
 
@@ -38,8 +38,8 @@ def _trivial_notebook(folder: Path) -> Path:
     return path
 
 
-def newest_smoke_manifest(root: Path = RUNS_DIR) -> dict | None:
-    manifests = sorted(root.glob("*-smoke/manifest.json"))
+def newest_smoke_manifest(root: Path | None = None) -> dict | None:
+    manifests = sorted((root or runs_root()).glob("*-smoke/manifest.json"))
     for path in reversed(manifests):
         manifest = json.loads(path.read_text())
         if manifest["steps"] and all(s["status"] == "done" for s in manifest["steps"]):
@@ -85,7 +85,21 @@ def run(quick: bool) -> list[dict]:
         )
     ]
     manifest = newest_smoke_manifest()
-    if manifest is not None:
+    if manifest is None:
+        rows.append(
+            {
+                "name": "papermill share of smoke reproduction",
+                "baseline": "no complete smoke run found",
+                "candidate": "papermill overhead x steps",
+                "unit": "fraction",
+                "ratio_min": None,
+                "ratio_median": None,
+                "ratio_max": None,
+                "notes": f"run `make reproduce` first (or point FIPO_RUNS_DIR at a folder "
+                f"holding a finished *-smoke run); looked in {runs_root()}",
+            }
+        )
+    else:
         steps = manifest["steps"]
         total = sum(s["wall_time_s"] for s in steps)
         share = [o * len(steps) / total for o in overhead]

@@ -63,17 +63,19 @@ def timed(function: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def bench_diversify(records: list[PopRecord], repeats: int) -> dict:
+def bench_diversify(records: list[PopRecord], repeats: int, sizes: list[int]) -> dict:
+    """Both modes on all records (the ratio), and on growing prefixes (the scaling curve:
+    diversification is one pass per record, so seconds should grow linearly)."""
     template = load_template()
+
+    def seconds(mode: str, n: int) -> float:
+        return timed(lambda: diversify_pop(records[:n], mode=mode, template=template))
+
     faithful, fixed = [], []
     for _ in range(repeats):
-        faithful.append(
-            len(records) / timed(lambda: diversify_pop(records, mode="faithful", template=template))
-        )
-        fixed.append(
-            len(records) / timed(lambda: diversify_pop(records, mode="fixed", template=template))
-        )
-    return ratio_row(
+        faithful.append(len(records) / seconds("faithful", len(records)))
+        fixed.append(len(records) / seconds("fixed", len(records)))
+    row = ratio_row(
         f"diversify {len(records)} POP records",
         "faithful (chained str.replace)",
         "fixed (single-pass regex substitution)",
@@ -82,6 +84,14 @@ def bench_diversify(records: list[PopRecord], repeats: int) -> dict:
         fixed,
         "Same random draws; output rows only differ where text contains slot names.",
     )
+    row["series"] = {
+        "x": sizes,
+        "y": {mode: [seconds(mode, n) for n in sizes] for mode in ("faithful", "fixed")},
+        "xlabel": "POP records",
+        "ylabel": "seconds",
+        "log_x": True,
+    }
+    return row
 
 
 def bench_tokenize(sft_path: Path, repeats: int) -> list[dict]:
@@ -137,9 +147,10 @@ def bench_tokenize(sft_path: Path, repeats: int) -> list[dict]:
 
 
 def run(quick: bool) -> list[dict]:
-    n_records, n_tokenized, repeats = (3_000, 600, 3) if quick else (30_000, 30_000, 5)
+    n_records, n_tokenized, repeats = (3_000, 600, 3) if quick else (30_000, 30_000, 3)
+    sizes = [300, 1_000, 3_000] if quick else [1_000, 3_000, 10_000, 30_000]
     records = synthetic_records(n_records)
-    results = [bench_diversify(records, repeats)]
+    results = [bench_diversify(records, repeats, sizes)]
     with tempfile.TemporaryDirectory() as folder:
         data = diversify_pop(records[:n_tokenized])
         out = write_diversified(data, Path(folder) / "data")

@@ -1,25 +1,29 @@
 """Training speed per strategy on CPU: steps/s, tokens/s and peak memory.
 
-Every configuration trains in its own subprocess (``--one``), so its peak resident memory
-(``ru_maxrss``) is its own. Ratios (candidate speed / baseline speed, per measured step,
-paired by step index; the first step is warm-up and left out):
+Configurations train in a subprocess per model (``--configs``), not in the runner's
+process; the peak-memory mark (``VmHWM``) is reset before each, so its peak is its own.
+Ratios (candidate speed / baseline speed, per measured step, paired
+by step index; the first step is warm-up and left out):
 
 1. LoRA against full fine-tuning, for SFT, DPO and IPO (steps/s).
 2. DPO with reference log-probs precomputed before training against a reference forward
-   pass every step (full fine-tuning, where the reference is a separate frozen copy; the
-   one-off precompute pass is outside the timed steps and reported in the notes).
+   pass every step: with full fine-tuning (the reference is a separate frozen copy) and
+   with LoRA (the reference is the same model with the adapter switched off). The one-off
+   precompute pass is outside the timed steps and reported in the notes as setup.
 3. SFT with packing (``wrapped`` blocks of ``max_length``) against padded batches (tokens/s).
 
-Quick mode uses the tiny random model; the full run uses SmolLM2-135M-Instruct.
+Rows are the project's sample POP records, diversified as notebook 01 does. Quick mode uses
+the tiny random model, except for the LoRA precompute pair, whose goal is stated for a real
+model and which always runs SmolLM2-135M-Instruct; the full run uses SmolLM2 throughout.
 Run alone with ``python benchmarks/bench_training.py [--quick]``; prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import ratio_row  # noqa: E402
+from benchmarks.harness import peak_rss_mib, ratio_row, reset_peak_rss  # noqa: E402
 
 CONFIGS = {
     "sft-lora": ("sft", {"lora": True}),
@@ -40,13 +44,16 @@ CONFIGS = {
     "dpo-full-precomputed": ("dpo", {"lora": False, "precompute_ref_log_probs": True}),
     "ipo-lora": ("ipo", {"lora": True}),
     "ipo-full": ("ipo", {"lora": False}),
+    "dpo-lora-smollm2": ("dpo", {"lora": True}),
+    "dpo-lora-smollm2-precomputed": ("dpo", {"lora": True, "precompute_ref_log_probs": True}),
 }
+# The precompute goal is stated for LoRA on a real model, so this pair runs SmolLM2-135M
+# even in quick mode (on the tiny model a reference forward costs next to nothing).
+REAL_MODEL_ALWAYS = {"dpo-lora-smollm2", "dpo-lora-smollm2-precomputed"}
 
 
 def measure_one(name: str, quick: bool) -> dict:
     """Train one configuration for a few steps; per-step seconds and tokens, peak RSS."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from train_rows import preference_records, sft_records
     from transformers import TrainerCallback
 
     from fipo_utils.models import load_model
@@ -56,27 +63,26 @@ def measure_one(name: str, quick: bool) -> dict:
         settings_from_profile,
     )
     from fipo_utils.train import prepare_examples
-    from fipo_utils.train_data import read_sft_rows
+    from fipo_utils.train_data import take_rows
 
     strategy, overrides = CONFIGS[name]
-    steps = 4 if quick else 8
+    real = not quick or name in REAL_MODEL_ALWAYS
+    # SmolLM2 steps cost seconds on 2 cores, so the real model gets short batches
+    steps, batch_size = (5 if quick else 6, 2) if real else (4, 4)
     settings = settings_from_profile(
-        "tiny" if quick else "smoke",
+        "smoke" if real else "tiny",
         strategy,
         max_steps=steps,
-        batch_size=4,
+        batch_size=batch_size,
         max_length=128 if quick else 256,
+        max_prompt_length=96 if quick else 192,
         save_steps=10_000,
         prompt_format="tulu",
         **overrides,
     )
     loaded = load_model(settings.base_model)
-    rows = sft_records(64) if strategy == "sft" else preference_records(64)
-    if strategy == "sft":
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "sft.json"
-            path.write_text(json.dumps(rows))
-            rows = read_sft_rows(path)
+    # only the rows that are trained on, so a precompute pass covers what the steps use
+    rows = take_rows(sample_rows(strategy), steps * batch_size)
     examples = prepare_examples(settings, rows, loaded.tokenizer)
 
     class StepClock(TrainerCallback):
@@ -112,20 +118,50 @@ def measure_one(name: str, quick: bool) -> dict:
     return {
         "name": name,
         "model": settings.base_model,
+        "batch_size": batch_size,
         "step_s": clock.times[1:],
         "tokens": clock.tokens[1:],
         "setup_s": setup_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mib(),
     }
 
 
-def run_config(name: str, quick: bool) -> dict:
-    command = [sys.executable, __file__, "--one", name] + (["--quick"] if quick else [])
+def sample_rows(strategy: str) -> list[dict]:
+    """Training rows of realistic length: the project's sample POP records, diversified
+    the way notebook 01 does it (SFT rows, or the DPO/IPO preference rows)."""
+    from fipo_utils.diversify import diversify_pop, write_diversified
+    from fipo_utils.paths import SAMPLE_DATA_DIR
+    from fipo_utils.pop import load_pop
+    from fipo_utils.train_data import read_jsonl_rows, read_sft_rows
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = diversify_pop(load_pop(SAMPLE_DATA_DIR / "sample_pop.jsonl"))
+        out = write_diversified(data, Path(folder) / "data")
+        if strategy == "sft":
+            return read_sft_rows(out / "sft.json")
+        return read_jsonl_rows(out / "dpo.jsonl")
+
+
+def run_configs(names: list[str], quick: bool) -> dict[str, dict]:
+    """Measure configurations one after another in a fresh interpreter (paying the ~10 s
+    of importing torch, transformers and trl once, not once per configuration)."""
+    command = [sys.executable, __file__, "--configs", ",".join(names)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        command + (["--quick"] if quick else []), capture_output=True, text=True, env=env
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{', '.join(names)} failed:\n{done.stderr[-2000:]}")
+    return {r["name"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def measure_in_turn(names: list[str], quick: bool) -> list[dict]:
+    results = []
+    for name in names:
+        gc.collect()
+        reset_peak_rss()
+        results.append(measure_one(name, quick))
+    return results
 
 
 def steps_per_s(result: dict) -> list[float]:
@@ -145,7 +181,12 @@ def describe(result: dict) -> str:
 
 
 def run(quick: bool) -> list[dict]:
-    results = {name: run_config(name, quick) for name in CONFIGS}
+    real = [n for n in CONFIGS if not quick or n in REAL_MODEL_ALWAYS]
+    tiny = [n for n in CONFIGS if n not in real]
+    results = {}
+    for group in (tiny, real):
+        if group:
+            results.update(run_configs(group, quick))
     model = results["sft-lora"]["model"]
     entries = []
     for strategy in ("sft", "dpo", "ipo"):
@@ -173,6 +214,19 @@ def run(quick: bool) -> list[dict]:
             f"{model}; precompute pass counted in setup. {describe(every)}; {describe(pre)}",
         )
     )
+    every, pre = results["dpo-lora-smollm2"], results["dpo-lora-smollm2-precomputed"]
+    entries.append(
+        ratio_row(
+            "dpo_lora_precomputed_ref_vs_every_step",
+            "DPO LoRA, reference forward (adapter off) every step",
+            "DPO LoRA, reference log-probs precomputed",
+            "steps/s",
+            steps_per_s(every),
+            steps_per_s(pre),
+            f"{every['model']}, batch {every['batch_size']}; goal 1.4x; precompute pass "
+            f"counted in setup. {describe(every)}; {describe(pre)}",
+        )
+    )
     padded, packed = results["sft-full"], results["sft-full-packing"]
     entries.append(
         ratio_row(
@@ -191,10 +245,14 @@ def run(quick: bool) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny model, 4 steps (< 3 min)")
-    parser.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--configs", help="comma-separated names: measure only these")
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure_one(args.one, args.quick)))
+    if args.configs:
+        names = args.configs.split(",")
+        unknown = sorted(set(names) - set(CONFIGS))
+        if unknown:
+            parser.error(f"unknown configurations {unknown}; choose from {sorted(CONFIGS)}")
+        print(json.dumps(measure_in_turn(names, args.quick)))
         return
     print(json.dumps(run(args.quick), indent=2))
 

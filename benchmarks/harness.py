@@ -9,7 +9,26 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (``VmHWM``), in MiB.
+
+    Unlike ``getrusage().ru_maxrss``, which Linux keeps across ``exec`` so a subprocess
+    would report its parent's peak, ``VmHWM`` belongs to the current address space.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line (not Linux?)")
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak-memory mark for this process (``VmHWM``), so several measurements
+    in one process each report their own peak. Linux only, as is ``peak_rss_mib``."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def time_repeats(fn: Callable[[], Any], repeats: int, warmup: int = 0) -> list[float]:

@@ -3,6 +3,7 @@
     python benchmarks/run.py --quick            # under 5 minutes on 2 cores
     python benchmarks/run.py --only generation  # one area
     python benchmarks/run.py --quick --update-readme
+    python benchmarks/run.py --update-readme     # full mode, SmolLM2 scale, with vLLM
 
 Rows that carry a ``series`` (x, y, labels) are also drawn as scaling curves into
 ``benchmarks/results/<date>-scaling.png``. A module that fails is reported as a failed
@@ -106,40 +107,72 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def series_of(row: dict) -> list[dict]:
+    """A row's scaling curves: ``series`` is one curve dict or a list of them."""
+    series = row.get("series")
+    if not series:
+        return []
+    return series if isinstance(series, list) else [series]
+
+
 def plot_series(report: dict, path: Path) -> bool:
-    series_rows = [r for r in report["results"] if r.get("series")]
-    if not series_rows:
+    panels = [(row, series) for row in report["results"] for series in series_of(row)]
+    if not panels:
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(
-        1, len(series_rows), figsize=(4.5 * len(series_rows), 3.5), squeeze=False
-    )
-    for ax, row in zip(axes[0], series_rows, strict=True):
-        series = row["series"]
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.6 * rows), squeeze=False)
+    for ax, (row, series) in zip(axes.flat, panels, strict=False):
         for label, ys in series["y"].items():
             ax.plot(series["x"], ys, marker="o", label=label)
         ax.set_xscale("log" if series.get("log_x") else "linear")
+        ax.set_xticks(series["x"], [f"{x:g}" for x in series["x"]])
+        ax.minorticks_off()
         ax.set_xlabel(series["xlabel"])
         ax.set_ylabel(series["ylabel"])
-        ax.set_title(row["name"], fontsize=9)
+        ax.set_title(f"{row['area']}: {row['name']}", fontsize=7, wrap=True)
         ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    machine = report["machine"]
+    fig.suptitle(
+        f"{report['date']} ({'quick' if report['quick'] else 'full'} mode), "
+        f"{machine['cpu']}, {machine['cores']} cores",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
 
 
-def update_readme(markdown: str) -> None:
-    text = README.read_text(encoding="utf-8")
+def readme_block(readme: Path = README) -> str:
+    """The text between the README's benchmark-table markers."""
+    text = readme.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
-        raise SystemExit(f"{README} has no {README_START} ... {README_END} block")
+        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block")
+    return text.split(README_START, 1)[1].split(README_END, 1)[0].removeprefix("\n")
+
+
+def update_readme(markdown: str, readme: Path = README) -> None:
+    readme_block(readme)  # fails clearly when the markers are missing
+    text = readme.read_text(encoding="utf-8")
     head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    README.write_text(f"{head}{README_START}\n{markdown}{README_END}{tail}", encoding="utf-8")
+    tail = rest.split(README_END, 1)[1]
+    readme.write_text(f"{head}{README_START}\n{markdown}{README_END}{tail}", encoding="utf-8")
+
+
+def latest_report(results: Path = RESULTS_DIR) -> Path:
+    """The newest results JSON (file names start with the UTC time, so they sort by date)."""
+    reports = sorted(results.glob("*.json"))
+    if not reports:
+        raise FileNotFoundError(f"no benchmark results in {results}")
+    return reports[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated areas (file bench_<area>)")
     parser.add_argument("--out", default=str(RESULTS_DIR))
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument(
+        "--vllm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="vLLM rows (default: in full mode only; they run in .venv-vllm when needed)",
+    )
     args = parser.parse_args(argv)
+    if args.vllm is not None:
+        os.environ["FIPO_BENCH_VLLM"] = "1" if args.vllm else "0"
 
     only = args.only.split(",") if args.only else None
     report = {
@@ -171,10 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     markdown = markdown_table(report)
     (stem.with_suffix(".json")).write_text(json.dumps(report, indent=2) + "\n")
     (stem.with_suffix(".md")).write_text(markdown)
-    if plot_series(report, out / f"{report['date']}-scaling.png"):
-        print(f"scaling curves: {out / (report['date'] + '-scaling.png')}")
+    plot = out / f"{report['date']}-scaling.png"
+    plotted = plot_series(report, plot)
+    if plotted:
+        print(f"scaling curves: {plot}")
     if args.update_readme:
-        update_readme(markdown)
+        inside = plot.resolve().is_relative_to(README.parent)
+        link = plot.resolve().relative_to(README.parent) if inside else None
+        curves = f"\n![benchmark scaling curves]({link})\n" if plotted and link else ""
+        update_readme(markdown + curves)
     print(markdown)
     print(f"written: {stem}.json, {stem}.md")
     return 1 if any("error" in row for row in report["results"]) else 0
