@@ -383,7 +383,10 @@ def run(quick: bool, vllm_only: bool = False) -> list[dict]:
     records.append(bench_cache(loaded, quick))
     if vllm_wanted(quick):
         del loaded
-        records.extend(vllm_rows(quick))
+        try:
+            records.extend(vllm_rows(quick))
+        except Exception as error:  # noqa: BLE001 - keep the transformers rows measured above
+            records.append({"name": "vLLM vs transformers", "error": f"{error}"[-500:]})
     return records
 
 
