@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm bench-vllm
+.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm bench bench-full bench-vllm
 
 setup: $(STAMP)
 
@@ -47,6 +47,14 @@ $(VLLM_STAMP):
 
 test-vllm: vllm-env
 	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_generation.py
+
+# Speed and memory (docs/performance.md): quick < 5 min on 2 cores; the full mode runs
+# SmolLM2 throughout, adds vLLM (from .venv-vllm) and refreshes the README table.
+bench: setup
+	$(BIN)/python benchmarks/run.py --quick
+
+bench-full: setup vllm-env
+	$(BIN)/python benchmarks/run.py --update-readme
 
 bench-vllm: vllm-env
 	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python benchmarks/bench_generation.py --quick --vllm-only

@@ -199,7 +199,7 @@ def run(quick: bool) -> list[dict]:
                 "steps/s",
                 steps_per_s(full),
                 steps_per_s(lora),
-                f"{model}, CPU, batch 4. {describe(full)}; {describe(lora)}",
+                f"{model}, CPU, batch {full['batch_size']}. {describe(full)}; {describe(lora)}",
             )
         )
     every, pre = results["dpo-full"], results["dpo-full-precomputed"]

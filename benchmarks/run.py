@@ -4,6 +4,7 @@
     python benchmarks/run.py --only generation  # one area
     python benchmarks/run.py --quick --update-readme
     python benchmarks/run.py --update-readme     # full mode, SmolLM2 scale, with vLLM
+    python benchmarks/run.py --only generation --merge-into benchmarks/results/<date>.json
 
 Rows that carry a ``series`` (x, y, labels) are also drawn as scaling curves into
 ``benchmarks/results/<date>-scaling.png``. A module that fails is reported as a failed
@@ -85,24 +86,50 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _cell(text: object) -> str:
+    """Table-safe text: an error message's newlines or pipes must not break the table."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def merge_reports(earlier: dict, now: dict) -> dict:
+    """``now``'s rows for the areas it measured, ``earlier``'s for the rest; each area keeps
+    the date it was measured, and the header of the table says which came from where."""
+    if earlier["quick"] != now["quick"]:
+        raise SystemExit("--merge-into: the earlier run is of the other mode (quick vs full)")
+    measured = {row["area"] for row in now["results"]}
+    kept = [row for row in earlier["results"] if row["area"] not in measured]
+    dates = {row["area"]: earlier.get("area_dates", {}).get(row["area"], earlier["date"])
+             for row in kept}  # fmt: skip
+    dates.update({area: now["date"] for area in measured})
+    order = {path.stem.removeprefix("bench_"): i for i, path in enumerate(discover(None))}
+    rows = sorted(kept + now["results"], key=lambda row: order.get(row["area"], len(order)))
+    seconds = {**earlier.get("seconds_per_area", {}), **now["seconds_per_area"]}
+    return {**now, "results": rows, "area_dates": dates, "seconds_per_area": seconds}
+
+
 def markdown_table(report: dict) -> str:
     machine = report["machine"]
+    older = sorted(
+        {f"{area}: {date}" for area, date in report.get("area_dates", {}).items()
+         if date != report["date"]}
+    )  # fmt: skip
+    merged = f" Areas measured earlier in the same mode: {', '.join(older)}." if older else ""
     lines = [
         f"Measured {report['date']} ({'quick' if report['quick'] else 'full'} mode) on "
         f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}. "
-        "Ratio > 1 means the candidate wins; min / median / max over repeats.",
+        f"Ratio > 1 means the candidate wins; min / median / max over repeats.{merged}",
         "",
         "| area | measurement | baseline | candidate | ratio min | median | max | notes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
         if "error" in row:
-            lines.append(f"| {row['area']} | {row['name']} | | | | | | {row['error']} |")
+            lines.append(f"| {row['area']} | {row['name']} | | | | | | {_cell(row['error'])} |")
             continue
         lines.append(
             f"| {row['area']} | {row['name']} | {row['baseline']} | {row['candidate']} | "
             f"{_fmt(row['ratio_min'])} | {_fmt(row['ratio_median'])} | {_fmt(row['ratio_max'])} "
-            f"| {row.get('notes', '')} |"
+            f"| {_cell(row.get('notes', ''))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -187,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="vLLM rows (default: in full mode only; they run in .venv-vllm when needed)",
     )
+    parser.add_argument(
+        "--merge-into",
+        default=None,
+        help="an earlier results JSON of the same mode: keep its rows for the areas not "
+        "measured now (re-measure one area without re-running the others)",
+    )
     args = parser.parse_args(argv)
     if args.vllm is not None:
         os.environ["FIPO_BENCH_VLLM"] = "1" if args.vllm else "0"
@@ -206,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         report["seconds_per_area"][path.stem] = round(elapsed, 1)
         print(f"  {len(rows)} rows in {elapsed:.0f}s", flush=True)
 
+    if args.merge_into:
+        report = merge_reports(json.loads(Path(args.merge_into).read_text()), report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / report["date"]

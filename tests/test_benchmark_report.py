@@ -64,14 +64,15 @@ def test_markdown_table_renders_skipped_and_failed_rows():
             "ratio_max": None,
             "notes": "skipped: no venv",
         },
-        {"name": "bench_x failed", "error": "RuntimeError: boom"},
+        {"name": "bench_x failed", "error": "RuntimeError: boom\n  at a|b"},
     ]
     for row, area in zip(rows, ("gen", "gen", "x"), strict=True):
         row["area"] = area
     lines = bench_run.markdown_table(_report(rows)).splitlines()
     assert lines[4] == "| gen | fast | old | new | 2.00 | 2.00 | 2.00 | n |"
     assert lines[5] == "| gen | vllm | hf | vllm | n/a | n/a | n/a | skipped: no venv |"
-    assert lines[6] == "| x | bench_x failed | | | | | | RuntimeError: boom |"
+    assert lines[6] == "| x | bench_x failed | | | | | | RuntimeError: boom at a\\|b |"
+    assert len(lines) == 7  # the traceback's newline did not split the row
 
 
 def test_scaling_plot_draws_one_panel_per_series(tmp_path: Path):
@@ -103,3 +104,24 @@ def test_update_readme_replaces_only_the_block(tmp_path: Path):
     readme.write_text("no markers")
     with pytest.raises(SystemExit, match="no <!-- benchmark-table:start -->"):
         bench_run.update_readme("x", readme)
+
+
+def test_merge_keeps_other_areas_and_says_when_they_were_measured():
+    old = {**_report([]), "date": "D1", "seconds_per_area": {"bench_data": 5.0}}
+    old["results"] = [
+        {**ratio_row("tok", "a", "b", "s", [1.0], [2.0]), "area": "data"},
+        {**ratio_row("old gen", "a", "b", "s", [1.0], [2.0]), "area": "generation"},
+    ]
+    new = {**_report([]), "date": "D2", "seconds_per_area": {"bench_generation": 9.0}}
+    new["results"] = [{**ratio_row("new gen", "a", "b", "s", [1.0], [3.0]), "area": "generation"}]
+    merged = bench_run.merge_reports(old, new)
+    assert [row["name"] for row in merged["results"]] == ["tok", "new gen"]
+    assert merged["area_dates"] == {"data": "D1", "generation": "D2"}
+    assert merged["seconds_per_area"] == {"bench_data": 5.0, "bench_generation": 9.0}
+    header = bench_run.markdown_table(merged).splitlines()[0]
+    assert header.startswith("Measured D2 (quick mode)")
+    assert header.endswith("Areas measured earlier in the same mode: data: D1.")
+    again = bench_run.merge_reports(merged, {**new, "date": "D3"})  # dates carry over
+    assert again["area_dates"] == {"data": "D1", "generation": "D3"}
+    with pytest.raises(SystemExit, match="other mode"):
+        bench_run.merge_reports({**old, "quick": False}, new)
