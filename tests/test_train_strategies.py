@@ -66,6 +66,39 @@ def test_summed_ipo_targets_the_summed_margin(tmp_path):
     assert margins[-1] > 0
 
 
+@pytest.mark.parametrize(
+    ("strategy", "lora", "variant"),
+    [("dpo", True, None), ("ipo", False, "summed")],
+    ids=["dpo-lora", "summed-ipo-full"],
+)
+def test_precomputed_reference_log_probs_train_exactly_like_per_step_ones(
+    tmp_path, strategy, lora, variant
+):
+    """The speed option must not change what is learned: the same losses, step by step,
+    whether the reference log-probs come from a pass before training or from a reference
+    forward (frozen copy, or adapter switched off) in every step."""
+    extra = {"ipo_variant": variant} if variant else {}
+    histories = []
+    for precompute in (False, True):
+        run_dir = write_run_data(tmp_path / f"run-{precompute}")
+        record = train_strategy(
+            run_dir,
+            "tiny",
+            strategy,
+            lora=lora,
+            beta=0.1,
+            prompt_format="tulu",
+            precompute_ref_log_probs=precompute,
+            **extra,
+            **FAST,
+        )
+        histories.append(record["log_history"])
+    plain, precomputed = ([h["loss"] for h in hist if "loss" in h] for hist in histories)
+    assert len(plain) == FAST["max_steps"]
+    assert precomputed == pytest.approx(plain, rel=1e-4, abs=1e-6)
+    assert plain[-1] < plain[0]  # the steps trained: equal losses are not equal non-moves
+
+
 def test_paper_profile_carries_the_paper_settings():
     sft = settings_from_profile("paper", "sft")
     ipo = settings_from_profile("paper", "ipo")
