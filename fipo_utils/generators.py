@@ -28,6 +28,17 @@ class Generator(Protocol):
     ) -> list[list[float]]: ...
 
 
+def close_generator(generator: Any) -> None:
+    """Release what a generator holds outside Python's reach (vLLM's engine process).
+
+    Transformers models live in the pool (``fipo_utils.model_pool``) and need nothing here.
+    """
+    inner = getattr(generator, "inner", generator)
+    close = getattr(inner, "close", None)
+    if close is not None:
+        close()
+
+
 class CachedGenerator:
     """A backend behind the persistent cache; ``stats`` counts cached vs generated prompts."""
 

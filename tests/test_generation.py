@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from fipo_utils.generate import GenerationParams, TransformersGenerator
-from fipo_utils.generators import make_generator
+from fipo_utils.generators import CachedGenerator, close_generator, make_generator
 from fipo_utils.models import load_model
 
 PROMPTS = [
@@ -97,10 +98,20 @@ def test_vllm_matches_transformers_on_smollm2() -> None:
             "gpu_memory_utilization": 0.3,
         },
     )
-    assert vllm.generate(prompts, params) == expected
-    np.testing.assert_allclose(
-        vllm.option_logprobs(prompts, ["A", "B"]), expected_scores, atol=1e-2
-    )
+    try:
+        assert vllm.generate(prompts, params) == expected
+        np.testing.assert_allclose(
+            vllm.option_logprobs(prompts, ["A", "B"]), expected_scores, atol=1e-2
+        )
+    finally:
+        # Stopped here, not by vLLM's exit-time finalizer, which aborted CI once (exit 134)
+        # after the test had passed.
+        close_generator(vllm)
+    # close() terminates the engine process (a kill after a 5 s grace), so it ends soon after
+    engines = [p for p in multiprocessing.active_children() if "EngineCore" in p.name]
+    for engine in engines:
+        engine.join(timeout=30)
+    assert not [engine.name for engine in engines if engine.is_alive()]
 
 
 def test_generator_from_settings_reads_the_profile_keys(monkeypatch) -> None:
@@ -132,3 +143,30 @@ def test_generator_from_settings_reads_the_profile_keys(monkeypatch) -> None:
             {"dtype": "float32", "batch_size": 8, "tensor_parallel_size": 1, "backend_options": {}},
         ),
     ]
+
+
+class _EngineStub:
+    """A backend holding an outside resource, as vLLM's engine process is."""
+
+    backend = "stub"
+    tokenizer = None
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_close_generator_reaches_the_backend_behind_the_cache(tmp_path: Path, tiny) -> None:
+    from fipo_utils.generation_cache import GenerationCache
+
+    bare, wrapped_inner = _EngineStub(), _EngineStub()
+    wrapped = CachedGenerator(
+        wrapped_inner, "stub", cache=GenerationCache("stub", "stub", root=tmp_path)
+    )
+    close_generator(bare)
+    close_generator(wrapped)
+    assert (bare.closed, wrapped_inner.closed) == (1, 1)
+    # transformers generators hold only pooled weights: nothing to stop, nothing raised
+    close_generator(TransformersGenerator(tiny.model, tiny.tokenizer))
