@@ -107,7 +107,7 @@ def run_baselines(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Rewrite, select, answer and score; writes ``baselines/`` and returns what 08 shows."""
-    from fipo_utils.generators import close_generator, generator_from_settings
+    from fipo_utils.generators import generator_from_settings
 
     run_dir = Path(run_dir)
     seed = int(profile.get("seed", 2024))
@@ -130,7 +130,7 @@ def run_baselines(
     # weights from the model pool rather than hold both in memory.
     optimizer = rewriter if fipo_source == rewriter_name else None
     if optimizer is None:
-        close_generator(rewriter)
+        rewriter.close()
         optimizer = generator_from_settings(fipo_source, settings, models)
     del rewriter
     template = load_template(settings.get("template"))
@@ -156,7 +156,7 @@ def run_baselines(
         for k in range(int(settings["n_candidates"]))
     ]
     candidates = [[sample[i] for sample in samples] for i in range(len(items))]
-    close_generator(optimizer)
+    optimizer.close()
     del optimizer
 
     data_dir = _data_dir()
@@ -196,7 +196,7 @@ def run_baselines(
             write_jsonl_preserving(path, records)
             rows.extend(_result_rows(records))
             win_rates[(baseline, name)] = pairwise_win_rate(naive, optimized, items)
-        close_generator(generator)
+        generator.close()
         del generator
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "baselines" / "results.csv", results.to_csv(index=False))

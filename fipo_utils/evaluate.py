@@ -51,7 +51,7 @@ def evaluate_run(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Score every optimizer's prompts on every tester; returns tables and cache counts."""
-    from fipo_utils.generators import close_generator, generator_from_settings
+    from fipo_utils.generators import generator_from_settings
     from fipo_utils.optimize_step import generation_params
 
     run_dir = Path(run_dir)
@@ -80,7 +80,7 @@ def evaluate_run(
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
         # front), and drop our reference so the pool can free transformers weights.
-        close_generator(generator)
+        generator.close()
         del generator
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))

@@ -57,6 +57,10 @@ class TransformersGenerator:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
 
+    def close(self) -> None:
+        """Nothing to stop: the weights belong to the model pool (``fipo_utils.model_pool``),
+        which frees them on eviction."""
+
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
         """Return one completion per prompt, in the order given, special tokens removed."""
         if not prompts:

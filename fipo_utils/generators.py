@@ -27,16 +27,9 @@ class Generator(Protocol):
         self, prompts: Sequence[str], options: Sequence[str]
     ) -> list[list[float]]: ...
 
-
-def close_generator(generator: Any) -> None:
-    """Release what a generator holds outside Python's reach (vLLM's engine process).
-
-    Transformers models live in the pool (``fipo_utils.model_pool``) and need nothing here.
-    """
-    inner = getattr(generator, "inner", generator)
-    close = getattr(inner, "close", None)
-    if close is not None:
-        close()
+    def close(self) -> None:
+        """Release what Python's garbage collector cannot (vLLM's engine process)."""
+        ...
 
 
 class CachedGenerator:
@@ -84,6 +77,9 @@ class CachedGenerator:
             desc="score options",
             show_progress=self.show_progress,
         )
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def make_generator(

@@ -33,7 +33,7 @@ def run_optimizer_inference(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Optimize the instructions of the profile's benchmarks; returns what the notebook shows."""
-    from fipo_utils.generators import close_generator, generator_from_settings
+    from fipo_utils.generators import generator_from_settings
 
     run_dir = Path(run_dir)
     models = profile["models"]
@@ -51,7 +51,7 @@ def run_optimizer_inference(
         params=generation_params(settings, profile.get("seed", 2024)),
         word_limit=WordLimit(**(settings.get("word_limit") or {})),
     )
-    close_generator(generator)
+    generator.close()
     out_dir = run_dir / "optimized" / name
     rows = []
     by_benchmark: dict[str, list[dict[str, Any]]] = {}

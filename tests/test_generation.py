@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fipo_utils.generate import GenerationParams, TransformersGenerator
-from fipo_utils.generators import CachedGenerator, close_generator, make_generator
+from fipo_utils.generators import CachedGenerator, make_generator
 from fipo_utils.models import load_model
 
 PROMPTS = [
@@ -106,7 +106,7 @@ def test_vllm_matches_transformers_on_smollm2() -> None:
     finally:
         # Stopped here, not by vLLM's exit-time finalizer, which aborted CI once (exit 134)
         # after the test had passed.
-        close_generator(vllm)
+        vllm.close()
     # close() terminates the engine process (a kill after a 5 s grace), so it ends soon after
     engines = [p for p in multiprocessing.active_children() if "EngineCore" in p.name]
     for engine in engines:
@@ -158,15 +158,12 @@ class _EngineStub:
         self.closed += 1
 
 
-def test_close_generator_reaches_the_backend_behind_the_cache(tmp_path: Path, tiny) -> None:
+def test_close_reaches_the_backend_behind_the_cache(tmp_path: Path, tiny) -> None:
     from fipo_utils.generation_cache import GenerationCache
 
-    bare, wrapped_inner = _EngineStub(), _EngineStub()
-    wrapped = CachedGenerator(
-        wrapped_inner, "stub", cache=GenerationCache("stub", "stub", root=tmp_path)
-    )
-    close_generator(bare)
-    close_generator(wrapped)
-    assert (bare.closed, wrapped_inner.closed) == (1, 1)
+    inner = _EngineStub()
+    wrapped = CachedGenerator(inner, "stub", cache=GenerationCache("stub", "stub", root=tmp_path))
+    wrapped.close()
+    assert inner.closed == 1
     # transformers generators hold only pooled weights: nothing to stop, nothing raised
-    close_generator(TransformersGenerator(tiny.model, tiny.tokenizer))
+    TransformersGenerator(tiny.model, tiny.tokenizer).close()

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         responses=[args.response] if args.response is not None else None,
         ground_truths=[args.ground_truth] if args.ground_truth is not None else None,
     )
+    generator.close()  # a vLLM engine left to interpreter exit can abort the process
     if args.show_raw:
         print(f"--- raw optimizer output ---\n{result.raw_output}\n--- optimized prompt ---")
     print(result.prompt)
