@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from fipo_utils.oirl.reward_model import PAPER_XGBOOST, RewardModel, RewardModelConfig
+from fipo_utils.baselines.oirl.reward_model import PAPER_XGBOOST, RewardModel, RewardModelConfig
 
 
 def _features(n_questions: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import nbformat
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import ratio_row, time_repeats  # noqa: E402
-from fipo_utils.paths import runs_root  # noqa: E402
+from fipo_utils.runs.paths import runs_root  # noqa: E402
 
 BODY = "total = sum(i * i for i in range(200_000))"
 

@@ -26,9 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import ratio_row  # noqa: E402
-from fipo_utils.diversify import diversify_pop, write_diversified  # noqa: E402
-from fipo_utils.pop import PopRecord  # noqa: E402
-from fipo_utils.template import load_template  # noqa: E402
+from fipo_utils.data.diversify import diversify_pop, write_diversified  # noqa: E402
+from fipo_utils.data.pop import PopRecord  # noqa: E402
+from fipo_utils.data.template import load_template  # noqa: E402
 
 WORDS = [
     *("the", "a", "an", "of", "to", "and", "in", "is", "it", "for", "on", "with", "as", "at"),
@@ -97,7 +97,7 @@ def bench_diversify(records: list[PopRecord], repeats: int, sizes: list[int]) ->
 def bench_tokenize(sft_path: Path, repeats: int) -> list[dict]:
     from datasets import load_dataset
 
-    from fipo_utils.models import load_tokenizer
+    from fipo_utils.models.loading import load_tokenizer
 
     tokenizer = load_tokenizer("smollm2-135m-instruct")
 

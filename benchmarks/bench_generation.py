@@ -33,11 +33,11 @@ sys.path.insert(0, str(PROJECT))
 os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 from benchmarks.harness import ratio_row  # noqa: E402
-from fipo_utils.generate import GenerationParams, TransformersGenerator  # noqa: E402
-from fipo_utils.generation_cache import GenerationCache  # noqa: E402
-from fipo_utils.generators import CachedGenerator  # noqa: E402
-from fipo_utils.models import load_model, resolve_model_path  # noqa: E402
-from fipo_utils.template import wrap_prompt  # noqa: E402
+from fipo_utils.data.template import wrap_prompt  # noqa: E402
+from fipo_utils.models.cache import GenerationCache  # noqa: E402
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator  # noqa: E402
+from fipo_utils.models.generators import CachedGenerator  # noqa: E402
+from fipo_utils.models.loading import load_model, resolve_model_path  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 QUESTIONS = [
@@ -296,7 +296,7 @@ def bench_cache(loaded: Any, quick: bool) -> dict:
 def bench_vllm(quick: bool) -> list[dict]:
     """vLLM against the batched transformers backend on the same prompts, and the start-up
     of each (engine build vs ``from_pretrained``) as its own row."""
-    from fipo_utils.generate_vllm import VLLMGenerator
+    from fipo_utils.models.generate_vllm import VLLMGenerator
 
     n_prompts, repeats = (32, 2) if quick else (64, 2)
     params = GenerationParams(max_new_tokens=32)

@@ -1,5 +1,5 @@
 """Model loading: a second ``make_generator`` for the same model from the in-process pool
-against loading it afresh (what every call did before ``fipo_utils.model_pool``).
+against loading it afresh (what every call did before ``fipo_utils.models.pool``).
 
 Notebook 08 asks for its base model as rewriter and again as tester, and a re-run notebook
 cell asks again; this measures what such a repeat request costs. Both sides are measured in
@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import ratio_row  # noqa: E402
-from fipo_utils import model_pool  # noqa: E402
-from fipo_utils.generators import make_generator  # noqa: E402
+from fipo_utils.models import pool as model_pool  # noqa: E402
+from fipo_utils.models.generators import make_generator  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 

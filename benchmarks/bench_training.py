@@ -56,14 +56,14 @@ def measure_one(name: str, quick: bool) -> dict:
     """Train one configuration for a few steps; per-step seconds and tokens, peak RSS."""
     from transformers import TrainerCallback
 
-    from fipo_utils.models import load_model
-    from fipo_utils.strategies import (
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.rows import take_rows
+    from fipo_utils.training.strategies import (
         build_preference_trainer,
         build_sft_trainer,
         settings_from_profile,
     )
-    from fipo_utils.train import prepare_examples
-    from fipo_utils.train_data import take_rows
+    from fipo_utils.training.train import prepare_examples
 
     strategy, overrides = CONFIGS[name]
     real = not quick or name in REAL_MODEL_ALWAYS
@@ -129,10 +129,10 @@ def measure_one(name: str, quick: bool) -> dict:
 def sample_rows(strategy: str) -> list[dict]:
     """Training rows of realistic length: the project's sample POP records, diversified
     the way notebook 01 does it (SFT rows, or the DPO/IPO preference rows)."""
-    from fipo_utils.diversify import diversify_pop, write_diversified
-    from fipo_utils.paths import SAMPLE_DATA_DIR
-    from fipo_utils.pop import load_pop
-    from fipo_utils.train_data import read_jsonl_rows, read_sft_rows
+    from fipo_utils.data.diversify import diversify_pop, write_diversified
+    from fipo_utils.data.pop import load_pop
+    from fipo_utils.runs.paths import SAMPLE_DATA_DIR
+    from fipo_utils.training.rows import read_jsonl_rows, read_sft_rows
 
     with tempfile.TemporaryDirectory() as folder:
         data = diversify_pop(load_pop(SAMPLE_DATA_DIR / "sample_pop.jsonl"))

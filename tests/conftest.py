@@ -12,7 +12,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from fipo_utils.paths import reference_data_dir  # noqa: E402
+from fipo_utils.runs.paths import reference_data_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """A seeded tiny random Llama saved as safetensors (built once per cache)."""
-    from fipo_utils.models import build_tiny_model
+    from fipo_utils.models.loading import build_tiny_model
 
     return build_tiny_model()

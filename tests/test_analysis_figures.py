@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from analysis_synthetic import make_run
 
-from fipo_utils import report, report_figures
+from fipo_utils.analysis import figures as report_figures
+from fipo_utils.analysis import report
 
 FAST = report.AnalysisSettings(bootstrap_replicates=200)
 

@@ -10,7 +10,7 @@ import pytest
 from analysis_synthetic import make_run
 
 from fipo_utils.commands import compare, figures
-from fipo_utils.paths import NOTEBOOKS_DIR
+from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
 
 def _parse(module, argv):

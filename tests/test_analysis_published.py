@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fipo_utils import published
+from fipo_utils.analysis import published
 
 
 @pytest.mark.parametrize("tester", sorted(published.TABLE2))

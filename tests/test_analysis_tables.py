@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from analysis_synthetic import TESTER, make_run
 
-from fipo_utils import published, report, tables
-from fipo_utils.results import ResultFileError, collect_runs
-from fipo_utils.runs import MissingStepOutput
+from fipo_utils.analysis import published, report, tables
+from fipo_utils.analysis.results import ResultFileError, collect_runs
+from fipo_utils.runs.folders import MissingStepOutput
 
 FAST = report.AnalysisSettings(bootstrap_replicates=300)
 SIZES = published.PAPER_TEST_SIZES
@@ -218,7 +218,7 @@ def test_newest_run_with_results_is_the_default_and_its_absence_is_explained(tmp
 
 
 def test_settings_come_from_the_profile_section():
-    from fipo_utils.profiles import load_profile
+    from fipo_utils.runs.profiles import load_profile
 
     smoke = report.AnalysisSettings.from_profile(load_profile("smoke"))
     paper = report.AnalysisSettings.from_profile(load_profile("paper"))

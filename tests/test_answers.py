@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fipo_utils.evaluate import is_correct
-from fipo_utils.scoring import extract_choice_letter, extract_number, gold_letter
+from fipo_utils.data.answers import gold_letter
+from fipo_utils.evaluation.evaluate import is_correct
+from fipo_utils.evaluation.scoring import extract_choice_letter, extract_number
 
 GSM8K_GOLD = (
     "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.benchmarks import (
+from fipo_utils.data.answers import gsm8k_gold_number
+from fipo_utils.data.benchmarks import (
     BBH_TASKS,
     BenchmarkMissing,
     expand_names,
@@ -15,7 +16,7 @@ from fipo_utils.benchmarks import (
     load_benchmarks,
     render_prompt,
 )
-from fipo_utils.scoring import gsm8k_gold_number, is_correct
+from fipo_utils.evaluation.scoring import is_correct
 
 pytestmark = pytest.mark.shared
 

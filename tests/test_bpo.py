@@ -6,9 +6,7 @@ import json
 
 import pytest
 
-from fipo_utils.baselines_step import pairwise_win_rate
-from fipo_utils.benchmarks import BenchmarkItem
-from fipo_utils.bpo import (
+from fipo_utils.baselines.bpo import (
     BPO_INSTRUCTION,
     BpoDataError,
     WinRate,
@@ -19,8 +17,10 @@ from fipo_utils.bpo import (
     rewrite_prompts,
     win_rate,
 )
-from fipo_utils.generate import GenerationParams
-from fipo_utils.template import TULU_ASSISTANT, TULU_USER, count_words, load_template
+from fipo_utils.baselines.step import pairwise_win_rate
+from fipo_utils.data.benchmarks import BenchmarkItem
+from fipo_utils.data.template import TULU_ASSISTANT, TULU_USER, count_words, load_template
+from fipo_utils.models.generate import GenerationParams
 
 
 def _write(tmp_path, name, records):
@@ -145,7 +145,7 @@ class _RecordingGenerator:
 
 
 def test_rewriter_wraps_request_and_cleans_reply(tiny_model_dir):
-    from fipo_utils.models import load_tokenizer
+    from fipo_utils.models.loading import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     generator = _RecordingGenerator(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.generate import GenerationParams, TransformersGenerator
-from fipo_utils.generation_cache import GenerationCache, model_identity
-from fipo_utils.generators import CachedGenerator
-from fipo_utils.models import load_model
+from fipo_utils.models.cache import GenerationCache, model_identity
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+from fipo_utils.models.generators import CachedGenerator
+from fipo_utils.models.loading import load_model
 
 PROMPTS = [f"Question: what is {i} plus {i}? Answer:" for i in range(6)]
 GREEDY = GenerationParams(max_new_tokens=6)

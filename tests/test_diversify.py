@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.diversify import (
+from fipo_utils.data.diversify import (
     diversify_pop,
     diversify_to_dir,
     draw_record,
     expected_shares,
     write_diversified,
 )
-from fipo_utils.pop import PopRecord, load_pop
-from fipo_utils.template import SLOT_NAMES, load_template
+from fipo_utils.data.pop import PopRecord, load_pop
+from fipo_utils.data.template import SLOT_NAMES, load_template
 
 
 def make_records(n: int, seed: int = 7) -> list[PopRecord]:

@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from fipo_utils.paths import PROJECT_ROOT
+from fipo_utils.runs.paths import PROJECT_ROOT
 
 
 def _pip_lines() -> list[str]:

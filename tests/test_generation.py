@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from fipo_utils.generate import GenerationParams, TransformersGenerator
-from fipo_utils.generators import CachedGenerator, make_generator
-from fipo_utils.models import load_model
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+from fipo_utils.models.generators import CachedGenerator, make_generator
+from fipo_utils.models.loading import load_model
 
 PROMPTS = [
     "Hi",
@@ -71,7 +71,7 @@ def test_vllm_backend_says_how_to_get_it(tiny_model_dir: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_VLLM, reason="vllm is not importable (see `make test-vllm`)")
 def test_vllm_matches_transformers_on_smollm2() -> None:
-    from fipo_utils.template import wrap_prompt
+    from fipo_utils.data.template import wrap_prompt
 
     params = GenerationParams(max_new_tokens=24)
     hf = make_generator("smollm2-135m-instruct", use_cache=False, batch_size=4)
@@ -115,7 +115,7 @@ def test_vllm_matches_transformers_on_smollm2() -> None:
 
 
 def test_generator_from_settings_reads_the_profile_keys(monkeypatch) -> None:
-    from fipo_utils import generators
+    from fipo_utils.models import generators
 
     calls: list[tuple[tuple, dict]] = []
     monkeypatch.setattr(generators, "make_generator", lambda *a, **kw: calls.append((a, kw)))
@@ -159,7 +159,7 @@ class _EngineStub:
 
 
 def test_close_reaches_the_backend_behind_the_cache(tmp_path: Path, tiny) -> None:
-    from fipo_utils.generation_cache import GenerationCache
+    from fipo_utils.models.cache import GenerationCache
 
     inner = _EngineStub()
     wrapped = CachedGenerator(inner, "stub", cache=GenerationCache("stub", "stub", root=tmp_path))

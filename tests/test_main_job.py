@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fipo_utils.manifest import read_manifest
-from fipo_utils.models import load_model
-from fipo_utils.paths import SAMPLE_DATA_DIR
-from fipo_utils.profiles import load_profile
-from fipo_utils.report import AnalysisSettings, compare_runs
-from fipo_utils.runner import chain_from_profile, reproduce
+from fipo_utils.analysis.report import AnalysisSettings, compare_runs
+from fipo_utils.models.loading import load_model
+from fipo_utils.runs.manifest import read_manifest
+from fipo_utils.runs.paths import SAMPLE_DATA_DIR
+from fipo_utils.runs.profiles import load_profile
+from fipo_utils.runs.runner import chain_from_profile, reproduce
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 

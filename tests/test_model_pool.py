@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fipo_utils import model_pool, models
-from fipo_utils.generate import GenerationParams
-from fipo_utils.generators import make_generator
+from fipo_utils.models import loading as models
+from fipo_utils.models import pool as model_pool
+from fipo_utils.models.generate import GenerationParams
+from fipo_utils.models.generators import make_generator
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from fipo_utils.generate import GenerationParams, TransformersGenerator
-from fipo_utils.models import (
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+from fipo_utils.models.loading import (
     build_tiny_model,
     convert_smollm2_gguf,
     load_model,

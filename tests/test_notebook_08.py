@@ -13,8 +13,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from fipo_utils.paths import NOTEBOOKS_DIR
-from fipo_utils.results import RESULT_COLUMNS
+from fipo_utils.evaluation.columns import RESULT_COLUMNS
+from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
 NOTEBOOK = NOTEBOOKS_DIR / "08_baselines.ipynb"
 PREDICTION_FIELDS = set(

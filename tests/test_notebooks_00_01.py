@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fipo_utils.paths import NOTEBOOKS_DIR, reference_path
-from fipo_utils.pop import SAMPLE_POP_PATH, load_pop
+from fipo_utils.data.pop import SAMPLE_POP_PATH, load_pop
+from fipo_utils.runs.paths import NOTEBOOKS_DIR, reference_path
 
 
 def execute(name: str, run_dir: Path, **parameters) -> nbformat.NotebookNode:

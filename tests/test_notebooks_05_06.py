@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fipo_utils.paths import NOTEBOOKS_DIR
-from fipo_utils.results import RESULT_COLUMNS
+from fipo_utils.evaluation.columns import RESULT_COLUMNS
+from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
 pytestmark = [pytest.mark.notebook, pytest.mark.shared]
 TESTER = "tiny-random"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fipo_utils.oirl.reward_model import RewardModel, RewardModelConfig, pair_features
-from fipo_utils.oirl.selection import accuracy_of_picks, best_of_n, best_single_prompt
+from fipo_utils.baselines.oirl.reward_model import RewardModel, RewardModelConfig, pair_features
+from fipo_utils.baselines.oirl.selection import accuracy_of_picks, best_of_n, best_single_prompt
 
 
 def _synthetic(n_questions: int, seed: int):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fipo_utils.oirl.rerank import choose_best
-from fipo_utils.oirl.selection import (
+from fipo_utils.baselines.oirl.rerank import choose_best
+from fipo_utils.baselines.oirl.selection import (
     accuracy_of_picks,
     best_of_n,
     best_single_prompt,

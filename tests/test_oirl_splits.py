@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fipo_utils.oirl.splits import leaking_rows, make_split, normalize_question
-from fipo_utils.oirl.table import OirlTable, build_table
+from fipo_utils.baselines.oirl.splits import leaking_rows, make_split, normalize_question
+from fipo_utils.baselines.oirl.table import OirlTable, build_table
 
 
 def _table(questions: list[str], n_test: int) -> OirlTable:

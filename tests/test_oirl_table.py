@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fipo_utils.oirl.logs import OirlLogError, read_correctness
-from fipo_utils.oirl.questions import QuestionDataError, fold_questions
-from fipo_utils.oirl.table import build_table
+from fipo_utils.baselines.oirl.logs import OirlLogError, read_correctness
+from fipo_utils.baselines.oirl.questions import QuestionDataError, fold_questions
+from fipo_utils.baselines.oirl.table import build_table
 
 # (rows, released test rows, test accuracy of the no-prompt column = Prompt-OIRL's published
 # best single prompt): a wrong row order or split would not reproduce these.

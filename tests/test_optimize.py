@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.benchmarks import BenchmarkItem
 from fipo_utils.commands import optimize as optimize_command
-from fipo_utils.optimize import WordLimit, cheating_note, clean_optimized, resolve_optimizer
+from fipo_utils.data.benchmarks import BenchmarkItem
+from fipo_utils.inference.optimize import (
+    WordLimit,
+    cheating_note,
+    clean_optimized,
+    resolve_optimizer,
+)
 
 
 def make_final(run_dir: Path, name: str, age: float = 0) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.pop import (
+from fipo_utils.data.pop import (
     POP_FIELDS,
     POP_HUB_ID,
     SAMPLE_POP_PATH,

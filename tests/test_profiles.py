@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fipo_utils.profiles import available_profiles, load_profile, section
+from fipo_utils.runs.profiles import available_profiles, load_profile, section
 
 
 def test_shipped_profiles_load_and_share_every_section():
@@ -45,7 +45,7 @@ def test_unknown_profile_names_the_available_ones():
 
 
 def test_paper_training_settings_do_not_inherit_smoke_step_caps():
-    from fipo_utils.strategies import settings_from_profile
+    from fipo_utils.training.strategies import settings_from_profile
 
     for strategy in ("sft", "dpo", "ipo"):
         paper = settings_from_profile("paper", strategy)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from fipo_utils.cli import main as fipo_main
-from fipo_utils.manifest import read_manifest
-from fipo_utils.runner import StepFailed, reproduce, run_notebook
-from fipo_utils.runs import new_run_dir
+from fipo_utils.runs.folders import new_run_dir
+from fipo_utils.runs.manifest import read_manifest
+from fipo_utils.runs.runner import StepFailed, reproduce, run_notebook
 
 pytestmark = pytest.mark.notebook
 

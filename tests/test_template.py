@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fipo_utils.template import (
+from fipo_utils.data.template import (
     SLOT_NAMES,
     Template,
     TemplateError,

@@ -7,9 +7,9 @@ import json
 import pytest
 from train_rows import ipl_records, sft_records
 
-from fipo_utils.models import load_tokenizer
-from fipo_utils.template import unwrap_tulu
-from fipo_utils.train_data import (
+from fipo_utils.data.template import unwrap_tulu
+from fipo_utils.models.loading import load_tokenizer
+from fipo_utils.training.rows import (
     IPL_FIELDS,
     TrainingDataError,
     read_jsonl_rows,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from train_rows import write_run_data
 
-from fipo_utils.paths import CONFIGS_DIR
+from fipo_utils.runs.paths import CONFIGS_DIR
 
 
 def _free_port() -> int:
@@ -26,7 +26,7 @@ def test_two_cpu_processes_end_with_identical_weights(tmp_path):
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(CONFIGS_DIR / "accelerate" / "cpu_ddp_2proc.yaml"),
         "--main_process_port", str(_free_port()),
-        "-m", "fipo_utils.train",
+        "-m", "fipo_utils.training",
         "--run-dir", str(run_dir), "--profile", "tiny", "--strategy", "dpo", "--lora",
         "--max-steps", "2",
         "--set", "batch_size=2", "--set", "prompt_format=tulu", "--set", "learning_rate=1e-2",

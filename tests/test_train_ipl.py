@@ -7,16 +7,16 @@ import random
 
 from train_rows import ipl_records, write_run_data
 
-from fipo_utils.generate import GenerationParams
-from fipo_utils.ipl import (
+from fipo_utils.data.template import load_template, unwrap_tulu
+from fipo_utils.models.generate import GenerationParams
+from fipo_utils.models.loading import load_model
+from fipo_utils.training.ipl import (
     DISCRIMINATION_CASE,
     IplSettings,
     drop_discrimination_rows,
     rebuild_round_rows,
     split_judge_holdout,
 )
-from fipo_utils.models import load_model
-from fipo_utils.template import load_template, unwrap_tulu
 
 
 class ScriptedGenerator:
@@ -128,6 +128,6 @@ def test_ipl_runs_rounds_on_the_tiny_model_and_resumes_at_the_first_unfinished(t
 
 
 def run_ipl_rounds(run_dir, rounds, **overrides):
-    from fipo_utils.ipl import run_ipl
+    from fipo_utils.training.ipl import run_ipl
 
     return run_ipl(run_dir, "tiny", "ipo", rounds=rounds, **overrides)

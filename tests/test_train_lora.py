@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fipo_utils.lora import (
+from fipo_utils.models.loading import load_model
+from fipo_utils.training.lora import (
     LoraSettings,
     attach_lora,
     load_adapter,
@@ -14,7 +15,6 @@ from fipo_utils.lora import (
     save_adapter,
     save_standalone,
 )
-from fipo_utils.models import load_model
 
 
 def _perturbed_adapter_model():

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fipo_utils.paths import NOTEBOOKS_DIR
+from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = ["02_sft_training", "03_preference_training", "04_ipl_training"]
 SMALL = {"max_rows": 4, "max_steps": 2, "batch_size": 2}
@@ -45,9 +45,9 @@ def test_committed_notebooks_have_no_outputs_and_one_parameters_cell(name):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
     """A run folder with the data notebook 01 writes (diversified sample POP)."""
-    from fipo_utils.diversify import diversify_to_dir
-    from fipo_utils.pop import load_pop, resolve_pop_source
-    from fipo_utils.template import load_template
+    from fipo_utils.data.diversify import diversify_to_dir
+    from fipo_utils.data.pop import load_pop, resolve_pop_source
+    from fipo_utils.data.template import load_template
 
     run_dir = tmp_path_factory.mktemp("smoke-run")
     records = load_pop(resolve_pop_source("sample"))
@@ -66,7 +66,7 @@ def smoke_run(tmp_path_factory) -> Path:
     ],
 )
 def test_notebook_trains_by_one_parameter_change(smoke_run, notebook, parameters, name):
-    from fipo_utils.models import load_model
+    from fipo_utils.models.loading import load_model
 
     execute(notebook, smoke_run, **SMALL, **parameters)
     metrics = json.loads((smoke_run / "train" / name / "metrics.json").read_text())

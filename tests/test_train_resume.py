@@ -6,7 +6,7 @@ import pytest
 from train_rows import write_run_data
 from transformers import TrainerCallback
 
-from fipo_utils.train import train_strategy
+from fipo_utils.training.train import train_strategy
 
 SETTINGS = {
     "max_steps": 4,

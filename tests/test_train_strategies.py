@@ -8,9 +8,9 @@ import pytest
 import torch
 from train_rows import write_run_data
 
-from fipo_utils.models import load_model
-from fipo_utils.strategies import settings_from_profile
-from fipo_utils.train import train_strategy
+from fipo_utils.models.loading import load_model
+from fipo_utils.training.strategies import settings_from_profile
+from fipo_utils.training.train import train_strategy
 
 FAST = {"max_steps": 5, "batch_size": 4, "learning_rate": 5e-3, "warmup_ratio": 0.0}
 

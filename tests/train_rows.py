@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fipo_utils.template import (
+from fipo_utils.data.template import (
     count_words,
     load_template,
     render_discriminator_prompt,

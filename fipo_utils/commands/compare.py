@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.profiles import load_profile
-    from fipo_utils.report import AnalysisSettings, compare_runs
+    from fipo_utils.analysis.report import AnalysisSettings, compare_runs
+    from fipo_utils.runs.profiles import load_profile
 
     settings = AnalysisSettings.from_profile(load_profile(args.profile))
     problems = compare_runs(args.first, args.second, settings)

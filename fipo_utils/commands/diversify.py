@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.diversify import diversify_pop, records_fingerprint, write_diversified
-    from fipo_utils.pop import PopValidationError, load_pop_report
-    from fipo_utils.template import TemplateError, load_template
+    from fipo_utils.data.diversify import diversify_pop, records_fingerprint, write_diversified
+    from fipo_utils.data.pop import PopValidationError, load_pop_report
+    from fipo_utils.data.template import TemplateError, load_template
 
     try:
         template = load_template(args.template)

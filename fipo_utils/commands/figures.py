@@ -29,15 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fipo_utils.paths import FIGURES_DIR
-    from fipo_utils.profiles import load_profile
-    from fipo_utils.report import (
+    from fipo_utils.analysis.report import (
         AnalysisSettings,
         analyse,
         close_figures,
         write_figures,
         write_tables,
     )
+    from fipo_utils.runs.paths import FIGURES_DIR
+    from fipo_utils.runs.profiles import load_profile
 
     settings = AnalysisSettings.from_profile(load_profile(args.profile))
     analysis = analyse(args.run_dirs, settings)

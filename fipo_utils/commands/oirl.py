@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
 
-    from fipo_utils.oirl.report import run_oirl, write_results
-    from fipo_utils.oirl.reward_model import PAPER_XGBOOST, RewardModelConfig
-    from fipo_utils.paths import reference_data_dir
+    from fipo_utils.baselines.oirl.report import run_oirl, write_results
+    from fipo_utils.baselines.oirl.reward_model import PAPER_XGBOOST, RewardModelConfig
+    from fipo_utils.runs.paths import reference_data_dir
 
     data_dir = Path(args.data_dir) if args.data_dir else reference_data_dir()
     if data_dir is None or not (data_dir / "oirl").is_dir():

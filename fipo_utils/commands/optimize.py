@@ -37,11 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.generators import generator_from_settings
-    from fipo_utils.optimize import WordLimit, optimize_prompts
-    from fipo_utils.optimize_step import generation_params
-    from fipo_utils.profiles import load_profile, section
-    from fipo_utils.template import load_template
+    from fipo_utils.data.template import load_template
+    from fipo_utils.inference.optimize import WordLimit, optimize_prompts
+    from fipo_utils.inference.optimize_step import generation_params
+    from fipo_utils.models.generators import generator_from_settings
+    from fipo_utils.runs.profiles import load_profile, section
 
     profile = load_profile(args.profile)
     models = profile["models"]

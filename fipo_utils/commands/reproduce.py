@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.runner import StepFailed, reproduce
+    from fipo_utils.runs.runner import StepFailed, reproduce
 
     try:
         run_dir = reproduce(args.profile, resume=args.resume, runs_root=args.runs_root)

@@ -37,7 +37,7 @@ def parse_parameters(pairs: list[list[str]]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.runner import StepFailed, run_notebook
+    from fipo_utils.runs.runner import StepFailed, run_notebook
 
     parameters = parse_parameters(args.parameter)
     run_dir = parameters.pop("run_dir", None) or args.run_dir

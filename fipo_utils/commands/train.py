@@ -1,4 +1,5 @@
-"""``fipo train``: train an optimizer into a run folder (same code as ``-m fipo_utils.train``)."""
+"""``fipo train``: train an optimizer into a run folder (the code of
+``python -m fipo_utils.training``)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ HELP = "train an optimizer (sft, dpo, ipo, ipl-dpo, ipl-ipo; LoRA or full) into 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fipo_utils.train import add_arguments as add_train_arguments
+    from fipo_utils.training.launch import add_arguments as add_train_arguments
 
     add_train_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.train import main
+    from fipo_utils.training.launch import main
 
     argv = ["--run-dir", args.run_dir, "--profile", args.profile, "--strategy", args.strategy]
     if args.lora is not None:

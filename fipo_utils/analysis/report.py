@@ -1,0 +1,214 @@
+"""Notebook 07 and ``fipo figures`` in one place: collect runs, build the paper-shaped
+tables and the figures, write them into the run folder (``analysis/``, ``figures/``) and
+regenerate the figures into the project's ``figures/`` folder.
+
+Analysis outputs are derived from the result files and are rewritten on every analysis of a
+run (the result files themselves are never touched).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from fipo_utils.analysis import figures as report_figures
+from fipo_utils.analysis import published, tables
+from fipo_utils.analysis.results import RunCollection, collect_runs
+from fipo_utils.runs.figure_files import save_figure
+from fipo_utils.runs.folders import MissingStepOutput
+from fipo_utils.runs.paths import runs_root
+
+ANALYSIS_FOLDER = "analysis"
+TABLE_NAMES = {
+    "results_tidy": "every results row of every run (per-benchmark item counts included)",
+    "benchmark_scores": "naive / optimized / gain per benchmark with 95% bootstrap intervals",
+    "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
+    "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
+    "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
+}
+
+
+@dataclass
+class AnalysisSettings:
+    """Knobs of the analysis (profile section ``analysis``)."""
+
+    seed: int = 2024
+    bootstrap_replicates: int = 2000
+    confidence: float = 0.95
+    table2_reference_tester: str = "Tulu2-13B"
+    table8_reference_tester: str = "Tulu2-7B"
+
+    @classmethod
+    def from_profile(cls, profile: dict) -> AnalysisSettings:
+        section = dict(profile.get("analysis") or {})
+        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        known.setdefault("seed", profile.get("seed", cls.seed))
+        return cls(**known)
+
+    @property
+    def ci(self) -> tables.CIOptions:
+        return tables.CIOptions(self.seed, self.bootstrap_replicates, self.confidence)
+
+
+@dataclass
+class Analysis:
+    """Tables (frames and Markdown) and figures of one analysis."""
+
+    collection: RunCollection
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    markdown: dict[str, str] = field(default_factory=dict)
+    figures: list[report_figures.FigureResult] = field(default_factory=list)
+
+
+def latest_analysable_run(root: str | Path | None = None) -> Path:
+    """The newest run folder (by name, which starts with its UTC time) holding a results
+    table: what notebook 07 analyses when ``run_dir`` is left empty."""
+    root = Path(root or runs_root())
+    candidates = sorted(
+        p
+        for p in root.glob("*")
+        if any((p / s / "results.csv").exists() for s in ("eval", "baselines"))
+    )
+    if not candidates:
+        raise MissingStepOutput(
+            f"no run under {root} has eval/results.csv or baselines/results.csv: run notebooks "
+            "00-06 first (`fipo reproduce`), or pass run_dir"
+        )
+    return candidates[-1]
+
+
+def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analysis:
+    """Every table of the analysis, as frames and as Markdown."""
+    scores = tables.benchmark_scores(collection, settings.ci)
+    overall = tables.overall_scores(collection, scores, settings.ci)
+    table2 = tables.tester_benchmark_table(scores, overall, settings.table2_reference_tester)
+    table6 = tables.strategy_table(overall)
+    table8 = tables.bbh_task_table(collection, settings.ci, settings.table8_reference_tester)
+    analysis = Analysis(collection)
+    analysis.tables = {
+        "results_tidy": collection.results,
+        "benchmark_scores": pd.concat([scores, overall], ignore_index=True),
+        "table2_tester_benchmark": table2,
+        "table6_strategies": table6,
+        "table8_bbh_tasks": table8,
+    }
+    analysis.markdown = {
+        "table2_tester_benchmark": tables.tester_benchmark_markdown(table2),
+        "table6_strategies": tables.strategy_markdown(table6),
+        "table8_bbh_tasks": tables.bbh_task_markdown(table8),
+    }
+    return analysis
+
+
+def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
+    """Every figure the runs hold data for (a missing input skips its figure)."""
+    collection = analysis.collection
+    candidates = [
+        report_figures.accuracy_delta_figure(
+            analysis.tables["benchmark_scores"], analysis.tables["table2_tester_benchmark"]
+        ),
+        report_figures.strategy_figure(analysis.tables["table6_strategies"]),
+        report_figures.ipl_rounds_figure(collection.ipl_rounds),
+        report_figures.training_curves_figure(collection.train_metrics),
+        report_figures.type_mix_figure(collection.type_mix),
+        report_figures.prompt_length_figure(collection.optimized),
+        report_figures.cheating_note_figure(collection.optimized),
+    ]
+    analysis.figures = [f for f in candidates if f is not None]
+    return analysis.figures
+
+
+def analyse(run_dirs: list[str | Path], settings: AnalysisSettings) -> Analysis:
+    """Collect ``run_dirs`` and build every table and figure."""
+    analysis = build_tables(collect_runs(run_dirs), settings)
+    build_figures(analysis)
+    return analysis
+
+
+def write_tables(analysis: Analysis, run_dir: str | Path) -> list[Path]:
+    """CSV for every table and Markdown for the paper-shaped ones under ``run_dir/analysis/``,
+    plus the published tables as CSV and a ``report.md`` that strings them together."""
+    folder = Path(run_dir) / ANALYSIS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in analysis.tables.items():
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+    for name, text in analysis.markdown.items():
+        path = folder / f"{name}.md"
+        path.write_text(text + "\n", encoding="utf-8")
+        written.append(path)
+    for name, frame in (
+        ("published_table2", published.table2_frame()),
+        ("published_table6", published.table6_frame()),
+        ("published_table8", published.table8_frame()),
+    ):
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+    path = folder / "report.md"
+    path.write_text(report_markdown(analysis), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def report_markdown(analysis: Analysis) -> str:
+    """One page: runs, the three paper-shaped tables, and every figure with its caption."""
+    runs = ", ".join(f"`{r}`" for r in analysis.collection.runs)
+    parts = [
+        f"# Analysis of {runs}",
+        "Accuracy in percent. Our cells: naive -> optimized [95% bootstrap interval]; gain Δ with "
+        "its paired interval; n = items evaluated. Published numbers: "
+        f"{published.PAPER}. `wavg_paper_sizes` weights benchmarks by the paper's test-set sizes, "
+        "`wavg_eval_items` by the items this run evaluated.",
+    ]
+    titles = {
+        "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",
+        "table6_strategies": "Strategies (Table 6 shape)",
+        "table8_bbh_tasks": "BBH tasks (Table 8 shape)",
+    }
+    for name, title in titles.items():
+        parts += [f"## {title}", analysis.markdown[name]]
+    parts.append("## Figures")
+    for result in analysis.figures:
+        parts += [f"![{result.name}](../figures/{result.name}.png)", f"*{result.caption}*"]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_figures(
+    analysis: Analysis, run_dir: str | Path, figures_dir: str | Path | None
+) -> list[Path]:
+    """Save every figure into the run folder (PNG and SVG) and, unless ``figures_dir`` is
+    None, copy those files into it (the project's ``figures/``): rendered once, so the two
+    copies are byte-identical."""
+    written = []
+    for result in analysis.figures:
+        saved = save_figure(result.figure, run_dir, result.name)
+        written += saved
+        if figures_dir is not None:
+            folder = Path(figures_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            written += [Path(shutil.copyfile(path, folder / path.name)) for path in saved]
+    return written
+
+
+def close_figures(analysis: Analysis) -> None:
+    for result in analysis.figures:
+        plt.close(result.figure)
+
+
+def compare_runs(first: str | Path, second: str | Path, settings: AnalysisSettings) -> list[str]:
+    """Differences between the tables of two runs analysed on their own (run names ignored);
+    an empty list means identical tables - the determinism check for two same-seed runs."""
+    left = build_tables(collect_runs([first]), settings)
+    right = build_tables(collect_runs([second]), settings)
+    problems = []
+    for name in left.tables:
+        for problem in tables.tables_identical(left.tables[name], right.tables[name]):
+            problems.append(f"{name}: {problem}")
+    return problems

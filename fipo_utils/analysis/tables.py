@@ -1,0 +1,652 @@
+"""Paper-shaped tables from a :class:`~fipo_utils.analysis.results.RunCollection`, ours beside the
+published numbers with the difference, each of our cells with item counts and a bootstrap
+confidence interval.
+
+Units: every table is in accuracy percent (the paper's unit). Conventions (docs/analysis.md):
+a benchmark's accuracy pools its items (BBH tasks pooled into ``bbh``); the weighted average
+is given twice, weighted by the paper's test-set sizes and by the items this run evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fipo_utils.analysis import bootstrap, published
+from fipo_utils.analysis.results import RunCollection
+
+WAVG_PAPER = "wavg_paper_sizes"
+WAVG_ITEMS = "wavg_eval_items"
+KEY = ["run", "source", "optimizer", "tester"]
+
+
+@dataclass(frozen=True)
+class CIOptions:
+    """How intervals are drawn: seed, number of bootstrap replicates, confidence level."""
+
+    seed: int = 2024
+    replicates: int = bootstrap.DEFAULT_REPLICATES
+    level: float = bootstrap.DEFAULT_LEVEL
+
+
+def _flags(n_correct: int, n_items: int) -> np.ndarray:
+    flags = np.zeros(int(n_items))
+    flags[: int(n_correct)] = 1.0
+    return flags
+
+
+def _pooled(results: pd.DataFrame) -> pd.DataFrame:
+    """Counts per run/source/optimizer/tester/condition/benchmark group. An aggregate row
+    (``bbh``) is dropped where per-task rows (``bbh/<task>``) exist, so no item counts twice."""
+    has_tasks = results["benchmark"] != results["benchmark_group"]
+    task_groups = set(
+        map(tuple, results.loc[has_tasks, [*KEY, "condition", "benchmark_group"]].to_numpy())
+    )
+    aggregate = results.apply(
+        lambda r: (
+            (not has_tasks[r.name])
+            and (
+                r["run"],
+                r["source"],
+                r["optimizer"],
+                r["tester"],
+                r["condition"],
+                r["benchmark_group"],
+            )
+            in task_groups
+        ),
+        axis=1,
+    )
+    kept = results.loc[~aggregate] if len(results) else results
+    return kept.groupby([*KEY, "condition", "benchmark_group"], as_index=False)[
+        ["n_items", "n_correct"]
+    ].sum()
+
+
+def _naive_counts(
+    pooled: pd.DataFrame, run: str, source: str, optimizer: str, tester: str, group: str
+):
+    """Naive-prompt counts for a cell: the optimizer's own naive rows, else the same run's
+    naive rows for that tester and benchmark (naive prompts do not depend on the optimizer)."""
+    naive = pooled[
+        (pooled["run"] == run)
+        & (pooled["tester"] == tester)
+        & (pooled["benchmark_group"] == group)
+        & (pooled["condition"] == "naive")
+    ]
+    own = naive[(naive["source"] == source) & (naive["optimizer"] == optimizer)]
+    chosen = own if len(own) else naive.sort_values(["source", "optimizer"])
+    if not len(chosen):
+        return None
+    return chosen.iloc[0]
+
+
+def _paired_differences(
+    predictions: pd.DataFrame, run: str, source: str, optimizer: str, tester: str, group: str
+) -> np.ndarray | None:
+    """Per-item optimized-minus-naive scores, matched by (benchmark, id); None if absent."""
+    if predictions.empty:
+        return None
+    cell = predictions[
+        (predictions["run"] == run)
+        & (predictions["tester"] == tester)
+        & (predictions["benchmark_group"] == group)
+    ]
+    optimized = cell[
+        (cell["source"] == source)
+        & (cell["optimizer"] == optimizer)
+        & (cell["condition"] == "optimized")
+    ]
+    naive = cell[cell["condition"] == "naive"]
+    own_naive = naive[(naive["source"] == source) & (naive["optimizer"] == optimizer)]
+    if len(own_naive):
+        naive = own_naive
+    naive = naive.drop_duplicates(["benchmark", "id"])
+    if optimized.empty or naive.empty:
+        return None
+    paired = optimized.merge(naive, on=["benchmark", "id"], suffixes=("_opt", "_naive"))
+    if paired.empty:
+        return None
+    return (
+        paired["correct_opt"].astype(float).to_numpy()
+        - paired["correct_naive"].astype(float).to_numpy()
+    )
+
+
+def benchmark_scores(collection: RunCollection, ci: CIOptions = CIOptions()) -> pd.DataFrame:
+    """One row per run/source/optimizer/tester/benchmark group with naive and optimized
+    accuracy (fractions), item counts, intervals, and the paired optimized-minus-naive gain.
+
+    The gain's interval needs per-item predictions; without them it is NaN (a results
+    table alone cannot pair items).
+    """
+    pooled = _pooled(collection.results)
+    rows = []
+    for _, cell in pooled[pooled["condition"] == "optimized"].iterrows():
+        run, source, opt, tester, group = (cell[k] for k in [*KEY, "benchmark_group"])
+        key = "/".join([source, opt, tester, group])  # no run name: same items, same draws
+        row = {**{k: cell[k] for k in KEY}, "benchmark": group}
+        row.update(_accuracy_cells("optimized", cell, key, ci))
+        naive = _naive_counts(pooled, run, source, opt, tester, group)
+        row.update(_accuracy_cells("naive", naive, key, ci))
+        row["delta"] = row["optimized"] - row["naive"]
+        diffs = _paired_differences(collection.predictions, run, source, opt, tester, group)
+        row["n_paired"] = 0 if diffs is None else len(diffs)
+        row["delta_low"], row["delta_high"] = (
+            (np.nan, np.nan)
+            if diffs is None
+            else bootstrap.mean_ci(
+                diffs, seed=ci.seed, key=key + "/delta", replicates=ci.replicates, level=ci.level
+            )
+        )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+SCORE_COLUMNS = [
+    *KEY,
+    "benchmark",
+    "n_optimized",
+    "optimized_correct",
+    "optimized",
+    "optimized_low",
+    "optimized_high",
+    "n_naive",
+    "naive_correct",
+    "naive",
+    "naive_low",
+    "naive_high",
+    "delta",
+    "n_paired",
+    "delta_low",
+    "delta_high",
+]
+
+
+def _accuracy_cells(condition: str, counts, key: str, ci: CIOptions) -> dict:
+    if counts is None or not counts["n_items"]:
+        return {
+            f"n_{condition}": 0,
+            f"{condition}_correct": 0,
+            condition: np.nan,
+            f"{condition}_low": np.nan,
+            f"{condition}_high": np.nan,
+        }
+    n, k = int(counts["n_items"]), int(counts["n_correct"])
+    low, high = bootstrap.accuracy_ci_from_counts(
+        k, n, seed=ci.seed, key=f"{key}/{condition}", replicates=ci.replicates, level=ci.level
+    )
+    return {
+        f"n_{condition}": n,
+        f"{condition}_correct": k,
+        condition: k / n,
+        f"{condition}_low": low,
+        f"{condition}_high": high,
+    }
+
+
+def overall_scores(
+    collection: RunCollection, scores: pd.DataFrame, ci: CIOptions = CIOptions()
+) -> pd.DataFrame:
+    """Weighted averages per run/source/optimizer/tester, once by the paper's test-set sizes
+    (benchmarks outside Table 2 left out) and once by the items evaluated, with intervals
+    from stratified resampling (items resampled within each benchmark)."""
+    rows = []
+    for key_values, group in scores.groupby(KEY, sort=False):
+        key = "/".join(key_values[1:])  # no run name: same items, same draws
+        by_bench = group.set_index("benchmark")
+        for label, weights in (
+            (
+                WAVG_PAPER,
+                {
+                    b: published.PAPER_TEST_SIZES[b]
+                    for b in by_bench.index
+                    if b in published.PAPER_TEST_SIZES
+                },
+            ),
+            (WAVG_ITEMS, {b: float(by_bench.loc[b, "n_optimized"]) for b in by_bench.index}),
+        ):
+            row = dict(zip(KEY, key_values, strict=True))
+            row["benchmark"] = label
+            row["benchmarks"] = ",".join(sorted(weights))
+            row["n_optimized"] = int(sum(by_bench.loc[b, "n_optimized"] for b in weights))
+            row["n_naive"] = int(sum(by_bench.loc[b, "n_naive"] for b in weights))
+            for condition in ("optimized", "naive"):
+                values = {b: by_bench.loc[b, condition] for b in weights}
+                row[condition] = published.weighted_average(values, weights)
+                flags = {
+                    b: _flags(
+                        by_bench.loc[b, f"{condition}_correct"], by_bench.loc[b, f"n_{condition}"]
+                    )
+                    for b in weights
+                }
+                row[f"{condition}_low"], row[f"{condition}_high"] = bootstrap.weighted_mean_ci(
+                    flags,
+                    weights,
+                    seed=ci.seed,
+                    key=f"{key}/{label}/{condition}",
+                    replicates=ci.replicates,
+                    level=ci.level,
+                )
+            row["delta"] = row["optimized"] - row["naive"]
+            diffs = {
+                b: _paired_differences(collection.predictions, *key_values, b) for b in weights
+            }
+            complete = weights and all(d is not None for d in diffs.values())
+            row["n_paired"] = int(sum(len(d) for d in diffs.values() if d is not None))
+            row["delta_low"], row["delta_high"] = (
+                bootstrap.weighted_mean_ci(
+                    diffs,
+                    weights,
+                    seed=ci.seed,
+                    key=f"{key}/{label}/delta",
+                    replicates=ci.replicates,
+                    level=ci.level,
+                )
+                if complete
+                else (np.nan, np.nan)
+            )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=[*KEY, "benchmark", "benchmarks", *SCORE_COLUMNS[5:]])
+
+
+# --- Table 2: tester x benchmark --------------------------------------------------------
+
+TABLE2_COLUMNS = [*published.BENCHMARKS, WAVG_PAPER, WAVG_ITEMS]
+VALUE_COLUMNS = ["naive", "optimized", "delta"]
+
+
+def _percent(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fractions to percent for every accuracy-like column."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column in VALUE_COLUMNS or column.endswith(("_low", "_high")):
+            frame[column] = frame[column] * 100
+    return frame
+
+
+def tester_benchmark_table(
+    scores: pd.DataFrame, overall: pd.DataFrame, reference_tester: str = "Tulu2-13B"
+) -> pd.DataFrame:
+    """Table 2's shape as a long frame: for each of our run/optimizer/tester rows, our cells
+    (``kind`` = ``ours``), the published row of the same tester (or ``reference_tester``
+    when the paper has none, e.g. SmolLM2), and ``ours - published``. Percent.
+    """
+    ours = _percent(pd.concat([scores, overall], ignore_index=True))
+    ours = ours[ours["benchmark"].isin(TABLE2_COLUMNS)]
+    pub = published.table2_frame().replace({"benchmark": {"weighted_avg": WAVG_PAPER}})
+    frames = []
+    for key_values, group in ours.groupby(KEY, sort=False):
+        tester = key_values[3]
+        pub_tester = (
+            published.match_published_tester(tester, tuple(published.TABLE2)) or reference_tester
+        )
+        ident = {**dict(zip(KEY, key_values, strict=True)), "published_tester": pub_tester}
+        mine = group.assign(kind="ours", **{k: v for k, v in ident.items() if k not in KEY})
+        theirs = (
+            pub[pub["tester"] == pub_tester]
+            .drop(columns="tester")
+            .assign(kind="published", **ident)
+        )
+        merged = mine.merge(theirs, on="benchmark", suffixes=("", "_pub"), how="left")
+        diff = merged[["benchmark"]].assign(kind="ours - published", **ident)
+        for column in VALUE_COLUMNS:
+            diff[column] = merged[column] - merged[f"{column}_pub"]
+        frames += [mine, theirs[theirs["benchmark"].isin(mine["benchmark"])], diff]
+    columns = ["kind", *KEY, "published_tester", "benchmark", "benchmarks", *SCORE_COLUMNS[5:]]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    table["source_note"] = np.where(table["kind"] == "published", published.TABLE2_SOURCE, "")
+    return table
+
+
+def _ci_text(low: float, high: float) -> str:
+    return "" if pd.isna(low) else f" [{low:.1f}, {high:.1f}]"
+
+
+def _cell_text(row: pd.Series) -> str:
+    """One Markdown cell: naive -> optimized (delta), intervals and item counts for ours."""
+    if pd.isna(row.get("optimized")) and pd.isna(row.get("delta")):
+        return ""
+    if row["kind"] == "ours":
+        return (
+            f"{row['naive']:.2f}{_ci_text(row['naive_low'], row['naive_high'])} -> "
+            f"{row['optimized']:.2f}{_ci_text(row['optimized_low'], row['optimized_high'])}; "
+            f"Δ {row['delta']:+.2f}{_ci_text(row['delta_low'], row['delta_high'])}; "
+            f"n={int(row['n_optimized'])}"
+        )
+    sign = "+" if row["kind"] != "published" else ""
+    return f"{row['naive']:{sign}.2f} -> {row['optimized']:{sign}.2f}; Δ {row['delta']:+.2f}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for values in frame.itertuples(index=False):
+        cells = ["" if (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def tester_benchmark_markdown(table: pd.DataFrame) -> str:
+    """Table 2 as Markdown: one line per kind and model, one column per benchmark."""
+    if table.empty:
+        return "_No optimized-vs-naive results to show._"
+    table = table.assign(cell=table.apply(_cell_text, axis=1))
+    table["row"] = table.apply(
+        lambda r: f"{r['kind']}: {r['tester'] if r['kind'] == 'ours' else r['published_tester']}",
+        axis=1,
+    )
+    blocks = []
+    for key_values, group in table.groupby(KEY, sort=False):
+        wide = group.pivot_table(
+            index="row", columns="benchmark", values="cell", aggfunc="first", sort=False
+        )
+        wide = wide.reindex(columns=[c for c in TABLE2_COLUMNS if c in wide.columns])
+        wide.columns = [published.BENCHMARK_LABELS.get(c, c) for c in wide.columns]
+        title = ", ".join(f"{k}={v}" for k, v in zip(KEY, key_values, strict=True))
+        blocks.append(f"**{title}**\n\n" + markdown_table(wide.reset_index()))
+    return "\n\n".join(blocks)
+
+
+# --- Table 6: strategies -----------------------------------------------------------------
+
+_STRATEGY = re.compile(
+    r"^(?P<strategy>ipl-ipo|ipl-dpo|sft|dpo|ipo)(?:-(?P<ablation>gen|partial))?"
+    r"(?:-(?P<kind>lora|full))?(?:[/_-]+round[_-]?(?P<round>\d+))?"
+)
+
+
+def parse_optimizer(name: str) -> dict:
+    """Strategy, ablation, LoRA/full and IPL round encoded in an optimizer name
+    (``ipl-ipo-lora/round_2`` -> ipl-ipo, lora, round 2); other names (``base``, ``bpo``)
+    come back as their own strategy."""
+    match = _STRATEGY.match(name)
+    if not match:
+        return {"strategy": name, "ablation": None, "kind": None, "round": None}
+    parts = match.groupdict()
+    parts["round"] = int(parts["round"]) if parts["round"] else None
+    return parts
+
+
+def _published_strategy(name: str) -> dict:
+    """Table 6 rows an optimizer compares with: same strategy (and ablation), 13B and 70B;
+    IPL at the same round, or round 3 (the paper's final) when the name gives none."""
+    parsed = parse_optimizer(name)
+    strategy = parsed["strategy"] + (f"-{parsed['ablation']}" if parsed["ablation"] else "")
+    epoch = None
+    if strategy.startswith("ipl"):
+        epoch = parsed["round"] or 3
+    table = published.table6_frame()
+    cells = {}
+    for size in ("13B", "70B"):
+        hit = table[(table["strategy"] == strategy) & (table["size"] == size)]
+        hit = hit[hit["epoch"].isna()] if epoch is None else hit[hit["epoch"] == epoch]
+        cells[f"published_{size}"] = float(hit["weighted_avg"].iloc[0]) if len(hit) else np.nan
+    label = strategy if epoch is None else f"{strategy} e{epoch}"
+    matched = not (np.isnan(cells["published_13B"]) and np.isnan(cells["published_70B"]))
+    cells["published_row"] = label if matched else ""
+    return cells
+
+
+def strategy_table(overall: pd.DataFrame) -> pd.DataFrame:
+    """Table 6's shape: per optimizer and tester, our weighted averages (paper sizes and
+    evaluated items) with intervals and the gain over naive, beside the published weighted
+    average of the same strategy (13B and 70B optimizers, tester Tulu2-7B) and its gain over
+    the published naive 47.79. Percent."""
+    if overall.empty:
+        return pd.DataFrame()
+    naive_pub = float(published.table6_frame().query("strategy == 'naive'")["weighted_avg"].iloc[0])
+    rows = []
+    ours = _percent(overall)
+    for _, row in ours.iterrows():
+        record = row.to_dict()
+        record["strategy"] = parse_optimizer(row["optimizer"])["strategy"]
+        record.update(_published_strategy(row["optimizer"]))
+        record["published_naive"] = naive_pub
+        record["published_delta_70B"] = record["published_70B"] - naive_pub
+        record["delta_minus_published_delta_70B"] = record["delta"] - record["published_delta_70B"]
+        rows.append(record)
+    table = pd.DataFrame(rows)
+    table["published_source"] = published.TABLE6_SOURCE
+    return table
+
+
+def _number(value: float) -> str:
+    return "-" if pd.isna(value) else f"{value:.2f}"
+
+
+def strategy_markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "_No optimized-vs-naive results to show._"
+    view = table.assign(
+        ours=table.apply(
+            lambda r: f"{r['optimized']:.2f}{_ci_text(r['optimized_low'], r['optimized_high'])}",
+            axis=1,
+        ),
+        naive_ours=table.apply(lambda r: f"{r['naive']:.2f}", axis=1),
+        gain=table.apply(
+            lambda r: f"{r['delta']:+.2f}{_ci_text(r['delta_low'], r['delta_high'])}", axis=1
+        ),
+        published=table.apply(
+            lambda r: (
+                ""
+                if not r["published_row"]
+                else f"{r['published_row']}: 13B {_number(r['published_13B'])}, "
+                f"70B {_number(r['published_70B'])} (naive {r['published_naive']:.2f})"
+            ),
+            axis=1,
+        ),
+        gain_vs_published=table.apply(
+            lambda r: (
+                ""
+                if pd.isna(r["delta_minus_published_delta_70B"])
+                else f"{r['delta_minus_published_delta_70B']:+.2f}"
+            ),
+            axis=1,
+        ),
+    )
+    columns = {
+        "run": "run",
+        "optimizer": "optimizer",
+        "tester": "tester",
+        "benchmark": "weighting",
+        "benchmarks": "benchmarks",
+        "n_optimized": "items",
+        "naive_ours": "naive (ours)",
+        "ours": "optimized (ours)",
+        "gain": "gain (ours)",
+        "published": "published",
+        "gain_vs_published": "gain - published 70B gain",
+    }
+    return markdown_table(view[list(columns)].rename(columns=columns))
+
+
+# --- Table 8: per-task BBH ----------------------------------------------------------------
+
+
+def bbh_task_table(
+    collection: RunCollection, ci: CIOptions = CIOptions(), reference_tester: str = "Tulu2-7B"
+) -> pd.DataFrame:
+    """Table 8's shape: average accuracy over BBH tasks per method (naive, each optimizer)
+    and tester, beside the published row. Uses the paper's six tasks where the run has any
+    of them, otherwise all the BBH tasks it has (the ``tasks`` column says which). The
+    average is the unweighted mean of per-task accuracies, the interval stratified by task.
+    """
+    results = collection.results
+    bbh = results[results["benchmark"].str.startswith("bbh/")].copy()
+    columns = [
+        "kind",
+        "run",
+        "tester",
+        "published_tester",
+        "method",
+        "source",
+        "tasks",
+        "n_tasks",
+        "n_items",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+    ]
+    if bbh.empty:
+        return pd.DataFrame(columns=columns)
+    bbh["task"] = bbh["benchmark"].str.split("/", n=1).str[1]
+    rows = []
+    for (run, tester), group in bbh.groupby(["run", "tester"], sort=False):
+        six = [t for t in published.TABLE8_TASKS if t in set(group["task"])]
+        tasks = six or sorted(set(group["task"]))
+        pub_tester = (
+            published.match_published_tester(tester, tuple(published.TABLE8)) or reference_tester
+        )
+        group = group[group["task"].isin(tasks)]
+        naive = group[group["condition"] == "naive"].sort_values(["source", "optimizer"])
+        # Naive prompts do not depend on the optimizer: count each task's naive items once.
+        first = naive.groupby("task")[["source", "optimizer"]].first()
+        naive = naive[
+            [
+                first.loc[t, "source"] == s and first.loc[t, "optimizer"] == o
+                for t, s, o in zip(naive["task"], naive["source"], naive["optimizer"], strict=True)
+            ]
+        ]
+        methods = [("naive", "eval", naive)]
+        optimized = group[group["condition"] == "optimized"]
+        for (source, optimizer), cells in optimized.groupby(["source", "optimizer"], sort=False):
+            methods.append((optimizer, source, cells))
+        for method, source, cells in methods:
+            per_task = cells.groupby("task")[["n_items", "n_correct"]].sum()
+            per_task = per_task[per_task["n_items"] > 0]
+            if per_task.empty:
+                continue
+            flags = {t: _flags(r.n_correct, r.n_items) for t, r in per_task.iterrows()}
+            low, high = bootstrap.weighted_mean_ci(
+                flags,
+                dict.fromkeys(flags, 1.0),
+                seed=ci.seed,
+                key=f"{tester}/bbh-table/{method}",
+                replicates=ci.replicates,
+                level=ci.level,
+            )
+            rows.append(
+                {
+                    "kind": "ours",
+                    "run": run,
+                    "tester": tester,
+                    "published_tester": pub_tester,
+                    "method": method,
+                    "source": source,
+                    "tasks": ",".join(per_task.index),
+                    "n_tasks": len(per_task),
+                    "n_items": int(per_task["n_items"].sum()),
+                    "accuracy": 100 * float((per_task["n_correct"] / per_task["n_items"]).mean()),
+                    "accuracy_low": 100 * low,
+                    "accuracy_high": 100 * high,
+                }
+            )
+        for method, value in published.TABLE8[pub_tester].items():
+            rows.append(
+                {
+                    "kind": "published",
+                    "run": run,
+                    "tester": tester,
+                    "published_tester": pub_tester,
+                    "method": method,
+                    "source": published.TABLE8_SOURCE,
+                    "tasks": ",".join(published.TABLE8_TASKS),
+                    "n_tasks": 6,
+                    "accuracy": value,
+                }
+            )
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    return pd.concat([table, _bbh_differences(table)], ignore_index=True)
+
+
+def _bbh_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Ours minus published: naive vs naive, each FIPO strategy vs FIPO (baselines such as
+    BPO have no published counterpart in Table 8 and get none)."""
+    rows = []
+    for _, group in table.groupby(["run", "tester"], sort=False):
+        pub = group[group["kind"] == "published"].set_index("method")["accuracy"]
+        for _, row in group[group["kind"] == "ours"].iterrows():
+            if row["method"] == "naive":
+                target = "naive"
+            elif parse_optimizer(row["method"])["kind"] is not None or row["method"].startswith(
+                ("sft", "dpo", "ipo", "ipl")
+            ):
+                target = "FIPO"
+            else:
+                continue
+            rows.append(
+                {
+                    **row.to_dict(),
+                    "kind": "ours - published",
+                    "accuracy": row["accuracy"] - pub[target],
+                    "accuracy_low": np.nan,
+                    "accuracy_high": np.nan,
+                    "source": f"vs published {target}",
+                }
+            )
+    return pd.DataFrame(rows, columns=table.columns)
+
+
+def bbh_task_markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "_No BBH task results in these runs._"
+    view = table.assign(
+        value=table.apply(
+            lambda r: (
+                (
+                    f"{r['accuracy']:+.2f}"
+                    if r["kind"] == "ours - published"
+                    else f"{r['accuracy']:.2f}"
+                )
+                + (_ci_text(r["accuracy_low"], r["accuracy_high"]) if r["kind"] == "ours" else "")
+                + (
+                    f" (n={int(r['n_items'])}, {int(r['n_tasks'])} tasks)"
+                    if r["kind"] == "ours"
+                    else ""
+                )
+            ),
+            axis=1,
+        ),
+        row=table.apply(
+            lambda r: (
+                f"{r['kind']}: {r['tester'] if r['kind'] == 'ours' else r['published_tester']}"
+            ),
+            axis=1,
+        ),
+    )
+    blocks = []
+    for run, group in view.groupby("run", sort=False):
+        wide = group.pivot_table(
+            index="row", columns="method", values="value", aggfunc="first", sort=False
+        )
+        blocks.append(f"**run={run}**\n\n" + markdown_table(wide.reset_index()))
+    return "\n\n".join(blocks)
+
+
+def tables_identical(
+    first: pd.DataFrame, second: pd.DataFrame, ignore: Iterable[str] = ("run",)
+) -> list[str]:
+    """Differences between two tables, ignoring the ``ignore`` columns; empty when equal."""
+    a = first.drop(columns=[c for c in ignore if c in first.columns]).reset_index(drop=True)
+    b = second.drop(columns=[c for c in ignore if c in second.columns]).reset_index(drop=True)
+    if list(a.columns) != list(b.columns):
+        return [f"columns differ: {list(a.columns)} vs {list(b.columns)}"]
+    if a.shape != b.shape:
+        return [f"shapes differ: {a.shape} vs {b.shape}"]
+    problems = []
+    for column in a.columns:
+        left, right = a[column], b[column]
+        same = (left == right) | (left.isna() & right.isna())
+        for index in np.flatnonzero(~same.to_numpy()):
+            problems.append(
+                f"row {index}, column {column}: {left.iloc[index]!r} vs {right.iloc[index]!r}"
+            )
+    return problems

@@ -1,0 +1,214 @@
+"""BPO-style baseline: rewrite a user prompt with a fixed "expert prompt engineer" request,
+turn BPO's (original, optimized) prompt pairs into preference rows, and score pairwise
+judgements with BPO's delta win rate.
+
+BPO (arXiv 2311.04155) fine-tunes a rewriter; at inference a fixed instruction wraps the
+user prompt. Here the same wrapping drives any local instruct model through the shared
+generator, so the baseline runs wherever FIPO runs. The instruction wording is this project's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.data.template import Template, count_words, render_optimizer_prompt, wrap_tulu
+from fipo_utils.inference.optimize import clean_optimized
+from fipo_utils.models.generate import GenerationParams
+
+BPO_INSTRUCTION = (
+    "You are an expert prompt engineer. Rewrite the user's prompt below so that an AI "
+    "assistant answers it more helpfully, accurately and completely: keep the user's intent "
+    "and every fact they gave, make implicit requirements explicit, and add useful guidance "
+    "on format and reasoning. Reply with the rewritten prompt only.\n\n"
+    "User prompt:\n{prompt}\n\nRewritten prompt:"
+)
+
+
+class BpoDataError(ValueError):
+    """A BPO file or record is unusable; the message names the file, record and field."""
+
+
+def render_bpo_request(user_prompt: str, instruction: str = BPO_INSTRUCTION) -> str:
+    """The rewriter's input for one prompt (unwrapped; the caller applies the chat format)."""
+    return instruction.replace("{prompt}", user_prompt)
+
+
+def rewrite_prompts(
+    generator: Any,
+    prompts: Sequence[str],
+    *,
+    fmt: str,
+    params: GenerationParams,
+    instruction: str = BPO_INSTRUCTION,
+) -> list[str]:
+    """BPO-style rewrites; an empty reply falls back to the original prompt."""
+    from fipo_utils.data.template import wrap_prompt
+
+    inputs = [
+        wrap_prompt(render_bpo_request(p, instruction), fmt, generator.tokenizer) for p in prompts
+    ]
+    outputs = generator.generate(inputs, params)
+    return [clean_optimized(out) or prompt for prompt, out in zip(prompts, outputs, strict=True)]
+
+
+@dataclass(frozen=True)
+class BpoPair:
+    id: str
+    original: str
+    optimized: str
+    good_response: str | None
+    bad_response: str | None
+
+
+def load_bpo_pairs(path: str | Path) -> list[BpoPair]:
+    """Pairs from a BPO JSON list or JSONL file.
+
+    Accepted shapes: ``prompt`` + ``optimized_prompt`` (BPO test set), ``final_input`` +
+    ``final_output`` (BPO history files), or ``instruction`` [+ ``context``] +
+    ``optimized_prompt``. ``good_res`` / ``bad_res`` are kept when present.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BpoDataError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise BpoDataError(f"{path}, line {number}: invalid JSON ({error})") from None
+    else:
+        records = json.loads(text)
+        if not isinstance(records, list):
+            raise BpoDataError(f"{path}: expected a JSON list of records")
+    return [_pair(record, path, i) for i, record in enumerate(records)]
+
+
+def _pair(record: Any, path: Path, index: int) -> BpoPair:
+    where = f"{path}, record {index}"
+    if not isinstance(record, dict):
+        raise BpoDataError(f"{where}: expected an object")
+    if "final_input" in record and "final_output" in record:
+        original, optimized = record["final_input"], record["final_output"]
+    elif "prompt" in record and "optimized_prompt" in record:
+        original, optimized = record["prompt"], record["optimized_prompt"]
+    elif "instruction" in record and "optimized_prompt" in record:
+        context = record.get("context") or ""
+        original = record["instruction"] + (f"\n{context}" if context else "")
+        optimized = record["optimized_prompt"]
+    else:
+        raise BpoDataError(
+            f"{where}: field 'optimized_prompt' (with 'prompt' or 'instruction') or "
+            "'final_input'/'final_output' missing"
+        )
+    for field, value in (("original prompt", original), ("optimized prompt", optimized)):
+        if not isinstance(value, str) or not value.strip():
+            raise BpoDataError(f"{where}: field {field!r} is empty or not a string")
+    return BpoPair(
+        id=str(record.get("id", record.get("idx", index))),
+        original=original,
+        optimized=optimized,
+        good_response=record.get("good_res"),
+        bad_response=record.get("bad_res"),
+    )
+
+
+def bpo_preference_rows(
+    pairs: Iterable[BpoPair], template: Template, *, with_responses: bool = False
+) -> tuple[list[dict[str, str]], int]:
+    """DPO rows (docs/CONTRACTS.md: ``id, prompt, rejected, chosen``) and the number skipped.
+
+    ``prompt`` is the optimizer template rendered for the original prompt and Tulu-wrapped,
+    like ``data/dpo.jsonl``; chosen = BPO's optimized prompt, rejected = the original prompt
+    (BPO's claim is that its rewrite beats leaving the prompt alone). ``G_N`` is the chosen
+    prompt's word count, as in FIPO's data. ``with_responses`` fills the silver and golden
+    slots with BPO's worse and better responses where a pair has both. Pairs whose rewrite
+    equals the original carry no preference and are skipped.
+    """
+    rows, skipped = [], 0
+    for pair in pairs:
+        if pair.optimized.strip() == pair.original.strip():
+            skipped += 1
+            continue
+        use = with_responses and pair.good_response and pair.bad_response
+        text = render_optimizer_prompt(
+            template,
+            pair.original,
+            silver_response=pair.bad_response if use else None,
+            golden_response=pair.good_response if use else None,
+            word_limit=count_words(pair.optimized),
+        )
+        rows.append(
+            {
+                "id": f"bpo-{pair.id}",
+                "prompt": wrap_tulu(text),
+                "rejected": pair.original,
+                "chosen": pair.optimized,
+            }
+        )
+    return rows, skipped
+
+
+@dataclass(frozen=True)
+class WinRate:
+    win: int
+    tie: int
+    lose: int
+
+    @property
+    def n(self) -> int:
+        return self.win + self.tie + self.lose
+
+    @property
+    def win_rate(self) -> float:
+        return self.win / self.n if self.n else float("nan")
+
+    @property
+    def tie_rate(self) -> float:
+        return self.tie / self.n if self.n else float("nan")
+
+    @property
+    def lose_rate(self) -> float:
+        return self.lose / self.n if self.n else float("nan")
+
+    @property
+    def delta(self) -> float:
+        """BPO's headline number: win rate minus lose rate (ties count in neither)."""
+        return self.win_rate - self.lose_rate
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "win": self.win,
+            "tie": self.tie,
+            "lose": self.lose,
+            "n": self.n,
+            "win_rate": self.win_rate,
+            "tie_rate": self.tie_rate,
+            "lose_rate": self.lose_rate,
+            "delta_win_rate": self.delta,
+        }
+
+
+def win_rate(judgements: Iterable[str]) -> WinRate:
+    """Count ``"win"`` / ``"tie"`` / ``"lose"`` verdicts (rewritten vs original prompt)."""
+    counts = {"win": 0, "tie": 0, "lose": 0}
+    for number, verdict in enumerate(judgements):
+        if verdict not in counts:
+            raise ValueError(f"judgement {number}: {verdict!r} is not 'win', 'tie' or 'lose'")
+        counts[verdict] += 1
+    return WinRate(**counts)
+
+
+def mean_delta_win_rate(results: Sequence[WinRate]) -> float:
+    """BPO averages per test set: mean of the win rates minus mean of the lose rates."""
+    if not results:
+        raise ValueError("no win-rate results to average")
+    return sum(r.win_rate for r in results) / len(results) - sum(
+        r.lose_rate for r in results
+    ) / len(results)

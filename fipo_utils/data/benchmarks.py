@@ -1,0 +1,434 @@
+"""Benchmark loaders: GSM8K, BBH, PiQA, CosmosQA and MMLU in one item schema.
+
+Every item separates what FIPO's optimizer may rewrite (``instruction``, the final task
+instruction) from what stays fixed (``few_shot_context`` and ``options``), so optimized and
+naive prompts differ only where the paper lets them. Few-shot counts follow the paper
+(GSM8K 3, BBH 3, PiQA 3, CosmosQA 5, MMLU 5).
+
+Sources, in order: a local folder in the layout of the reference data (``benchmarks/``
+under ``FIPO_DATA_DIR``, see ``../shared/data/README.md``), then the usual hub datasets.
+A benchmark that neither provides raises ``BenchmarkMissing``: it is reported as missing,
+never replaced by made-up items.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.runs.paths import reference_path
+
+FAMILIES = ("gsm8k", "bbh", "piqa", "cosmosqa", "mmlu")
+SHOTS = {"gsm8k": 3, "bbh": 3, "piqa": 3, "cosmosqa": 5, "mmlu": 5}
+LETTERS = "ABCDEFGHIJ"
+BBH_TASKS = [
+    "boolean_expressions",
+    "causal_judgement",
+    "date_understanding",
+    "disambiguation_qa",
+    "dyck_languages",
+    "formal_fallacies",
+    "geometric_shapes",
+    "hyperbaton",
+    "logical_deduction_five_objects",
+    "logical_deduction_seven_objects",
+    "logical_deduction_three_objects",
+    "movie_recommendation",
+    "multistep_arithmetic_two",
+    "navigate",
+    "object_counting",
+    "penguins_in_a_table",
+    "reasoning_about_colored_objects",
+    "ruin_names",
+    "salient_translation_error_detection",
+    "snarks",
+    "sports_understanding",
+    "temporal_sequences",
+    "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects",
+    "tracking_shuffled_objects_three_objects",
+    "web_of_lies",
+    "word_sorting",
+]
+MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
+PIQA_HEADER = "Choose the more appropriate solution to reach each goal."
+COSMOSQA_HEADER = "Read each passage and choose the best answer to its question."
+
+
+class BenchmarkMissing(LookupError):
+    """Neither a local copy nor the hub could provide a benchmark; the message says why."""
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    id: str
+    benchmark: str  # gsm8k, bbh/<task>, piqa, cosmosqa, mmlu
+    few_shot_context: str
+    instruction: str  # the final task instruction: the only part FIPO rewrites
+    options: list[str] = field(default_factory=list)
+    gold: str = ""  # GSM8K full solution, BBH target, MC letter
+    kind: str = "generation"  # "generation" | "multiple_choice"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoadedBenchmark:
+    name: str
+    items: list[BenchmarkItem]
+    full_size: int  # size of the whole test pool: the weight of the paper's weighted average
+    source: str
+
+
+def render_prompt(item: BenchmarkItem, instruction: str | None = None) -> str:
+    """The tester's input (before chat wrapping): context, instruction, options, cue."""
+    text = item.instruction if instruction is None else instruction
+    family = item.benchmark.split("/", 1)[0]
+    if family == "gsm8k":
+        return f"{item.few_shot_context}\n\nQ: {text}\nA:"
+    if family == "bbh":
+        return f"{item.few_shot_context}\n\nQ: {text}\nA: Let's think step by step."
+    return f"{item.few_shot_context}\n\n{text}\n{format_options(item.options)}\nAnswer:"
+
+
+def format_options(options: Sequence[str]) -> str:
+    return "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options))
+
+
+def expand_names(names: Iterable[str]) -> list[str]:
+    """``bbh`` means all 27 tasks; ``bbh/<task>`` one; other names pass through checked."""
+    expanded: list[str] = []
+    for name in names:
+        family = name.split("/", 1)[0]
+        if family not in FAMILIES:
+            raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(FAMILIES)}")
+        if name == "bbh":
+            expanded.extend(f"bbh/{task}" for task in BBH_TASKS)
+        elif family == "bbh" and name.split("/", 1)[1] not in BBH_TASKS:
+            raise ValueError(f"unknown BBH task in {name!r}; known: {', '.join(BBH_TASKS)}")
+        else:
+            expanded.append(name)
+    return expanded
+
+
+def select(items: list[BenchmarkItem], n_items: int | None, seed: int | None) -> list:
+    """The first ``n_items`` (``seed`` None) or a seeded sample kept in dataset order."""
+    if n_items is None or n_items >= len(items):
+        return items
+    if seed is None:
+        return items[:n_items]
+    chosen = sorted(random.Random(seed).sample(range(len(items)), n_items))
+    return [items[i] for i in chosen]
+
+
+def load_benchmark(
+    name: str,
+    n_items: int | None = None,
+    *,
+    seed: int | None = None,
+    data_dir: str | Path | None = None,
+    allow_hub: bool = True,
+) -> LoadedBenchmark:
+    """Load one benchmark (``gsm8k``, ``bbh/<task>``, ``piqa``, ``cosmosqa``, ``mmlu``)."""
+    if expand_names([name]) != [name]:
+        raise ValueError(f"{name!r} names several benchmarks: load them with load_benchmarks")
+    family = name.split("/", 1)[0]
+    root = Path(data_dir) if data_dir else reference_path("benchmarks")
+    local_reason = "no local benchmark folder (set FIPO_DATA_DIR)"
+    if root is not None:
+        try:
+            pool, shots = _local_pool(family, str(root), name)
+            return _finish(name, pool, shots, n_items, seed, f"local:{root}")
+        except FileNotFoundError as error:
+            local_reason = f"local copy absent ({error})"
+    if not allow_hub:
+        raise BenchmarkMissing(f"{name}: {local_reason}; hub loading disabled")
+    try:
+        pool, shots = _HUB[family](name)
+    except Exception as error:  # noqa: BLE001 - offline, gated or renamed datasets alike
+        raise BenchmarkMissing(
+            f"{name}: {local_reason}; hub: {type(error).__name__}: {error}"
+        ) from error
+    return _finish(name, pool, shots, n_items, seed, "hub")
+
+
+def load_benchmarks(
+    names: Iterable[str], n_items: int | None = None, **kwargs: Any
+) -> tuple[dict[str, LoadedBenchmark], dict[str, str]]:
+    """Load several; returns (loaded by name, reason by missing name)."""
+    loaded: dict[str, LoadedBenchmark] = {}
+    missing: dict[str, str] = {}
+    for name in expand_names(names):
+        try:
+            loaded[name] = load_benchmark(name, n_items, **kwargs)
+        except BenchmarkMissing as error:
+            missing[name] = str(error)
+    return loaded, missing
+
+
+def _finish(name, pool, context, n_items, seed, source) -> LoadedBenchmark:
+    """``context`` is one string, or one per MMLU subject (a dict keyed by subject)."""
+    items = [
+        _make_item(name, context[r["subject"]] if isinstance(context, dict) else context, r)
+        for r in pool
+    ]
+    return LoadedBenchmark(name, select(items, n_items, seed), len(items), source)
+
+
+def _make_item(name: str, context: str, record: dict[str, Any]) -> BenchmarkItem:
+    kind = "multiple_choice" if record.get("options") else "generation"
+    return BenchmarkItem(
+        id=record["id"],
+        benchmark=name,
+        few_shot_context=context,
+        instruction=record["instruction"],
+        options=list(record.get("options") or []),
+        gold=str(record["gold"]),
+        kind=kind,
+    )
+
+
+# --- record builders shared by local and hub sources ------------------------------------
+
+
+def _gsm8k_record(row: dict, index: int) -> dict:
+    return {"id": f"gsm8k-{index}", "instruction": row["question"], "gold": row["answer"]}
+
+
+def _gsm8k_shot(row: dict) -> str:
+    """A training solution as a worked example ending in the strict answer template."""
+    reasoning, _, answer = row["answer"].rpartition("####")
+    reasoning = re.sub(r"<<[^>]*>>", "", reasoning).strip()
+    return f"Q: {row['question']}\nA: {reasoning}\nThe answer is {answer.strip()}."
+
+
+def _gsm8k_context(train_rows: Sequence[dict]) -> str:
+    return "\n\n".join(_gsm8k_shot(row) for row in train_rows[: SHOTS["gsm8k"]])
+
+
+def _mc_shot(instruction: str, options: Sequence[str], answer: int) -> str:
+    return f"{instruction}\n{format_options(options)}\nAnswer: {LETTERS[answer]}"
+
+
+def _piqa_record(row: dict, index: int) -> dict:
+    return {
+        "id": f"piqa-{index}",
+        "instruction": f"Goal: {row['goal']}",
+        "options": [row["sol1"], row["sol2"]],
+        "gold": LETTERS[int(row["label"])],
+    }
+
+
+def _cosmosqa_record(row: dict, index: int) -> dict:
+    return {
+        "id": f"cosmosqa-{row.get('id') or index}",
+        "instruction": f"{row['context'].strip()}\nQuestion: {row['question'].strip()}",
+        "options": [row[f"answer{i}"] for i in range(4)],
+        "gold": LETTERS[int(row["label"])],
+    }
+
+
+def _mmlu_record(row: dict, subject: str, index: int) -> dict:
+    return {
+        "id": f"mmlu/{subject}-{index}",
+        "instruction": row["question"].strip(),
+        "options": list(row["choices"]),
+        "gold": LETTERS[int(row["answer"])],
+    }
+
+
+def _shots_then_pool(records: list[dict], n_shots: int, header: str):
+    """Benchmarks without a train split here (PiQA, CosmosQA validation): the first
+    ``n_shots`` rows become the examples and are removed from the test pool."""
+    shots = [_mc_shot(r["instruction"], r["options"], LETTERS.index(r["gold"])) for r in records]
+    context = "\n\n".join([header, *shots[:n_shots]])
+    return records[n_shots:], context
+
+
+def _bbh_context(prompt_text: str) -> str:
+    """The CoT prompt file without its canary header (everything after the ``-----`` line)."""
+    _, sep, body = prompt_text.partition("-----\n")
+    return (body if sep else prompt_text).strip()
+
+
+# --- local files (the layout of ../shared/data/benchmarks) ------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _local_pool(family: str, root: str, name: str):
+    """Parsed once per process: notebooks and tests load the same benchmark repeatedly."""
+    return _LOCAL[family](Path(root), name)
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(str(path))
+    return path
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with _require(path).open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}, line {line_no}: invalid JSON ({error})") from error
+    return rows
+
+
+def _check_fields(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> None:
+    for number, row in enumerate(rows, 1):
+        for name in fields:
+            if name not in row:
+                raise ValueError(f"{path}, record {number}: field {name!r} is missing")
+
+
+def _local_gsm8k(root: Path, name: str):
+    test_path, train_path = root / "gsm8k" / "test.jsonl", root / "gsm8k" / "train.jsonl"
+    test, train = _read_jsonl(test_path), _read_jsonl(train_path)
+    _check_fields(test_path, test, ["question", "answer"])
+    _check_fields(train_path, train[:3], ["question", "answer"])
+    return [_gsm8k_record(row, i) for i, row in enumerate(test)], _gsm8k_context(train)
+
+
+def _local_bbh(root: Path, name: str):
+    task = name.split("/", 1)[1]
+    data_path = _require(root / "bbh" / "bbh" / f"{task}.json")
+    prompt_path = _require(root / "bbh" / "cot-prompts" / f"{task}.txt")
+    examples = json.loads(data_path.read_text(encoding="utf-8")).get("examples")
+    if not isinstance(examples, list):
+        raise ValueError(f"{data_path}: expected an object with an 'examples' list")
+    _check_fields(data_path, examples, ["input", "target"])
+    pool = [
+        {"id": f"bbh/{task}-{i}", "instruction": row["input"], "gold": row["target"]}
+        for i, row in enumerate(examples)
+    ]
+    return pool, _bbh_context(prompt_path.read_text(encoding="utf-8"))
+
+
+def _load_from_disk(path: Path):
+    import datasets
+
+    return datasets.load_from_disk(str(_require(path)))
+
+
+def _local_piqa(root: Path, name: str):
+    rows = _load_from_disk(root / "piqa" / "validation")
+    records = [_piqa_record(row, i) for i, row in enumerate(rows)]
+    return _shots_then_pool(records, SHOTS["piqa"], PIQA_HEADER)
+
+
+def _local_cosmosqa(root: Path, name: str):
+    path = _require(root / "cosmosqa" / "valid.csv")
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    _check_fields(path, rows, ["context", "question", "answer0", "answer3", "label"])
+    records = [_cosmosqa_record(row, i) for i, row in enumerate(rows)]
+    return _shots_then_pool(records, SHOTS["cosmosqa"], COSMOSQA_HEADER)
+
+
+def _mmlu_items(subjects: Iterable[tuple[str, Any, Any]]):
+    """MMLU: 5 dev shots per subject, so each subject has its own context."""
+    pool: list[dict] = []
+    contexts: dict[str, str] = {}
+    for subject, dev, test in subjects:
+        shots = [
+            _mc_shot(r["question"].strip(), r["choices"], int(r["answer"]))
+            for r in list(dev)[: SHOTS["mmlu"]]
+        ]
+        header = MMLU_HEADER.format(subject=subject.replace("_", " "))
+        contexts[subject] = "\n\n".join([header, *shots])
+        pool.extend({**_mmlu_record(r, subject, i), "subject": subject} for i, r in enumerate(test))
+    return pool, contexts
+
+
+def _local_mmlu(root: Path, name: str):
+    folder = _require(root / "mmlu")
+    subjects = sorted(p.name for p in folder.iterdir() if (p / "test").is_dir())
+    if not subjects:
+        raise FileNotFoundError(f"{folder}/<subject>/test")
+    return _mmlu_items(
+        (s, _load_from_disk(folder / s / "dev"), _load_from_disk(folder / s / "test"))
+        for s in subjects
+    )
+
+
+# --- hub datasets (real code; needs a network or a populated hub cache) ----------------
+
+
+def _hub_gsm8k(name: str):
+    import datasets
+
+    data = datasets.load_dataset("openai/gsm8k", "main")
+    test = [_gsm8k_record(row, i) for i, row in enumerate(data["test"])]
+    return test, _gsm8k_context(list(data["train"].select(range(SHOTS["gsm8k"]))))
+
+
+def _hub_bbh(name: str):
+    import datasets
+
+    task = name.split("/", 1)[1]
+    prompt = reference_path("benchmarks", "bbh", "cot-prompts", f"{task}.txt")
+    if prompt is None:
+        raise FileNotFoundError(f"the 3-shot CoT prompt of {task} (cot-prompts/{task}.txt)")
+    rows = datasets.load_dataset("lukaemon/bbh", task, split="test")
+    pool = [
+        {"id": f"bbh/{task}-{i}", "instruction": r["input"], "gold": r["target"]}
+        for i, r in enumerate(rows)
+    ]
+    return pool, _bbh_context(prompt.read_text(encoding="utf-8"))
+
+
+def _hub_piqa(name: str):
+    import datasets
+
+    rows = datasets.load_dataset("ybisk/piqa", split="validation")
+    return _shots_then_pool(
+        [_piqa_record(r, i) for i, r in enumerate(rows)], SHOTS["piqa"], PIQA_HEADER
+    )
+
+
+def _hub_cosmosqa(name: str):
+    import datasets
+
+    rows = datasets.load_dataset("allenai/cosmos_qa", split="validation")
+    records = [_cosmosqa_record(r, i) for i, r in enumerate(rows)]
+    return _shots_then_pool(records, SHOTS["cosmosqa"], COSMOSQA_HEADER)
+
+
+def _hub_mmlu(name: str):
+    import datasets
+
+    data = datasets.load_dataset("cais/mmlu", "all")
+    by_subject: dict[str, tuple[list, list]] = {}
+    for split, target in (("dev", 0), ("test", 1)):
+        for row in data[split]:
+            by_subject.setdefault(row["subject"], ([], []))[target].append(row)
+    return _mmlu_items((s, dev, test) for s, (dev, test) in sorted(by_subject.items()))
+
+
+_LOCAL = {
+    "gsm8k": _local_gsm8k,
+    "bbh": _local_bbh,
+    "piqa": _local_piqa,
+    "cosmosqa": _local_cosmosqa,
+    "mmlu": _local_mmlu,
+}
+_HUB = {
+    "gsm8k": _hub_gsm8k,
+    "bbh": _hub_bbh,
+    "piqa": _hub_piqa,
+    "cosmosqa": _hub_cosmosqa,
+    "mmlu": _hub_mmlu,
+}

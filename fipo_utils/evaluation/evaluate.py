@@ -1,0 +1,237 @@
+"""Evaluation (notebook 06): testers answer naive and optimized prompts; accuracy per benchmark.
+
+Generation benchmarks (GSM8K, BBH) are scored by answer extraction
+(:mod:`fipo_utils.evaluation.scoring`).
+Multiple-choice benchmarks (PiQA, CosmosQA, MMLU) are scored, as in the paper, by the option
+letter with the highest next-token log-probability (``mc_scoring: logprob``), or optionally by
+the letter found in a generated answer (``mc_scoring: generate``).
+
+Outputs (docs/CONTRACTS.md): ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` with
+one record per item and condition, ``eval/results.csv`` with one row per optimizer, tester,
+benchmark and condition, and ``eval/summary.csv`` with BBH tasks pooled and the paper's
+weighted average (accuracy per benchmark family weighted by its full test-set size).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fipo_utils.data.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
+from fipo_utils.data.template import wrap_prompt
+from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS
+from fipo_utils.evaluation.scoring import is_correct
+from fipo_utils.runs.folders import require
+from fipo_utils.runs.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
+
+__all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
+
+
+def tester_name(spec: str) -> str:
+    """A folder-safe name for a tester: the last part of its path or hub id."""
+    name = Path(spec.rstrip("/")).name or spec
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:
+    folder = require(run_dir, f"optimized/{optimizer}", "05_batch_inference")
+    records: list[dict[str, Any]] = []
+    for path in sorted(folder.rglob("*.jsonl")):
+        if ".prev-" not in path.name:
+            records.extend(read_jsonl(path))
+    return records
+
+
+def evaluate_run(
+    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Score every optimizer's prompts on every tester; returns tables and cache counts."""
+    from fipo_utils.inference.optimize_step import generation_params
+    from fipo_utils.models.generators import generator_from_settings
+
+    run_dir = Path(run_dir)
+    optimized_root = require(run_dir, "optimized", "05_batch_inference")
+    optimizers = settings.get("optimizers") or sorted(
+        p.name for p in optimized_root.iterdir() if p.is_dir()
+    )
+    records = {name: optimizer_records(run_dir, name) for name in optimizers}
+    benchmarks = _load_needed(r["benchmark"] for rows in records.values() for r in rows)
+    index = {name: {i.id: i for i in bench.items} for name, bench in benchmarks.items()}
+    params = generation_params(settings, profile.get("seed", 2024))
+    models = profile["models"]
+    fmt = models.get("prompt_format", "chat_template")
+    rows: list[dict[str, Any]] = []
+    cache_counts: dict[str, str] = {}
+    for tester in settings.get("testers") or models["testers"]:
+        generator = generator_from_settings(tester, settings, models)
+        jobs = [
+            _job(index, benchmarks, record, condition, tester_name(tester))
+            for name in optimizers
+            for record in records[name]
+            for condition in CONDITIONS
+        ]
+        _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
+        rows.extend(_write_predictions(run_dir, jobs))
+        cache_counts[tester_name(tester)] = str(generator.stats)
+        # Stop a vLLM engine before the next tester's starts (its memory is reserved up
+        # front), and drop our reference so the pool can free transformers weights.
+        generator.close()
+        del generator
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))
+    sizes = {name: bench.full_size for name, bench in benchmarks.items()}
+    summary = summarize(results, sizes)
+    write_text_preserving(run_dir / "eval" / "summary.csv", summary.to_csv(index=False))
+    return {"results": results, "summary": summary, "cache": cache_counts}
+
+
+def _load_needed(names: Iterable[str]) -> dict[str, LoadedBenchmark]:
+    return {name: load_benchmark(name) for name in sorted(set(names))}
+
+
+def _job(
+    index: dict[str, dict[str, BenchmarkItem]],
+    benchmarks: dict[str, LoadedBenchmark],
+    record: dict[str, Any],
+    condition: str,
+    tester: str,
+) -> dict[str, Any]:
+    bench = benchmarks[record["benchmark"]]
+    item = index[record["benchmark"]].get(record["id"])
+    if item is None:
+        raise KeyError(
+            f"optimized record {record['id']!r} ({record['benchmark']}) matches no item of the "
+            f"benchmark loaded from {bench.source}"
+        )
+    instruction = record["naive_instruction" if condition == "naive" else "optimized_instruction"]
+    return {
+        "item": item,
+        "record": record,
+        "condition": condition,
+        "tester": tester,
+        "instruction": instruction,
+    }
+
+
+def _answer(generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, mc: str) -> None:
+    """Fill each job's ``prompt`` and ``prediction`` (and option log-probs for MC)."""
+    from fipo_utils.data.benchmarks import render_prompt
+
+    for job in jobs:
+        job["prompt"] = wrap_prompt(
+            render_prompt(job["item"], job["instruction"]), fmt, generator.tokenizer
+        )
+    generated = [j for j in jobs if j["item"].kind == "generation" or mc == "generate"]
+    for job, text in zip(
+        generated, generator.generate([j["prompt"] for j in generated], params), strict=True
+    ):
+        job["prediction"] = text
+    scored = [j for j in jobs if j["item"].kind == "multiple_choice" and mc != "generate"]
+    by_count: dict[int, list[dict[str, Any]]] = {}
+    for job in scored:
+        by_count.setdefault(len(job["item"].options), []).append(job)
+    for count, group in by_count.items():
+        letters = list(LETTERS[:count])
+        scores = generator.option_logprobs([j["prompt"] for j in group], letters)
+        for job, row in zip(group, scores, strict=True):
+            job["option_logprobs"] = row
+            job["prediction"] = letters[max(range(count), key=lambda i: row[i])]
+
+
+def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for job in jobs:
+        item: BenchmarkItem = job["item"]
+        prediction = {
+            "id": item.id,
+            "benchmark": item.benchmark,
+            "optimizer": job["record"]["optimizer"],
+            "tester": job["tester"],
+            "condition": job["condition"],
+            "prompt": job["prompt"],
+            "prediction": job["prediction"],
+            "gold": item.gold,
+            "correct": is_correct(item.benchmark, job["prediction"], item.gold),
+        }
+        if "option_logprobs" in job:
+            prediction["option_logprobs"] = job["option_logprobs"]
+        key = (prediction["optimizer"], job["tester"], item.benchmark)
+        groups.setdefault(key, []).append(prediction)
+    rows = []
+    for (optimizer, tester, benchmark), predictions in sorted(groups.items()):
+        path = run_dir / "eval" / "predictions" / optimizer / tester / f"{benchmark}.jsonl"
+        write_jsonl_preserving(path, predictions)
+        for condition in CONDITIONS:
+            chosen = [p for p in predictions if p["condition"] == condition]
+            n_correct = sum(p["correct"] for p in chosen)
+            rows.append(
+                {
+                    "optimizer": optimizer,
+                    "tester": tester,
+                    "benchmark": benchmark,
+                    "condition": condition,
+                    "n_items": len(chosen),
+                    "n_correct": n_correct,
+                    "accuracy": n_correct / len(chosen) if chosen else float("nan"),
+                }
+            )
+    return rows
+
+
+SUMMARY_COLUMNS = [
+    "optimizer",
+    "tester",
+    "condition",
+    "benchmark",
+    "n_items",
+    "n_correct",
+    "accuracy",
+    "weight",
+]
+
+
+def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame:
+    """Accuracy per benchmark family (BBH tasks pooled) and the weighted average.
+
+    The weighted average weights each family's accuracy by its full test-set size (the sum
+    over the BBH tasks evaluated), as the paper's "weighted average" does.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    frame = results.copy()
+    frame["family"] = frame["benchmark"].str.split("/").str[0]
+    frame["weight"] = frame["benchmark"].map(full_sizes).fillna(0)
+    grouped = (
+        frame.groupby(["optimizer", "tester", "condition", "family"], as_index=False)
+        .agg(n_items=("n_items", "sum"), n_correct=("n_correct", "sum"), weight=("weight", "sum"))
+        .rename(columns={"family": "benchmark"})
+    )
+    grouped["accuracy"] = grouped["n_correct"] / grouped["n_items"]
+    averages = []
+    for keys, part in grouped.groupby(["optimizer", "tester", "condition"]):
+        total = part["weight"].sum()
+        accuracy = (part["accuracy"] * part["weight"]).sum() / total if total else float("nan")
+        averages.append(
+            dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
+            | {
+                "benchmark": "weighted_average",
+                "n_items": part["n_items"].sum(),
+                "n_correct": part["n_correct"].sum(),
+                "weight": total,
+                "accuracy": accuracy,
+            }
+        )
+    summary = pd.concat([grouped, pd.DataFrame(averages)], ignore_index=True)
+    return summary[SUMMARY_COLUMNS]
+
+
+def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Naive -> optimized accuracy (%) per benchmark family, the shape of the paper's Table 2."""
+    table = summary.pivot_table(
+        index=["optimizer", "tester", "benchmark"], columns="condition", values="accuracy"
+    )
+    return (table * 100).round(2).reset_index()

@@ -1,0 +1,142 @@
+"""Answer extraction and checking for the five benchmarks.
+
+FIPO's repository has no scoring code, so the rules are the companion's own: prefer the
+strict answer template the few-shot examples teach ("The answer is X"), then fall back to
+looser cues (the last number, the last option letter) so a model that answers correctly in
+another phrasing is not marked wrong. Every function takes arbitrary text and never
+raises on it: a model can emit anything.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from fipo_utils.data.answers import (
+    LETTERS,
+    gold_letter,
+    gsm8k_gold_number,
+    numbers_in,
+    parse_number,
+)
+
+# A continuation that starts a new few-shot question belongs to no answer.
+_NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question)\s*:", re.IGNORECASE)
+_ANSWER_IS = re.compile(
+    r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE
+)
+_PAREN_LETTER = re.compile(r"\(([A-Z])\)")
+_LEADING_LETTER = re.compile(r"^\s*\(?([A-Z])(?:\)|\.|:|,|\s*$|\s*\n)")
+_BOOLEAN_WORDS = {"true", "false", "yes", "no", "valid", "invalid"}
+
+
+def first_answer_span(text: str) -> str:
+    """The model's answer to the current question: text before it invents the next one."""
+    text = text if isinstance(text, str) else ("" if text is None else str(text))
+    match = _NEXT_QUESTION.search(text)
+    return text[: match.start()] if match and match.start() > 0 else text
+
+
+def last_answer_phrase(text: str) -> str | None:
+    """What follows the last "the answer is" / "Answer:" in the text, if anything does."""
+    matches = list(_ANSWER_IS.finditer(text))
+    for match in reversed(matches):
+        rest = match.group("rest").strip()
+        if rest:
+            return rest
+    return None
+
+
+def extract_number(prediction: str) -> Decimal | None:
+    """GSM8K-style numeric answer: after "The answer is" or "####", else the last number."""
+    span = first_answer_span(prediction)
+    phrase = last_answer_phrase(span)
+    if phrase is not None:
+        found = numbers_in(phrase)
+        if found:
+            return found[0]
+    if "####" in span:
+        found = numbers_in(span.rsplit("####", 1)[1])
+        if found:
+            return found[0]
+    found = numbers_in(span)
+    return found[-1] if found else None
+
+
+def extract_choice_letter(prediction: str, n_options: int = 26) -> str | None:
+    """The option letter a free-text answer picks ("The answer is (B).", "B.", "(C)")."""
+    span = first_answer_span(prediction)
+    allowed = LETTERS[: max(1, min(n_options, 26))]
+    phrase = last_answer_phrase(span)
+    if phrase is not None:
+        match = _PAREN_LETTER.search(phrase) or _LEADING_LETTER.match(phrase)
+        if match and match.group(1) in allowed:
+            return match.group(1)
+    match = _LEADING_LETTER.match(span)
+    if match and match.group(1) in allowed:
+        return match.group(1)
+    letters = [m for m in _PAREN_LETTER.findall(span) if m in allowed]
+    return letters[-1] if letters else None
+
+
+def _normalize_free_text(text: str) -> str:
+    text = text.strip().strip("*").strip()
+    text = text.strip("\"'`")
+    text = re.sub(r"\s+", " ", text)
+    return text.rstrip(".").strip().lower()
+
+
+def bbh_is_correct(prediction: str, target: str) -> bool:
+    """BBH: options ``(X)``, booleans, numbers, and free text (Dyck tails, sorted words)."""
+    span = first_answer_span(prediction)
+    phrase = last_answer_phrase(span)
+    target_text = str(target).strip()
+    option = _PAREN_LETTER.fullmatch(target_text)
+    if option:
+        return extract_choice_letter(span) == option.group(1)
+    target_number = parse_number(target_text)
+    if target_number is not None and re.fullmatch(r"-?[\d,]+(?:\.\d+)?", target_text):
+        if phrase is not None:
+            found = numbers_in(phrase)
+            return bool(found) and found[0] == target_number
+        found = numbers_in(span)
+        return bool(found) and found[-1] == target_number
+    normalized_target = _normalize_free_text(target_text)
+    if normalized_target in _BOOLEAN_WORDS:
+        candidates = phrase if phrase is not None else span
+        words = re.findall(r"[A-Za-z]+", candidates.lower())
+        words = [w for w in words if w in _BOOLEAN_WORDS]
+        if not words:
+            return False
+        return (words[0] if phrase is not None else words[-1]) == normalized_target
+    if phrase is not None:
+        return _normalize_free_text(phrase) == normalized_target
+    lines = [line for line in span.strip().splitlines() if line.strip()]
+    return bool(lines) and _normalize_free_text(lines[-1]) == normalized_target
+
+
+def is_correct(benchmark: str, prediction: str, gold: str | int) -> bool:
+    """Whether a model's raw text answers a benchmark item correctly.
+
+    ``benchmark`` is ``gsm8k``, ``bbh/<task>``, ``mmlu``, ``piqa`` or ``cosmosqa``;
+    ``gold`` is the dataset's own field (GSM8K's full solution ending in ``#### N``, BBH's
+    target, the letter or 0-based index of the right option). Never raises on any
+    ``prediction``; an unknown ``benchmark`` name is a programming error and raises.
+    """
+    family = benchmark.split("/", 1)[0]
+    if family not in {"gsm8k", "bbh", "mmlu", "piqa", "cosmosqa"}:
+        raise ValueError(
+            f"unknown benchmark {benchmark!r}: expected gsm8k, bbh/<task>, mmlu, piqa or cosmosqa"
+        )
+    try:
+        text = prediction if isinstance(prediction, str) else str(prediction or "")
+        if family == "gsm8k":
+            expected = gsm8k_gold_number(gold)
+            found = extract_number(text)
+            return expected is not None and found is not None and found == expected
+        if family == "bbh":
+            return bbh_is_correct(text, str(gold))
+        expected_letter = gold_letter(gold)
+        return expected_letter is not None and extract_choice_letter(text) == expected_letter
+    except Exception:  # noqa: BLE001 - a model's text must never crash an evaluation
+        return False

@@ -1,0 +1,113 @@
+"""The vLLM generation backend (the paper's inference engine, tensor parallel on GPUs).
+
+Imported only when a profile or caller chooses ``backend: vllm``: vLLM is a heavy optional
+dependency that CPU machines need not have. Same call as the transformers backend:
+``generate(prompts, params)`` returns one completion per prompt, in order; greedy settings
+give the same texts as ``TransformersGenerator`` up to floating-point ties.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from fipo_utils.models.generate import GenerationParams
+
+
+class VLLMGenerator:
+    backend = "vllm"
+
+    def __init__(
+        self,
+        model_path: str,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        seed: int = 2024,
+        max_model_len: int | None = 4096,
+        **engine_options: Any,
+    ) -> None:
+        try:
+            from vllm import LLM
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "backend 'vllm' needs the vllm package (GPU: `pip install vllm`; CPU: the "
+                "separate environment of `make vllm-env`, see docs/inference.md)"
+            ) from error
+        self.llm = LLM(
+            model=model_path,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            seed=seed,
+            max_model_len=max_model_len,
+            trust_remote_code=False,
+            **engine_options,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def close(self) -> None:
+        """Stop the engine-core process now.
+
+        Left to interpreter exit, vLLM stops it from a finalizer that can run after logging
+        streams are closed and abort the process (exit 134) although all work succeeded.
+        """
+        self.llm.llm_engine.engine_core.shutdown()
+
+    def _sampling(self, params: GenerationParams) -> Any:
+        from vllm import SamplingParams
+
+        if params.greedy:
+            return SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens)
+        return SamplingParams(
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_new_tokens,
+            seed=params.seed,
+        )
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
+        """One completion per prompt; vLLM schedules its own continuous batches."""
+        if not prompts:
+            return []
+        from vllm.inputs import TokensPrompt
+
+        # Tokenize exactly like the transformers backend (no extra BOS): prompts are
+        # complete, already chat-wrapped model inputs.
+        inputs = [
+            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False).input_ids)
+            for p in prompts
+        ]
+        outputs = self.llm.generate(inputs, self._sampling(params), use_tqdm=False)
+        return [output.outputs[0].text for output in outputs]
+
+    def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
+        """Next-token log-probability of each option, as in the transformers backend.
+
+        vLLM returns only the top-k next-token log-probs, so each (prompt, option token) is
+        scored as a one-token continuation through ``prompt_logprobs`` instead; the shared
+        prompt prefix is computed once thanks to prefix caching.
+        """
+        if not prompts:
+            return []
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        from fipo_utils.models.generate import option_token_ids
+
+        variants = [option_token_ids(self.tokenizer, option) for option in options]
+        requests: list[Any] = []
+        slots: list[tuple[int, int]] = []
+        for p_index, prompt in enumerate(prompts):
+            ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+            for o_index, token_ids in enumerate(variants):
+                for token in token_ids:
+                    requests.append(TokensPrompt(prompt_token_ids=[*ids, token]))
+                    slots.append((p_index, o_index))
+        sampling = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
+        outputs = self.llm.generate(requests, sampling, use_tqdm=False)
+        scores = [[-math.inf] * len(options) for _ in prompts]
+        for (p_index, o_index), output in zip(slots, outputs, strict=True):
+            token = output.prompt_token_ids[-1]
+            logprob = output.prompt_logprobs[-1][token].logprob
+            scores[p_index][o_index] = max(scores[p_index][o_index], float(logprob))
+        return scores

@@ -1,0 +1,155 @@
+"""Pick a generation backend by name and put the on-disk cache in front of it.
+
+Every caller (optimizer inference, testers, IPL) asks for ``make_generator(model, backend)``
+and gets one object with ``generate(prompts, params) -> list[str]`` and
+``option_logprobs(prompts, options) -> list[list[float]]``, whichever backend runs below.
+vLLM is imported only when chosen, so CPU machines without it never touch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fipo_utils.models.cache import CacheStats, GenerationCache, cached_map, model_identity
+from fipo_utils.models.generate import GenerationParams
+
+BACKENDS = ("transformers", "vllm")
+
+
+class Generator(Protocol):
+    backend: str
+    tokenizer: Any
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]: ...
+
+    def option_logprobs(
+        self, prompts: Sequence[str], options: Sequence[str]
+    ) -> list[list[float]]: ...
+
+    def close(self) -> None:
+        """Release what Python's garbage collector cannot (vLLM's engine process)."""
+        ...
+
+
+class CachedGenerator:
+    """A backend behind the persistent cache; ``stats`` counts cached vs generated prompts."""
+
+    def __init__(
+        self,
+        inner: Generator,
+        model_id: str,
+        cache: GenerationCache | None = None,
+        chunk_size: int = 32,
+        show_progress: bool = True,
+    ) -> None:
+        self.inner = inner
+        self.backend = inner.backend
+        self.tokenizer = inner.tokenizer  # callers wrap prompts in its chat template
+        self.model_id = model_id
+        self.cache = cache or GenerationCache(model_id=model_id, backend=inner.backend)
+        self.chunk_size = chunk_size
+        self.show_progress = show_progress
+        self.stats = CacheStats()
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
+        key: dict[str, Any] = {"task": "generate", **params.as_dict()}
+        return cached_map(
+            self.cache,
+            key,
+            list(prompts),
+            lambda chunk: self.inner.generate(chunk, params),
+            self.chunk_size,
+            self.stats,
+            desc="generate",
+            show_progress=self.show_progress,
+        )
+
+    def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
+        key: dict[str, Any] = {"task": "option_logprobs", "options": list(options)}
+        return cached_map(
+            self.cache,
+            key,
+            list(prompts),
+            lambda chunk: self.inner.option_logprobs(chunk, options),
+            self.chunk_size,
+            self.stats,
+            desc="score options",
+            show_progress=self.show_progress,
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def make_generator(
+    model_name: str,
+    backend: str = "transformers",
+    *,
+    dtype: str = "float32",
+    device: str | None = None,
+    batch_size: int = 8,
+    tensor_parallel_size: int = 1,
+    use_cache: bool = True,
+    chunk_size: int = 32,
+    show_progress: bool = True,
+    backend_options: dict[str, Any] | None = None,
+) -> Any:
+    """A generator for a model name or path (see ``fipo_utils.models.loading``) on a backend.
+
+    On the transformers backend the model comes from the in-process pool
+    (``fipo_utils.models.pool``): a second generator for the same weights does not load them
+    again. ``use_cache=False`` returns the bare backend (benchmarks measure it that way).
+    ``backend_options`` go to the vLLM engine (e.g. ``gpu_memory_utilization``).
+    """
+    from fipo_utils.models.loading import resolve_model_path
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")
+    source = resolve_model_path(model_name)
+    if backend == "transformers":
+        from fipo_utils.models.generate import TransformersGenerator
+        from fipo_utils.models.pool import get_model
+
+        # Shared with earlier generators of the same weights (fipo_utils.models.pool); the
+        # generator only reads the model, and its own settings (batch size) stay its own.
+        loaded = get_model(source, dtype=dtype, device=device)
+        inner: Any = TransformersGenerator(
+            loaded.model, loaded.tokenizer, batch_size=batch_size, show_progress=False
+        )
+    else:
+        from fipo_utils.models.generate_vllm import VLLMGenerator
+
+        inner = VLLMGenerator(
+            source,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
+            **(backend_options or {}),
+        )
+    if not use_cache:
+        return inner
+    return CachedGenerator(
+        inner, model_identity(source), chunk_size=chunk_size, show_progress=show_progress
+    )
+
+
+def generator_from_settings(
+    model_name: str, settings: dict[str, Any], models: dict[str, Any], **overrides: Any
+) -> Any:
+    """``make_generator`` for a model with a profile step's settings (``infer``, ``evaluate``,
+    ``baselines``) and its ``models`` section, the one place those keys are read.
+
+    ``settings`` may set ``backend``, ``batch_size``, ``tensor_parallel_size`` and
+    ``backend_options`` (a mapping for the vLLM engine, e.g. ``gpu_memory_utilization``);
+    ``models`` sets ``dtype``. ``overrides`` (e.g. ``show_progress=False``) go to
+    ``make_generator`` as they are.
+    """
+    options = {
+        "dtype": models.get("dtype", "float32"),
+        "batch_size": int(settings.get("batch_size", 8)),
+        "tensor_parallel_size": int(settings.get("tensor_parallel_size", 1)),
+        "backend_options": dict(settings.get("backend_options") or {}),
+    }
+    return make_generator(
+        model_name, settings.get("backend", "transformers"), **{**options, **overrides}
+    )

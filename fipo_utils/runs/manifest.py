@@ -1,0 +1,139 @@
+"""The run manifest: enough to tell later what produced a run folder and to resume it.
+
+It records the profile and overrides, package versions, the git revision, hashes of the
+input data, and per-step status and wall time. It is rewritten atomically after every
+change so a crash leaves the last consistent state on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR, reference_data_dir
+
+MANIFEST_NAME = "manifest.json"
+TRACKED_PACKAGES = (
+    "fipo-companion",
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "papermill",
+    "xgboost",
+    "lightgbm",
+    "vllm",
+)
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_revision(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """Commit id and whether the tree had uncommitted changes; ``None`` outside a checkout."""
+    try:
+        revision = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"revision": None, "dirty": None}
+    return {"revision": revision, "dirty": bool(status.strip())}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A cheap identity of a large data folder: relative paths and sizes, hashed.
+
+    Hashing every byte of gigabytes of benchmarks at each run would cost more than the
+    smoke run itself; names and sizes catch a swapped or truncated file.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def input_data_hashes(extra_files: list[Path] | None = None) -> dict[str, str]:
+    """sha256 of the project's sample data and any named input files; a fingerprint of the
+    reference data folder when one is in use."""
+    hashes: dict[str, str] = {}
+    files = sorted(p for p in SAMPLE_DATA_DIR.glob("*") if p.is_file())
+    for path in files + list(extra_files or []):
+        if path.is_file():
+            hashes[str(path)] = file_sha256(path)
+    reference = reference_data_dir()
+    if reference is not None:
+        hashes[f"{reference}/ (names and sizes)"] = folder_fingerprint(reference)
+    return hashes
+
+
+def new_manifest(profile: str, overrides: dict[str, Any], steps: list[dict[str, Any]]) -> dict:
+    return {
+        "created": utc_now(),
+        "profile": profile,
+        "overrides": overrides,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "git": git_revision(),
+        "environment": {
+            key: os.environ.get(key)
+            for key in ("FIPO_DATA_DIR", "FIPO_CACHE_DIR", "HF_HUB_OFFLINE", "CUDA_VISIBLE_DEVICES")
+        },
+        "data_hashes": input_data_hashes(),
+        "steps": steps,
+    }
+
+
+def read_manifest(run_dir: Path) -> dict:
+    path = run_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {run_dir} is not a run folder made by fipo")
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    path = run_dir / MANIFEST_NAME
+    staging = path.with_suffix(".json.tmp")
+    with staging.open("w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staging, path)

@@ -1,0 +1,75 @@
+"""Profiles: one YAML recipe per scale (``smoke`` on a laptop CPU, ``paper`` on GPU nodes).
+
+A profile holds one section per pipeline step. Notebooks read their section and let
+papermill parameters override single keys, so the CPU and GPU runs share one code path and
+differ only in numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fipo_utils.runs.paths import CONFIGS_DIR
+
+PROFILES_DIR = CONFIGS_DIR / "profiles"
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str) -> dict[str, Any]:
+    """Load a profile by name (``configs/profiles/<name>.yaml``) or by file path.
+
+    A profile may name another in ``inherits``; its sections are merged key by key so a
+    small profile only states what it changes.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"profile {name_or_path!r} not found (looked for {path}); "
+            f"available: {', '.join(available_profiles())}"
+        )
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a profile must be a mapping of sections")
+    parent = data.pop("inherits", None)
+    if parent:
+        data = merge_settings(load_profile(parent), data, skip_none=False)
+    data["name"] = path.stem
+    return data
+
+
+def merge_settings(
+    base: dict[str, Any], override: dict[str, Any], skip_none: bool = True
+) -> dict[str, Any]:
+    """Recursive dict merge; ``override`` wins.
+
+    With ``skip_none`` (notebook parameters) a ``None`` value means "take the profile's
+    value", so a notebook can pass every parameter through unchanged. Between profiles
+    (``inherits``) an explicit ``null`` is a value and does override.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None and skip_none:
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value, skip_none)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def section(profile: str | dict[str, Any], name: str, **overrides: Any) -> dict[str, Any]:
+    """One step's settings from a profile, with non-``None`` overrides applied."""
+    data = load_profile(profile) if isinstance(profile, str) else profile
+    if name not in data:
+        raise KeyError(f"profile {data.get('name', '?')!r} has no section {name!r}")
+    return merge_settings(data[name], overrides)

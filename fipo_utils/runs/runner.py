@@ -1,0 +1,238 @@
+"""Execute notebooks headlessly with papermill, one run folder per run, resumable.
+
+``reproduce`` runs a profile's chain of notebooks into a new run folder; ``run_notebook``
+runs one. Both record every step in the run's manifest before and after it runs, so a
+crash or a failing cell leaves a folder that ``reproduce(resume=...)`` continues from the
+first step not yet done.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.runs.folders import new_run_dir
+from fipo_utils.runs.manifest import new_manifest, read_manifest, utc_now, write_manifest
+from fipo_utils.runs.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from fipo_utils.runs.profiles import load_profile
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One notebook execution: the notebook and the parameters given on top of the profile."""
+
+    notebook: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe label, unique for a notebook and its parameters."""
+        name = Path(self.notebook).stem
+        extras = "__".join(f"{k}-{_slug(v)}" for k, v in sorted(self.parameters.items()))
+        return f"{name}__{extras}" if extras else name
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "notebook": self.notebook, "parameters": dict(self.parameters)}
+
+
+class StepFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+    def __init__(self, step_key: str, error: dict[str, Any], output: Path) -> None:
+        self.step_key = step_key
+        self.error = error
+        self.output = output
+        source = error.get("source", "").strip().splitlines()
+        first_line = source[0] if source else ""
+        super().__init__(
+            f"notebook {step_key} failed in cell {error.get('cell_index')} "
+            f"(In [{error.get('exec_count')}]: {first_line!r}): "
+            f"{error.get('ename')}: {error.get('evalue')}\n"
+            f"the executed notebook with the traceback is {output}"
+        )
+
+
+def _slug(value: Any) -> str:
+    text = str(value)
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)[:40]
+
+
+def notebook_path(notebook: str) -> Path:
+    """A chain entry is a notebook name in ``notebooks/`` (with or without ``.ipynb``) or a path."""
+    candidate = Path(notebook)
+    if candidate.suffix == ".ipynb" and candidate.is_file():
+        return candidate.resolve()
+    named = NOTEBOOKS_DIR / f"{candidate.stem}.ipynb"
+    if named.is_file():
+        return named
+    raise FileNotFoundError(
+        f"notebook {notebook!r} not found (looked for {candidate} and {named}); "
+        f"available: {', '.join(sorted(p.stem for p in NOTEBOOKS_DIR.glob('*.ipynb')))}"
+    )
+
+
+def chain_from_profile(profile: str) -> list[ChainStep]:
+    data = load_profile(profile)
+    chain = data.get("chain")
+    if not chain:
+        raise ValueError(f"profile {profile!r} has no `chain` of notebooks to run")
+    steps = []
+    for index, entry in enumerate(chain):
+        if not isinstance(entry, dict) or "notebook" not in entry:
+            raise ValueError(f"profile {profile!r}, chain entry {index}: needs a `notebook` key")
+        steps.append(ChainStep(entry["notebook"], dict(entry.get("parameters") or {})))
+    return steps
+
+
+def _output_path(run_dir: Path, step: ChainStep) -> Path:
+    """Where the executed notebook goes; a repeated step gets a new name, never overwrites."""
+    folder = run_dir / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{step.key}.ipynb"
+    attempt = 2
+    while path.exists():
+        path = folder / f"{step.key}.attempt{attempt}.ipynb"
+        attempt += 1
+    return path
+
+
+def execute_step(step: ChainStep, run_dir: Path, profile: str, progress: bool) -> Path:
+    """Run one notebook with papermill; raise :class:`StepFailed` naming the failing cell."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = notebook_path(step.notebook)
+    output = _output_path(run_dir, step)
+    parameters = {"run_dir": str(run_dir), "profile": profile, **step.parameters}
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(PROJECT_ROOT),
+        )
+    except PapermillExecutionError as exc:
+        error = {
+            "cell_index": exc.cell_index,
+            "exec_count": exc.exec_count,
+            "source": exc.source,
+            "ename": exc.ename,
+            "evalue": exc.evalue,
+        }
+        raise StepFailed(step.key, error, output) from None
+    return output
+
+
+def _run_pending(
+    run_dir: Path,
+    manifest: dict,
+    profile: str,
+    log: Log,
+    progress: bool,
+    only: set[int] | None = None,
+) -> None:
+    """Run every step not yet done (or only the step indices in ``only``), in order."""
+    steps = manifest["steps"]
+    for number, record in enumerate(steps, start=1):
+        if only is not None and number - 1 not in only:
+            continue
+        if record["status"] == "done":
+            log(f"[{number}/{len(steps)}] {record['key']}: already done, skipped")
+            continue
+        step = ChainStep(record["notebook"], record.get("parameters") or {})
+        record.update(status="running", started=utc_now(), error=None)
+        write_manifest(run_dir, manifest)
+        log(f"[{number}/{len(steps)}] {record['key']}: running")
+        started = time.perf_counter()
+        try:
+            output = execute_step(step, run_dir, profile, progress)
+        except StepFailed as failure:
+            record.update(
+                status="failed",
+                wall_time_s=round(time.perf_counter() - started, 2),
+                error=failure.error,
+                output_notebook=str(failure.output.relative_to(run_dir)),
+            )
+            write_manifest(run_dir, manifest)
+            raise
+        record.update(
+            status="done",
+            wall_time_s=round(time.perf_counter() - started, 2),
+            output_notebook=str(output.relative_to(run_dir)),
+        )
+        write_manifest(run_dir, manifest)
+        log(f"[{number}/{len(steps)}] {record['key']}: done in {record['wall_time_s']:.1f}s")
+
+
+def reproduce(
+    profile: str = "smoke",
+    resume: str | Path | None = None,
+    runs_root: str | Path | None = None,
+    log: Log = print,
+    progress: bool | None = None,
+) -> Path:
+    """Run the profile's notebook chain into a new run folder, or resume an earlier one.
+
+    Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
+    after recording it in the manifest.
+    """
+    progress = sys.stderr.isatty() if progress is None else progress
+    if resume:
+        run_dir = Path(resume).expanduser().resolve()
+        manifest = read_manifest(run_dir)
+        if manifest["profile"] != profile:
+            log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
+        profile = manifest["profile"]
+        manifest.setdefault("resumed", []).append(utc_now())
+    else:
+        steps = chain_from_profile(profile)
+        run_dir = new_run_dir(label=Path(profile).stem, root=runs_root)
+        manifest = new_manifest(profile, {}, [dict(s.as_dict(), status="pending") for s in steps])
+    write_manifest(run_dir, manifest)
+    log(f"run folder: {run_dir}")
+    _run_pending(run_dir, manifest, profile, log, progress)
+    return run_dir
+
+
+def run_notebook(
+    notebook: str,
+    parameters: dict[str, Any] | None = None,
+    profile: str = "smoke",
+    run_dir: str | Path | None = None,
+    runs_root: str | Path | None = None,
+    log: Log = print,
+    progress: bool | None = None,
+) -> Path:
+    """Run one notebook into ``run_dir`` (a new run folder when not given); return the folder.
+
+    Inside an existing run the step is appended to its manifest; outputs of earlier steps
+    stay where they are.
+    """
+    progress = sys.stderr.isatty() if progress is None else progress
+    step = ChainStep(notebook, dict(parameters or {}))
+    notebook_path(notebook)  # fail before creating anything if the notebook does not exist
+    if run_dir:
+        folder = Path(run_dir).expanduser().resolve()
+        try:
+            manifest = read_manifest(folder)
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            manifest = new_manifest(profile, {}, [])
+        if manifest.get("profile") != profile:
+            log(f"note: {folder} was made with profile {manifest.get('profile')!r}")
+    else:
+        folder = new_run_dir(label=step.key, root=runs_root)
+        manifest = new_manifest(profile, {}, [])
+    manifest["steps"].append(dict(step.as_dict(), status="pending"))
+    write_manifest(folder, manifest)
+    log(f"run folder: {folder}")
+    _run_pending(folder, manifest, profile, log, progress, only={len(manifest["steps"]) - 1})
+    return folder

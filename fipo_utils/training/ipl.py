@@ -1,0 +1,379 @@
+"""Iterative preference learning (IPL, FACTS section 4): rounds of one epoch of DPO or IPO.
+
+Round 1 trains on the static ``data/ipl.jsonl``. Before each later round the model that the
+previous round produced rebuilds the data:
+
+1. *rewrite*: for every optimizer row (case 0-5) it writes a new prompt from the row's
+   optimizer input (sampled: paper T 0.8, top-p 0.95, 256 tokens);
+2. *judge*: shown the discriminator template with the new and the current prompt in a
+   random order of slots A/B, it keeps the new prompt only if it picks the new one
+   (first-token log-prob of ``A`` vs ``B``, see :mod:`fipo_utils.training.judge`);
+3. *re-answer*: it answers the kept prompt (1 token for multiple choice, up to 512 otherwise)
+   and the answer becomes the row's new silver response; the optimizer input is re-rendered;
+4. instruction-following rows (case 6/7) get the model's own answer as the rejected side;
+5. half of the discrimination rows (case 8) are dropped.
+
+The next round trains from the previous round's model, which is also its reference (LoRA:
+a fresh adapter on the merged previous model, disabled for the reference). A held-out slice
+of discrimination rows measures the judge after every round. Everything a round produces is
+written before the next starts, so a killed run resumes at the first unfinished round (and
+inside it, from the trainer's last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fipo_utils.models.generate import GenerationParams
+
+OPTIMIZER_CASES = frozenset(range(6))
+SILVER_CASES = frozenset({1, 2, 4, 5})
+GOLDEN_CASES = frozenset({3, 4, 5})
+INSTRUCTION_CASES = frozenset({6, 7})
+MC_INSTRUCTION_CASE = 6
+DISCRIMINATION_CASE = 8
+
+
+class Generator(Protocol):
+    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class IplSettings:
+    """The ``ipl`` profile section (training numbers come from ``train`` + ``preference``)."""
+
+    rounds: int = 3
+    rewrite: GenerationParams = field(
+        default_factory=lambda: GenerationParams(max_new_tokens=256, temperature=0.8, top_p=0.95)
+    )
+    answer_max_new_tokens: int = 512
+    judge_holdout: float = 0.05
+    drop_discrimination: float = 0.5
+    generation_batch_size: int = 8
+    template: str | None = None
+    seed: int = 2024
+
+    @classmethod
+    def from_mapping(cls, values: dict | None, seed: int = 2024) -> IplSettings:
+        values = dict(values or {})
+        values.pop("loss", None)
+        rewrite = values.pop("rewrite", None) or {}
+        known = {"rounds", "answer_max_new_tokens", "judge_holdout", "drop_discrimination"}
+        known |= {"generation_batch_size", "template", "seed"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KeyError(f"unknown ipl settings {unknown}")
+        values.setdefault("seed", seed)
+        params = GenerationParams(**{**cls().rewrite.as_dict(), **rewrite, "seed": values["seed"]})
+        return cls(rewrite=params, **values)
+
+
+@dataclass
+class RoundEdit:
+    """The rebuilt rows of a round and what changed."""
+
+    rows: list[dict]
+    n_optimizer_rows: int = 0
+    n_replaced: int = 0
+    n_instruction_rewritten: int = 0
+    n_discrimination_before: int = 0
+    n_discrimination_after: int = 0
+
+    @property
+    def replaced_share(self) -> float | None:
+        return self.n_replaced / self.n_optimizer_rows if self.n_optimizer_rows else None
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "n_rows": len(self.rows),
+            "n_optimizer_rows": self.n_optimizer_rows,
+            "n_replaced": self.n_replaced,
+            "replaced_share": self.replaced_share,
+            "n_instruction_rewritten": self.n_instruction_rewritten,
+            "n_discrimination_before": self.n_discrimination_before,
+            "n_discrimination_after": self.n_discrimination_after,
+        }
+
+
+def split_judge_holdout(rows: list[dict], share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Set aside ``share`` of the discrimination rows (at least one if any) for judge accuracy."""
+    discrimination = [i for i, r in enumerate(rows) if r["case_type"] == DISCRIMINATION_CASE]
+    if not discrimination or share <= 0:
+        return rows, []
+    count = max(1, math.ceil(share * len(discrimination)))
+    held = set(random.Random(seed).sample(discrimination, min(count, len(discrimination))))
+    return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
+
+
+def drop_discrimination_rows(rows: list[dict], share: float, rng: random.Random) -> list[dict]:
+    """Remove ``floor(share * n)`` of the ``n`` discrimination rows, chosen at random."""
+    discrimination = [i for i, r in enumerate(rows) if r["case_type"] == DISCRIMINATION_CASE]
+    dropped = set(rng.sample(discrimination, math.floor(share * len(discrimination))))
+    return [r for i, r in enumerate(rows) if i not in dropped]
+
+
+def rebuild_round_rows(
+    rows: list[dict],
+    *,
+    generator: Generator,
+    judge: Callable[[list[str]], list[str]],
+    to_model_input: Callable[[str], str],
+    template: Any,
+    settings: IplSettings,
+    round_index: int,
+) -> RoundEdit:
+    """Steps 1-5 of the module docstring; ``rows`` are not modified.
+
+    ``to_model_input`` turns a stored (Tulu-wrapped) prompt into the model's chat format;
+    ``judge`` maps model-ready discriminator prompts to ``"A"``/``"B"``.
+    """
+    from fipo_utils.data.template import (
+        count_words,
+        render_discriminator_prompt,
+        render_optimizer_prompt,
+        wrap_tulu,
+    )
+
+    rng = random.Random(settings.seed * 1000 + round_index)
+    rows = [dict(r) for r in rows]
+    edit = RoundEdit(rows=rows)
+    edit.n_discrimination_before = sum(r["case_type"] == DISCRIMINATION_CASE for r in rows)
+    optimizer = [r for r in rows if r["case_type"] in OPTIMIZER_CASES]
+    edit.n_optimizer_rows = len(optimizer)
+    rewrite = GenerationParams(**{**settings.rewrite.as_dict(), "seed": rng.randrange(2**31)})
+
+    # 1-2. rewrite and judge
+    rewrites = generator.generate([to_model_input(r["prompt"]) for r in optimizer], rewrite)
+    new_prompts = [text.strip() + r["p_o"] for text, r in zip(rewrites, optimizer, strict=True)]
+    new_in_a = [rng.random() < 0.5 for _ in optimizer]
+    questions = []
+    for row, new, first in zip(optimizer, new_prompts, new_in_a, strict=True):
+        a, b = (new, row["s_p"]) if first else (row["s_p"], new)
+        questions.append(
+            to_model_input(
+                wrap_tulu(render_discriminator_prompt(template, row["r_p"], a, b, row["g_r"]))
+            )
+        )
+    verdicts = judge(questions)
+    for row, new, first, verdict, text in zip(
+        optimizer, new_prompts, new_in_a, verdicts, rewrites, strict=True
+    ):
+        if text.strip() and (verdict == "A") == first and new != row["s_p"]:
+            row["s_p"] = new
+            edit.n_replaced += 1
+
+    # 3. re-answer with the kept prompt: the new silver response
+    needs_answer = [r for r in optimizer if r["case_type"] in SILVER_CASES]
+    silver = _answer(
+        generator, needs_answer, [r["s_p"] for r in needs_answer], to_model_input, settings
+    )
+    for row, answer in zip(needs_answer, silver, strict=True):
+        row["silver"] = answer
+    for row in optimizer:
+        case = row["case_type"]
+        text = render_optimizer_prompt(
+            template,
+            row["s_p"],
+            silver_response=row.pop("silver", None) if case in SILVER_CASES else None,
+            golden_response=row["g_r"] if case in GOLDEN_CASES else None,
+            word_limit=count_words(row["chosen"]),
+        )
+        row["prompt"] = wrap_tulu(text)
+
+    # 4. instruction-following rows: the model's own answer is the rejected side
+    instruction = [r for r in rows if r["case_type"] in INSTRUCTION_CASES]
+    answers = _answer(generator, instruction, [None] * len(instruction), to_model_input, settings)
+    for row, answer in zip(instruction, answers, strict=True):
+        row["rejected"] = answer
+        edit.n_instruction_rewritten += 1
+
+    # 5. drop half of the discrimination rows
+    edit.rows = drop_discrimination_rows(rows, settings.drop_discrimination, rng)
+    edit.n_discrimination_after = sum(r["case_type"] == DISCRIMINATION_CASE for r in edit.rows)
+    return edit
+
+
+def _answer(
+    generator: Generator,
+    rows: list[dict],
+    questions: list[str | None],
+    to_model_input: Callable[[str], str],
+    settings: IplSettings,
+) -> list[str]:
+    """Answer each row: one token for multiple choice, up to ``answer_max_new_tokens`` else.
+
+    A question of ``None`` means the row's own prompt is the question (instruction rows).
+    """
+    from fipo_utils.data.template import wrap_tulu
+
+    outputs: list[str] = [""] * len(rows)
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        is_mc = row["p_o"] != "" or row["case_type"] == MC_INSTRUCTION_CASE
+        groups.setdefault(1 if is_mc else settings.answer_max_new_tokens, []).append(i)
+    for max_tokens, index in groups.items():
+        params = GenerationParams(max_new_tokens=max_tokens, temperature=0.0, seed=settings.seed)
+        prompts = [
+            to_model_input(rows[i]["prompt"] if questions[i] is None else wrap_tulu(questions[i]))
+            for i in index
+        ]
+        for i, text in zip(index, generator.generate(prompts, params), strict=True):
+            outputs[i] = text.strip()
+    return outputs
+
+
+def run_ipl(
+    run_dir: str | Path,
+    profile: str | dict = "smoke",
+    loss: str = "ipo",
+    *,
+    name: str | None = None,
+    data_path: str | Path | None = None,
+    rounds: int | None = None,
+    callbacks: list | None = None,
+    **overrides: Any,
+) -> dict:
+    """Run (or resume) IPL into the run folder; returns the ``rounds.json`` record.
+
+    Writes ``checkpoints/<name>/round_<k>/final`` per round (``checkpoints/<name>/final``
+    links to the last), ``train/<name>/round_<k>/data.jsonl`` (the rows each round trained
+    on), ``train/<name>/rounds.json`` and ``train/<name>/metrics.json``.
+    """
+    from fipo_utils.data.template import load_template
+    from fipo_utils.models.generate import TransformersGenerator
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.runs.folders import require
+    from fipo_utils.runs.profiles import load_profile
+    from fipo_utils.training.judge import judge_accuracy, judge_letters
+    from fipo_utils.training.rows import (
+        IPL_FIELDS,
+        read_jsonl_rows,
+        rewrap_prompt,
+        take_rows,
+        write_jsonl,
+    )
+    from fipo_utils.training.strategies import settings_from_profile
+    from fipo_utils.training.train import fit
+
+    if loss not in ("dpo", "ipo"):
+        raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
+    run_dir = Path(run_dir)
+    data = load_profile(profile) if isinstance(profile, str) else profile
+    settings = settings_from_profile(data, loss, **{"epochs": 1, **overrides})
+    ipl = IplSettings.from_mapping(data.get("ipl"), seed=data.get("seed", 2024))
+    n_rounds = rounds or ipl.rounds
+    name = name or f"ipl-{settings.name}"
+    checkpoints = run_dir / "checkpoints" / name
+    train_dir = run_dir / "train" / name
+    rounds_path = train_dir / "rounds.json"
+    record = _read_json(rounds_path) or {"name": name, "loss": loss, "rounds": []}
+    done = {r["round"]: r for r in record["rounds"]}
+
+    data_path = Path(data_path) if data_path else require(run_dir, "data/ipl.jsonl", "01")
+    rows = take_rows(read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows)
+    rows, holdout = split_judge_holdout(rows, ipl.judge_holdout, ipl.seed)
+    # the template 01 rendered the data with, unless IPL names its own
+    template = load_template(ipl.template or data.get("diversify", {}).get("template"))
+    previous = settings.base_model
+    history: list[dict] = []
+    for k in range(1, n_rounds + 1):
+        round_dir = checkpoints / f"round_{k}"
+        data_file = train_dir / f"round_{k}" / "data.jsonl"
+        if k in done and (round_dir / "final" / "config.json").is_file():
+            rows, previous = read_jsonl_rows(data_file, IPL_FIELDS), str(round_dir / "final")
+            history += done[k].get("log_history", [])
+            continue
+        entry: dict[str, Any] = {"round": k, "start_model": previous}
+        if data_file.is_file():  # rebuilt before a crash: reuse, never regenerate
+            rows = read_jsonl_rows(data_file, IPL_FIELDS)
+            entry.update(_read_json(data_file.with_name("edit.json")) or {})
+        elif k > 1:
+            loaded = load_model(previous, dtype=settings.dtype)
+            tokenizer = loaded.tokenizer
+            generator = TransformersGenerator(loaded.model, tokenizer, ipl.generation_batch_size)
+            edit = rebuild_round_rows(
+                rows,
+                generator=generator,
+                judge=lambda prompts, m=loaded.model, t=tokenizer: judge_letters(m, t, prompts),
+                to_model_input=lambda p, t=tokenizer: rewrap_prompt(p, settings.prompt_format, t),
+                template=template,
+                settings=ipl,
+                round_index=k,
+            )
+            rows = edit.rows
+            _write_json(data_file.with_name("edit.json"), edit.stats())
+            entry.update(edit.stats())
+            del loaded, generator
+        write_jsonl(rows, data_file)
+        entry.setdefault("n_rows", len(rows))
+        result = fit(
+            settings,
+            rows,
+            round_dir,
+            start_model=previous,
+            reference_model=previous,
+            callbacks=callbacks,
+        )
+        losses = [h["loss"] for h in result.log_history if "loss" in h]
+        trained = load_model(str(result.final_dir), dtype=settings.dtype)
+        predicted = judge_letters(
+            trained.model,
+            trained.tokenizer,
+            [
+                rewrap_prompt(r["prompt"], settings.prompt_format, trained.tokenizer)
+                for r in holdout
+            ],
+        )
+        entry.update(
+            {
+                "final_dir": str(result.final_dir),
+                "judge_accuracy": judge_accuracy(predicted, [r["chosen"] for r in holdout]),
+                "n_judge_holdout": len(holdout),
+                "loss_first": losses[0] if losses else None,
+                "loss_last": losses[-1] if losses else None,
+                "loss_mean": sum(losses) / len(losses) if losses else None,
+                "train_wall_s": result.wall_s,
+                "log_history": [{**h, "round": k} for h in result.log_history],
+            }
+        )
+        history += entry["log_history"]
+        record["rounds"] = [r for r in record["rounds"] if r["round"] != k] + [entry]
+        _write_json(rounds_path, record)
+        previous = str(result.final_dir)
+    _link_final(checkpoints, n_rounds)
+    metrics = {
+        "name": name,
+        "strategy": f"ipl-{loss}",
+        "settings": settings.as_dict(),
+        "ipl": {**ipl.__dict__, "rewrite": ipl.rewrite.as_dict(), "rounds": n_rounds},
+        "final_dir": str(checkpoints / "final"),
+        "log_history": history,
+    }
+    _write_json(train_dir / "metrics.json", metrics)
+    return record
+
+
+def _link_final(checkpoints: Path, last_round: int) -> None:
+    """``checkpoints/<name>/final`` -> the last round's model (a link, not a 0.5 GB copy)."""
+    link = checkpoints / "final"
+    if link.is_symlink():
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(Path(f"round_{last_round}") / "final", target_is_directory=True)
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".partial")
+    staging.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    staging.replace(path)

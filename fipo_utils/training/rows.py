@@ -1,0 +1,149 @@
+"""Training rows from the run folder's data files, in the shapes trl's trainers take.
+
+``data/sft.json`` becomes prompt/completion pairs (trl then trains on the completion only),
+``data/dpo.jsonl`` and ``data/ipl.jsonl`` become prompt/chosen/rejected rows. Prompts are
+stored Tulu-wrapped (the paper's format); a profile whose model speaks another chat format
+(``models.prompt_format: chat_template`` for SmolLM2) gets them re-wrapped here, so the data
+files stay identical across profiles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from transformers import PreTrainedTokenizerBase
+
+PREFERENCE_FIELDS = ("prompt", "chosen", "rejected")
+IPL_FIELDS = PREFERENCE_FIELDS + ("s_p", "r_p", "g_r", "p_o", "case_type")
+
+
+class TrainingDataError(ValueError):
+    """A data row is malformed; the message names the file, the record and the field."""
+
+
+def rewrap_prompt(
+    prompt: str, prompt_format: str, tokenizer: PreTrainedTokenizerBase | None
+) -> str:
+    """Re-wrap a Tulu-wrapped prompt in ``prompt_format`` (unchanged for ``tulu``)."""
+    if prompt_format == "tulu":
+        return prompt
+    from fipo_utils.data.template import unwrap_tulu, wrap_prompt
+
+    return wrap_prompt(unwrap_tulu(prompt), prompt_format, tokenizer)
+
+
+def read_sft_rows(path: str | Path) -> list[dict]:
+    """``sft.json`` -> ``[{"id", "prompt", "completion"}]`` (prompt still Tulu-wrapped)."""
+    path = Path(path)
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise TrainingDataError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(records, list):
+        raise TrainingDataError(f"{path}: expected a JSON list of SFT records")
+    rows = []
+    for index, record in enumerate(records):
+        where = f"{path}, record {index}"
+        turns = record.get("conversations") if isinstance(record, dict) else None
+        if not isinstance(turns, list) or len(turns) < 2:
+            raise TrainingDataError(
+                f"{where}: field 'conversations' must hold a user and a bot turn"
+            )
+        user, bot = turns[0], turns[1]
+        for turn, role in ((user, "user"), (bot, "bot")):
+            if not isinstance(turn, dict) or turn.get("role") != role:
+                raise TrainingDataError(f"{where}: field 'conversations' expects a {role!r} turn")
+            if not isinstance(turn.get("value"), str):
+                raise TrainingDataError(
+                    f"{where}: field 'conversations[{role}].value' must be a string"
+                )
+        rows.append(
+            {
+                "id": str(record.get("id", index)),
+                "prompt": user["value"],
+                "completion": bot["value"],
+            }
+        )
+    return rows
+
+
+def read_jsonl_rows(path: str | Path, fields: Iterable[str] = PREFERENCE_FIELDS) -> list[dict]:
+    """Read a JSONL file and check each line has ``fields`` as strings (``case_type``: int)."""
+    path = Path(path)
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TrainingDataError(
+                    f"{path}, line {number}: not valid JSON ({error})"
+                ) from error
+            for name in fields:
+                expected = int if name == "case_type" else str
+                if not isinstance(row.get(name), expected):
+                    raise TrainingDataError(
+                        f"{path}, line {number}: field {name!r} must be a {expected.__name__}"
+                    )
+            rows.append(row)
+    return rows
+
+
+def sft_examples(
+    rows: list[dict], prompt_format: str, tokenizer: PreTrainedTokenizerBase
+) -> list[dict]:
+    """Prompt/completion rows for ``SFTTrainer`` (completion-only loss)."""
+    return [
+        {
+            "prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer),
+            "completion": r["completion"],
+        }
+        for r in rows
+    ]
+
+
+def preference_examples(
+    rows: list[dict], prompt_format: str, tokenizer: PreTrainedTokenizerBase
+) -> list[dict]:
+    """Prompt/chosen/rejected rows for ``DPOTrainer``."""
+    return [
+        {
+            "prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer),
+            "chosen": r["chosen"],
+            "rejected": r["rejected"],
+        }
+        for r in rows
+    ]
+
+
+def take_rows(rows: list[dict], max_rows: int | None) -> list[dict]:
+    """The first ``max_rows`` rows (file order is already shuffled by diversification)."""
+    return rows if not max_rows else rows[:max_rows]
+
+
+def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
+    """Write rows atomically (temporary file + rename): a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(path.suffix + ".partial")
+    with staging.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    staging.replace(path)
+    return path
+
+
+def truncate_prompt(prompt: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> str:
+    """Keep the last ``max_tokens`` tokens of a prompt (its end holds the assistant tag).
+
+    The paper caps prompts at 1536 of the 2048 tokens so a long prompt never leaves the
+    response without room; trl 1.16 only caps the whole sequence, so the prompt cap is here.
+    """
+    ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    if len(ids) <= max_tokens:
+        return prompt
+    return tokenizer.decode(ids[-max_tokens:])

@@ -1,0 +1,198 @@
+"""One settings object per training strategy, and thin builders of trl trainers from it.
+
+``sft`` trains with ``SFTTrainer`` on the completion only; ``dpo`` and ``ipo`` train with
+``DPOTrainer`` (loss ``sigmoid`` / ``ipo``). LoRA or full fine-tuning is one flag: with
+LoRA, trl wraps the model with the adapter and the reference is the same model with the
+adapter disabled; with full fine-tuning the reference is a frozen copy of the start model
+(or none at all when its log-probs are precomputed).
+
+Settings come from a profile: the shared ``train`` section, then ``sft`` or ``preference``;
+``paper`` holds the paper's values (FACTS section 4) and ``smoke`` changes only sizes,
+steps and the learning rate (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+
+from fipo_utils.runs.profiles import load_profile, merge_settings
+from fipo_utils.training.lora import LoraSettings
+
+STRATEGIES = ("sft", "dpo", "ipo")
+PREFERENCE_LOSSES = {"dpo": "sigmoid", "ipo": "ipo"}
+
+
+@dataclass
+class TrainSettings:
+    """Everything one training run needs; field names match the profile keys."""
+
+    strategy: str
+    base_model: str
+    lora: bool = True
+    lora_settings: LoraSettings = field(default_factory=LoraSettings)
+    prompt_format: str = "tulu"
+    dtype: str = "float32"
+    learning_rate: float = 2e-5
+    epochs: float = 3.0
+    max_steps: int = -1  # -1: run ``epochs``; > 0 stops after that many optimizer steps
+    batch_size: int = 8
+    grad_accum: int = 2
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    max_length: int = 2048
+    max_prompt_length: int = 1536
+    beta: float = 0.01
+    ipo_variant: str = "averaged"  # "summed": the original FIPO code's IPO (SummedIPOTrainer)
+    precompute_ref_log_probs: bool = False
+    packing: bool = False
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    logging_steps: int = 1
+    save_steps: int = 50
+    save_total_limit: int = 2
+    max_rows: int | None = None
+    seed: int = 2024
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if self.ipo_variant not in ("averaged", "summed"):
+            raise ValueError(f"ipo_variant {self.ipo_variant!r}: use 'averaged' (trl) or 'summed'")
+        if isinstance(self.lora_settings, dict):
+            self.lora_settings = LoraSettings.from_mapping(self.lora_settings)
+
+    @property
+    def name(self) -> str:
+        """The run-folder name of this optimizer: ``<strategy>-<lora|full>``."""
+        return f"{self.strategy}-{'lora' if self.lora else 'full'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["lora_settings"]["target_modules"] = list(self.lora_settings.target_modules)
+        return data
+
+
+def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) -> TrainSettings:
+    """Merge ``models``, ``train`` and the strategy's section, then non-``None`` overrides."""
+    data = load_profile(profile) if isinstance(profile, str) else profile
+    models = data.get("models", {})
+    merged: dict[str, Any] = {
+        "base_model": models.get("optimizer_base"),
+        "prompt_format": models.get("prompt_format", "tulu"),
+        "dtype": models.get("dtype", "float32"),
+        "seed": data.get("seed", 2024),
+    }
+    merged = merge_settings(merged, data.get("train", {}))
+    merged = merge_settings(merged, data.get("sft" if strategy == "sft" else "preference", {}))
+    merged = merge_settings(merged, overrides)
+    known = {f.name for f in fields(TrainSettings)}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise KeyError(f"profile {data.get('name', '?')!r}: unknown training keys {unknown}")
+    return TrainSettings(strategy=strategy, **merged)
+
+
+def _common_arguments(settings: TrainSettings, output_dir: str) -> dict[str, Any]:
+    import torch
+
+    return {
+        # Without a GPU, ranks started by `accelerate launch` (torchrun) join over gloo
+        "use_cpu": not torch.cuda.is_available(),
+        "output_dir": output_dir,
+        "learning_rate": settings.learning_rate,
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "warmup_steps": settings.warmup_ratio,  # a float below 1 is a ratio in transformers 5
+        "weight_decay": settings.weight_decay,
+        "lr_scheduler_type": "linear",
+        "max_length": settings.max_length,
+        "bf16": settings.bf16,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+        "logging_steps": settings.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "report_to": "none",
+        "seed": settings.seed,
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+
+
+def build_sft_trainer(
+    settings: TrainSettings,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[dict],
+    output_dir: str,
+    callbacks: list[TrainerCallback] | None = None,
+):
+    """``SFTTrainer`` over prompt/completion rows; the loss covers completion tokens only."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    config = SFTConfig(
+        **_common_arguments(settings, output_dir),
+        completion_only_loss=True,
+        packing=settings.packing,
+        packing_strategy="wrapped" if settings.packing else "bfd",
+    )
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        peft_config=settings.lora_settings.peft_config() if settings.lora else None,
+        callbacks=callbacks,
+    )
+
+
+def build_preference_trainer(
+    settings: TrainSettings,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[dict],
+    output_dir: str,
+    ref_model: PreTrainedModel | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+):
+    """``DPOTrainer`` for ``dpo`` (sigmoid) or ``ipo``; ``SummedIPOTrainer`` for summed IPO.
+
+    ``ref_model`` matters only for full fine-tuning without precomputed reference
+    log-probs: pass the frozen start model (IPL passes the previous round's model).
+    """
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from fipo_utils.training.summed_ipo import SummedIPOTrainer
+
+    if settings.strategy not in PREFERENCE_LOSSES:
+        raise ValueError(f"{settings.strategy!r} is not a preference strategy (dpo, ipo)")
+    config = DPOConfig(
+        **_common_arguments(settings, output_dir),
+        loss_type=[PREFERENCE_LOSSES[settings.strategy]],
+        beta=settings.beta,
+        precompute_ref_log_probs=settings.precompute_ref_log_probs,
+    )
+    summed = settings.strategy == "ipo" and settings.ipo_variant == "summed"
+    trainer_class = SummedIPOTrainer if summed else DPOTrainer
+    if settings.lora or settings.precompute_ref_log_probs:
+        ref_model = None
+    elif ref_model is None:
+        raise ValueError(
+            "full fine-tuning needs a frozen reference model (or precomputed log-probs)"
+        )
+    return trainer_class(
+        model=model,
+        ref_model=ref_model,
+        args=config,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        peft_config=settings.lora_settings.peft_config() if settings.lora else None,
+        callbacks=callbacks,
+    )

@@ -1,0 +1,198 @@
+"""Train one SFT, DPO or IPO optimizer: :func:`train_strategy` (what notebooks 02-03 call)
+and :func:`fit`, the trainer run that IPL (:mod:`fipo_utils.training.ipl`) repeats each round.
+The command line that dispatches to this module or to IPL is :mod:`fipo_utils.training.launch`.
+
+A run writes into the run folder (docs/CONTRACTS.md):
+``checkpoints/<name>/checkpoint-N/`` (trainer checkpoints, resumed after a crash),
+``checkpoints/<name>/final/`` (a standalone safetensors model; LoRA merged, the adapter
+kept beside it in ``checkpoints/<name>/adapter/``) and ``train/<name>/metrics.json``.
+A finished run is never trained over: calling it again returns the saved metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fast
+    import torch
+    from transformers import TrainerCallback
+
+    from fipo_utils.training.strategies import TrainSettings
+
+DATA_FILES = {"sft": "data/sft.json", "dpo": "data/dpo.jsonl", "ipo": "data/dpo.jsonl"}
+
+
+@dataclass
+class FitResult:
+    final_dir: Path
+    log_history: list[dict]
+    resumed_from: str | None
+    wall_s: float
+
+
+def state_dict_sha256(model: torch.nn.Module) -> str:
+    """A digest of every parameter and buffer, in name order: equal digests, equal weights."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def prepare_examples(settings: TrainSettings, rows: list[dict], tokenizer) -> list[dict]:
+    """Re-wrap prompts for the model's chat format and cap their length."""
+    from fipo_utils.training.rows import preference_examples, sft_examples, truncate_prompt
+
+    build = sft_examples if settings.strategy == "sft" else preference_examples
+    examples = build(rows, settings.prompt_format, tokenizer)
+    for example in examples:
+        example["prompt"] = truncate_prompt(
+            example["prompt"], tokenizer, settings.max_prompt_length
+        )
+    return examples
+
+
+def fit(
+    settings: TrainSettings,
+    rows: list[dict],
+    checkpoint_dir: str | Path,
+    *,
+    start_model: str | None = None,
+    reference_model: str | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+    hash_path: str | Path | None = None,
+) -> FitResult:
+    """Train ``start_model`` (default: the settings' base) on ``rows``, resuming if possible.
+
+    ``reference_model`` is the frozen reference for full preference fine-tuning (default:
+    the start model); with LoRA the reference is the start model with adapters disabled.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.strategies import build_preference_trainer, build_sft_trainer
+
+    checkpoint_dir = Path(checkpoint_dir)
+    start = start_model or settings.base_model
+    loaded = load_model(start, dtype=settings.dtype)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    model.train()
+    examples = prepare_examples(settings, rows, tokenizer)
+    output_dir = str(checkpoint_dir)
+    if settings.strategy == "sft":
+        trainer = build_sft_trainer(settings, model, tokenizer, examples, output_dir, callbacks)
+    else:
+        ref = None
+        if not settings.lora and not settings.precompute_ref_log_probs:
+            ref = load_model(reference_model or start, dtype=settings.dtype).model
+        trainer = build_preference_trainer(
+            settings, model, tokenizer, examples, output_dir, ref_model=ref, callbacks=callbacks
+        )
+    resume = get_last_checkpoint(output_dir) if checkpoint_dir.is_dir() else None
+    began = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    wall_s = time.perf_counter() - began
+
+    if hash_path is not None:
+        rank = trainer.accelerator.process_index
+        path = Path(hash_path).with_name(f"{Path(hash_path).stem}-rank{rank}.sha256")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+        path.write_text(state_dict_sha256(trained) + "\n", encoding="utf-8")
+    final_dir = save_final_model(trainer, settings, tokenizer, checkpoint_dir, start)
+    return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s)
+
+
+def save_final_model(trainer, settings: TrainSettings, tokenizer, checkpoint_dir: Path, start: str):
+    """Write ``final/``, a standalone model, from whatever backend trained it.
+
+    ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and must run on every
+    rank. LoRA: it writes the adapter to ``adapter/``; the main process then merges it into
+    a fresh copy of the start model, so merging never touches sharded parameters.
+    """
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.lora import load_adapter, merge_lora, save_standalone
+
+    final_dir = checkpoint_dir / "final"
+    if settings.lora:
+        adapter_dir = checkpoint_dir / "adapter"
+        trainer.save_model(str(adapter_dir))
+        if trainer.accelerator.is_main_process:
+            base = load_model(start, dtype=settings.dtype).model
+            save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
+    else:
+        trainer.save_model(str(final_dir))
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(final_dir)
+    trainer.accelerator.wait_for_everyone()
+    return final_dir
+
+
+def train_strategy(
+    run_dir: str | Path,
+    profile: str | dict = "smoke",
+    strategy: str = "sft",
+    *,
+    name: str | None = None,
+    data_path: str | Path | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+    **overrides: Any,
+) -> dict:
+    """Train one SFT/DPO/IPO optimizer into the run folder and return its metrics record.
+
+    ``overrides`` are profile keys (``lora``, ``max_steps``, ``max_rows``, ``base_model``,
+    ``learning_rate``, ...); ``None`` keeps the profile's value.
+    """
+    from fipo_utils.runs.folders import require
+    from fipo_utils.training.rows import (
+        read_jsonl_rows,
+        read_sft_rows,
+        take_rows,
+    )
+    from fipo_utils.training.strategies import settings_from_profile
+
+    run_dir = Path(run_dir)
+    settings = settings_from_profile(profile, strategy, **overrides)
+    name = name or settings.name
+    metrics_path = run_dir / "train" / name / "metrics.json"
+    checkpoint_dir = run_dir / "checkpoints" / name
+    if metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file():
+        return json.loads(metrics_path.read_text(encoding="utf-8"))
+    data_path = Path(data_path) if data_path else require(run_dir, DATA_FILES[strategy], "01")
+    rows = read_sft_rows(data_path) if strategy == "sft" else read_jsonl_rows(data_path)
+    rows = take_rows(rows, settings.max_rows)
+    result = fit(
+        settings,
+        rows,
+        checkpoint_dir,
+        callbacks=callbacks,
+        hash_path=run_dir / "train" / name / "weights.sha256",
+    )
+    record = {
+        "name": name,
+        "strategy": strategy,
+        "settings": settings.as_dict(),
+        "data": str(data_path),
+        "n_rows": len(rows),
+        "final_dir": str(result.final_dir),
+        "resumed_from": result.resumed_from,
+        "train_wall_s": result.wall_s,
+        "log_history": result.log_history,
+    }
+    if is_main_process():
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        metrics_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return record
+
+
+def is_main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
