@@ -95,7 +95,9 @@ def test_matching_tester_gets_its_own_published_row(tmp_path):
 def test_aggregate_bbh_row_is_not_counted_twice(run):
     path = run / "eval" / "results.csv"
     with path.open("a", newline="") as handle:
-        csv.writer(handle).writerow(["ipl-ipo-lora", TESTER, "bbh", "optimized", 5, 4, 0.8])
+        csv.writer(handle).writerow(
+            ["ipl-ipo-lora", TESTER, "bbh", "optimized", "answer", True, 5, 4, 0.8]
+        )
     scores = tables.benchmark_scores(collect_runs([run]), tables.CIOptions(replicates=100))
     assert _cell(scores, optimizer="ipl-ipo-lora", benchmark="bbh")["n_optimized"] == 5
 
@@ -164,9 +166,11 @@ def test_several_runs_are_laid_side_by_side(tmp_path):
 def test_bad_results_row_names_file_line_and_field(run):
     path = run / "eval" / "results.csv"
     lines = path.read_text().splitlines()
-    lines[2] = lines[2].replace(",4,3,0.75", ",4,9,2.25")
+    index = next(i for i, line in enumerate(lines) if line.endswith(",4,3,0.75"))
+    lines[index] = lines[index].replace(",4,3,0.75", ",4,9,2.25")
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ResultFileError, match=r"results.csv, line 3: fields 'n_correct'/'n_items'"):
+    where = rf"results.csv, line {index + 1}: fields 'n_correct'/'n_items'"
+    with pytest.raises(ResultFileError, match=where):
         collect_runs([run])
 
 
@@ -225,3 +229,22 @@ def test_settings_come_from_the_profile_section():
     assert (smoke.seed, smoke.bootstrap_replicates, smoke.confidence) == (2024, 2000, 0.95)
     assert paper.bootstrap_replicates == 10000
     assert paper.table2_reference_tester == "Tulu2-13B"
+
+
+def test_non_primary_scoring_rows_stay_out_of_paper_tables(run):
+    collection = collect_runs([run])
+    assert set(collection.all_results["scoring"]) == {"answer", "lenient"}
+    assert set(collection.results["scoring"]) == {"answer"}
+    assert collection.results["primary"].all()
+    # every lenient row says 100%, which would move every cell if it leaked into the tables
+    assert (collection.all_results.query("scoring == 'lenient'")["accuracy"] == 1.0).all()
+    assert len(collection.all_results) == 2 * len(collection.results)
+
+
+def test_results_row_with_unreadable_primary_flag_names_the_field(run):
+    path = run / "eval" / "results.csv"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace(",True,", ",yes,", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ResultFileError, match=r"results.csv, line 2: field 'primary' is 'yes'"):
+        collect_runs([run])

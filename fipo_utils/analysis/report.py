@@ -90,7 +90,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     table8 = tables.bbh_task_table(collection, settings.ci, settings.table8_reference_tester)
     analysis = Analysis(collection)
     analysis.tables = {
-        "results_tidy": collection.results,
+        "results_tidy": collection.all_results,
         "benchmark_scores": pd.concat([scores, overall], ignore_index=True),
         "table2_tester_benchmark": table2,
         "table6_strategies": table6,

@@ -32,13 +32,18 @@ class ResultFileError(ValueError):
 
 @dataclass
 class RunCollection:
-    """Everything the analysis reads, over all runs; each frame has a ``run`` column."""
+    """Everything the analysis reads, over all runs; each frame has a ``run`` column.
+
+    ``results`` holds each benchmark's primary scoring (what paper-shaped tables use),
+    ``all_results`` every scoring a run reported.
+    """
 
     runs: list[str]
     run_dirs: dict[str, Path]
     results: pd.DataFrame
     predictions: pd.DataFrame
     optimized: pd.DataFrame
+    all_results: pd.DataFrame
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     ipl_rounds: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     type_mix: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -76,12 +81,16 @@ def read_results_csv(path: Path, run: str, source: str) -> pd.DataFrame:
 
 def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str) -> dict:
     where = f"{path}, line {line}"
-    for name in ("optimizer", "tester", "benchmark", "condition"):
+    for name in ("optimizer", "tester", "benchmark", "condition", "scoring"):
         if not row.get(name):
             raise ResultFileError(f"{where}: field {name!r} is empty")
     if row["condition"] not in CONDITIONS:
         raise ResultFileError(
             f"{where}: field 'condition' is {row['condition']!r}, expected one of {CONDITIONS}"
+        )
+    if row["primary"] not in ("True", "False"):
+        raise ResultFileError(
+            f"{where}: field 'primary' is {row['primary']!r}, expected True or False"
         )
     counts = {}
     for name in ("n_items", "n_correct"):
@@ -116,10 +125,17 @@ def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str)
         "tester": row["tester"],
         "benchmark": row["benchmark"],
         "condition": row["condition"],
+        "scoring": row["scoring"],
+        "primary": row["primary"] == "True",
         **counts,
         "accuracy": accuracy,
         "benchmark_group": benchmark_group(row["benchmark"]),
     }
+
+
+def primary_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each benchmark's primary scoring (the one compared with the paper)."""
+    return results[results["primary"]].reset_index(drop=True)
 
 
 def result_files(folder: Path) -> list[Path]:
@@ -251,10 +267,12 @@ def collect_runs(run_dirs: list[str | Path]) -> RunCollection:
             if not isinstance(mix, dict):
                 raise ResultFileError(f"{mix_path}: expected a JSON object of case types")
             type_mix[run] = mix
+    everything = pd.concat(results, ignore_index=True)
     return RunCollection(
         runs=labels,
         run_dirs=dict(zip(labels, paths, strict=True)),
-        results=pd.concat(results, ignore_index=True),
+        results=primary_rows(everything),
+        all_results=everything,
         predictions=pd.concat(predictions, ignore_index=True),
         optimized=pd.concat(optimized, ignore_index=True),
         train_metrics=train_metrics,

@@ -29,7 +29,7 @@ from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark, render_prompt
 from fipo_utils.data.template import load_template, wrap_prompt
-from fipo_utils.evaluation.columns import RESULT_COLUMNS
+from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.evaluation.scoring import is_correct
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
@@ -194,7 +194,7 @@ def run_baselines(
             )
             path = run_dir / "baselines" / "predictions" / baseline / name / f"{bench.name}.jsonl"
             write_jsonl_preserving(path, records)
-            rows.extend(_result_rows(records))
+            rows.extend(result_rows(records))
             win_rates[(baseline, name)] = pairwise_win_rate(naive, optimized, items)
         generator.close()
         del generator
@@ -278,39 +278,25 @@ def _records(
     condition: str,
     answers: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": item.id,
-            "benchmark": item.benchmark,
-            "optimizer": optimizer,
-            "tester": tester,
-            "condition": condition,
-            "prompt": prompt,
-            "prediction": prediction,
-            "gold": item.gold,
-            "correct": is_correct(item.benchmark, prediction, item.gold),
-        }
-        for item, (prompt, prediction) in zip(items, answers, strict=True)
-    ]
-
-
-def _result_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for condition in ("naive", "optimized"):
-        chosen = [r for r in records if r["condition"] == condition]
-        n_correct = sum(r["correct"] for r in chosen)
-        rows.append(
+    records = []
+    for item, (prompt, prediction) in zip(items, answers, strict=True):
+        correct = is_correct(item.benchmark, prediction, item.gold)
+        records.append(
             {
-                "optimizer": chosen[0]["optimizer"],
-                "tester": chosen[0]["tester"],
-                "benchmark": chosen[0]["benchmark"],
+                "id": item.id,
+                "benchmark": item.benchmark,
+                "optimizer": optimizer,
+                "tester": tester,
                 "condition": condition,
-                "n_items": len(chosen),
-                "n_correct": n_correct,
-                "accuracy": n_correct / len(chosen),
+                "prompt": prompt,
+                "prediction": prediction,
+                "gold": item.gold,
+                "scoring": "answer",
+                "correct": correct,
+                "correct_by": {"answer": correct},
             }
         )
-    return rows
+    return records
 
 
 def _data_dir(need: str = "oirl") -> Path:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from fipo_utils.data.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
 from fipo_utils.data.template import wrap_prompt
-from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS
+from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import is_correct
 from fipo_utils.runs.folders import require
 from fipo_utils.runs.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
@@ -75,7 +75,7 @@ def evaluate_run(
             for condition in CONDITIONS
         ]
         _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
-        rows.extend(_write_predictions(run_dir, jobs))
+        rows.extend(_write_predictions(run_dir, jobs, settings.get("mc_scoring", "logprob")))
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
         # front), and drop our reference so the pool can free transformers weights.
@@ -142,10 +142,12 @@ def _answer(generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, m
             job["prediction"] = letters[max(range(count), key=lambda i: row[i])]
 
 
-def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]], mc: str) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
+        correct = is_correct(item.benchmark, job["prediction"], item.gold)
+        scoring = primary_scoring(item, mc)
         prediction = {
             "id": item.id,
             "benchmark": item.benchmark,
@@ -155,7 +157,9 @@ def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[s
             "prompt": job["prompt"],
             "prediction": job["prediction"],
             "gold": item.gold,
-            "correct": is_correct(item.benchmark, job["prediction"], item.gold),
+            "scoring": scoring,
+            "correct": correct,
+            "correct_by": {scoring: correct},
         }
         if "option_logprobs" in job:
             prediction["option_logprobs"] = job["option_logprobs"]
@@ -165,21 +169,17 @@ def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[s
     for (optimizer, tester, benchmark), predictions in sorted(groups.items()):
         path = run_dir / "eval" / "predictions" / optimizer / tester / f"{benchmark}.jsonl"
         write_jsonl_preserving(path, predictions)
-        for condition in CONDITIONS:
-            chosen = [p for p in predictions if p["condition"] == condition]
-            n_correct = sum(p["correct"] for p in chosen)
-            rows.append(
-                {
-                    "optimizer": optimizer,
-                    "tester": tester,
-                    "benchmark": benchmark,
-                    "condition": condition,
-                    "n_items": len(chosen),
-                    "n_correct": n_correct,
-                    "accuracy": n_correct / len(chosen) if chosen else float("nan"),
-                }
-            )
+        rows.extend(result_rows(predictions))
     return rows
+
+
+def primary_scoring(item: BenchmarkItem, mc: str) -> str:
+    """The scoring whose verdict is ``correct``: for multiple choice the option letter's
+    log-probability (``letter``, the paper's) or the letter in a generated answer
+    (``generate``); for generation benchmarks the answer extraction (``answer``)."""
+    if item.kind == "multiple_choice":
+        return "generate" if mc == "generate" else "letter"
+    return "answer"
 
 
 SUMMARY_COLUMNS = [
@@ -198,11 +198,12 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
     """Accuracy per benchmark family (BBH tasks pooled) and the weighted average.
 
     The weighted average weights each family's accuracy by its full test-set size (the sum
-    over the BBH tasks evaluated), as the paper's "weighted average" does.
+    over the BBH tasks evaluated), as the paper's "weighted average" does. Only each
+    benchmark's primary scoring counts, so one item is never counted twice.
     """
-    if results.empty:
+    frame = results[results["primary"].astype(bool)].copy() if not results.empty else results
+    if frame.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    frame = results.copy()
     frame["family"] = frame["benchmark"].str.split("/").str[0]
     frame["weight"] = frame["benchmark"].map(full_sizes).fillna(0)
     grouped = (
