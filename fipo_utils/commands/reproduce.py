@@ -19,13 +19,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runs-root", default=None, help="parent folder of new runs (default runs/)"
     )
+    parser.add_argument(
+        "--accept-profile-change",
+        action="store_true",
+        help="with --resume: continue although the profile's values changed since the run "
+        "began (the change is recorded in the manifest)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from fipo_utils.runs.runner import StepFailed, reproduce
 
     try:
-        run_dir = reproduce(args.profile, resume=args.resume, runs_root=args.runs_root)
+        run_dir = reproduce(
+            args.profile,
+            resume=args.resume,
+            runs_root=args.runs_root,
+            accept_profile_change=args.accept_profile_change,
+        )
     except StepFailed as failure:
         print(f"fipo reproduce: stopped. {failure}", file=sys.stderr)
         print(

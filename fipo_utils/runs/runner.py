@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from fipo_utils.runs.folders import new_run_dir
-from fipo_utils.runs.manifest import new_manifest, read_manifest, utc_now, write_manifest
+from fipo_utils.runs.manifest import (
+    check_profile_unchanged,
+    new_manifest,
+    read_manifest,
+    utc_now,
+    write_manifest,
+)
 from fipo_utils.runs.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from fipo_utils.runs.profiles import load_profile
 
@@ -178,11 +184,13 @@ def reproduce(
     runs_root: str | Path | None = None,
     log: Log = print,
     progress: bool | None = None,
+    accept_profile_change: bool = False,
 ) -> Path:
     """Run the profile's notebook chain into a new run folder, or resume an earlier one.
 
     Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
-    after recording it in the manifest.
+    after recording it in the manifest. A resume stops when the run's profile now resolves
+    to other values, unless ``accept_profile_change``.
     """
     progress = sys.stderr.isatty() if progress is None else progress
     if resume:
@@ -191,6 +199,7 @@ def reproduce(
         if manifest["profile"] != profile:
             log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
         profile = manifest["profile"]
+        check_profile_unchanged(run_dir, manifest, accept_profile_change)
         manifest.setdefault("resumed", []).append(utc_now())
     else:
         steps = chain_from_profile(profile)
