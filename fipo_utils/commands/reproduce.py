@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "run the profile's notebook chain into a new run folder, or resume one"
 
@@ -28,25 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.runs.runner import StepFailed, reproduce
+    from fipo_utils.runs.runner import reproduce
 
-    try:
-        run_dir = reproduce(
-            args.profile,
-            resume=args.resume,
-            runs_root=args.runs_root,
-            accept_profile_change=args.accept_profile_change,
-        )
-    except StepFailed as failure:
-        print(f"fipo reproduce: stopped. {failure}", file=sys.stderr)
-        print(
-            f"fix the cause, then: fipo reproduce --resume {failure.output.parent.parent}",
-            file=sys.stderr,
-        )
-        return 1
-    except (FileNotFoundError, ValueError) as error:
-        print(f"fipo reproduce: {error}", file=sys.stderr)
-        return 1
+    run_dir = reproduce(
+        args.profile,
+        resume=args.resume,
+        runs_root=args.runs_root,
+        accept_profile_change=args.accept_profile_change,
+    )
     print(f"done: {run_dir}")
     for name in ("analysis", "figures"):
         folder = run_dir / name
