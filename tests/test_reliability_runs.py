@@ -19,7 +19,7 @@ import yaml
 from fipo_utils.runs.errors import RunFolderLocked
 from fipo_utils.runs.lock import LOCK_NAME, run_folder_lock
 from fipo_utils.runs.manifest import read_manifest
-from fipo_utils.runs.runner import StepAborted, reproduce, run_notebook
+from fipo_utils.runs.runner import StepAborted, StepFailed, reproduce, run_notebook
 
 pytestmark = pytest.mark.notebook
 QUIET = {"log": lambda _: None, "progress": False}
@@ -131,22 +131,22 @@ def test_ctrl_c_and_sigterm_mark_the_step_interrupted(tmp_path, sig, status, rea
     assert not (run_dir / LOCK_NAME).exists()
 
 
-def test_a_killed_kernel_marks_the_step_failed_with_the_reason(tmp_path):
-    dies = _notebook(tmp_path / "dies.ipynb", "import os, signal\nos.kill(os.getpid(), 9)")
+@pytest.mark.parametrize(
+    ("body", "raised", "reason"),
+    [
+        ("import os\nos.kill(os.getpid(), 9)", StepAborted, "the notebook's kernel died"),
+        ("raise ValueError('no good')", StepFailed, "ValueError: no good (cell "),
+    ],
+    ids=["killed-kernel", "cell-error"],
+)
+def test_a_failing_step_is_recorded_with_its_reason(tmp_path, body, raised, reason):
+    notebook = _notebook(tmp_path / "step.ipynb", body)
     run_dir = tmp_path / "run"
-    with pytest.raises(StepAborted, match="kernel died"):
-        run_notebook(str(dies), run_dir=run_dir, profile="tiny", **QUIET)
+    with pytest.raises(raised):
+        run_notebook(str(notebook), run_dir=run_dir, profile="tiny", **QUIET)
     step = _only_step(run_dir)
-    assert step["status"] == "failed" and "kernel died" in step["reason"]
-
-
-def test_a_cell_error_is_recorded_with_its_reason(tmp_path):
-    bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError('no good')")
-    run_dir = tmp_path / "run"
-    with pytest.raises(Exception, match="no good"):
-        run_notebook(str(bad), run_dir=run_dir, profile="tiny", **QUIET)
-    step = _only_step(run_dir)
-    assert step["status"] == "failed" and step["reason"].startswith("ValueError: no good")
+    assert step["status"] == "failed" and step["reason"].startswith(reason)
+    assert not (run_dir / LOCK_NAME).exists()
 
 
 def test_an_unknown_notebook_in_a_chain(tmp_path):
