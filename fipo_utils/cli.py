@@ -7,7 +7,7 @@ Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 missing file, invalid YAML, an offline hub id, an unwritable folder; see
 :func:`fipo_utils.runs.errors.user_message`) is printed as one line and exits 1; Ctrl-C
 exits 130. ``--debug`` (or ``FIPO_DEBUG=1``) shows the traceback instead. Anything else is
-a bug and keeps its traceback.
+a bug and keeps its traceback. Commands run offline unless ``FIPO_ONLINE=1``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from fipo_utils.runs.errors import user_message
+from fipo_utils.runs.paths import offline_by_default
 
 # Order is the order ``fipo --help`` lists them in.
 COMMANDS = [
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    offline_by_default()  # before any command imports transformers or datasets
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get("FIPO_DEBUG", "") not in ("", "0")
     try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.runs.errors import FipoError, user_message
+from fipo_utils.runs.errors import FipoError, SettingsError, user_message
 from fipo_utils.runs.folders import new_run_dir
 from fipo_utils.runs.lock import run_folder_lock
 from fipo_utils.runs.manifest import (
@@ -36,6 +36,7 @@ from fipo_utils.runs.manifest import (
 )
 from fipo_utils.runs.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from fipo_utils.runs.profiles import load_profile
+from fipo_utils.runs.schema import check_mapping, check_parameter_names
 
 Log = Callable[[str], None]
 
@@ -138,6 +139,19 @@ def chain_from_profile(profile: str) -> list[ChainStep]:
             raise ValueError(f"profile {profile!r}, chain entry {index}: needs a `notebook` key")
         steps.append(ChainStep(entry["notebook"], dict(entry.get("parameters") or {})))
     return steps
+
+
+def check_step_parameters(step: ChainStep) -> None:
+    """Names against the notebook's ``parameters`` cell, values against the schema: before
+    the step runs, so a typo is an error instead of a parameter papermill adds and the
+    notebook never reads."""
+    import papermill
+
+    source = notebook_path(step.notebook)
+    declared = list(papermill.inspect_notebook(str(source)))
+    label = source.stem
+    check_parameter_names(list(step.parameters), declared, label)
+    check_mapping(step.parameters, f"notebook {label}, parameter", allow_none=True)
 
 
 def _output_path(run_dir: Path, step: ChainStep) -> Path:
@@ -317,7 +331,7 @@ def reproduce(
         steps = chain_from_profile(profile)
         for index, step in enumerate(steps):
             with _naming_chain_entry(profile, index):
-                notebook_path(step.notebook)
+                check_step_parameters(step)
         manifest = new_manifest(profile, {}, [dict(s.as_dict(), status="pending") for s in steps])
         run_dir = new_run_dir(label=Path(profile).stem, root=runs_root)
     with run_folder_lock(run_dir) as previous:
@@ -341,6 +355,8 @@ def _naming_chain_entry(profile: str, index: int) -> Iterator[None]:
         yield
     except FileNotFoundError as error:
         raise FileNotFoundError(f"profile {profile!r}, chain entry {index}: {error}") from None
+    except SettingsError as error:
+        raise SettingsError(f"profile {profile!r}, chain entry {index}: {error}") from None
 
 
 def _settle(manifest: dict, previous: dict | None, log: Log) -> None:
@@ -365,8 +381,9 @@ def run_notebook(
     """
     progress = sys.stderr.isatty() if progress is None else progress
     step = ChainStep(notebook, dict(parameters or {}))
-    notebook_path(notebook)  # fail before creating anything if the notebook does not exist
-    load_profile(profile)  # likewise for a missing or malformed profile
+    # fail before creating anything: a missing notebook, a bad parameter, a bad profile
+    check_step_parameters(step)
+    load_profile(profile)
     if run_dir:
         folder = Path(run_dir).expanduser().resolve()
         folder.mkdir(parents=True, exist_ok=True)
