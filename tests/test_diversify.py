@@ -3,7 +3,6 @@ atomic writes and the ``fipo diversify`` command."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
@@ -305,11 +304,10 @@ def test_diversify_to_dir_resumes_with_same_settings_and_refuses_others(tmp_path
 
 
 def run_cli(*argv: str) -> int:
-    from fipo_utils.commands import diversify as command
+    """``fipo diversify``, through the CLI's error boundary (errors become one line)."""
+    from fipo_utils.cli import main
 
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return command.run(parser.parse_args(list(argv)))
+    return main(["diversify", *argv])
 
 
 def test_cli_writes_the_four_files(tmp_path, capsys):

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="full (default), gen (no multiple choice) or partial (no silver-response variants)",
     )
     parser.add_argument(
+        "--keep-duplicate-ids",
+        action="store_true",
+        help="keep records whose id repeats an earlier one (listed) instead of failing",
+    )
+    parser.add_argument(
         "--skip-invalid",
         action="store_true",
         help="skip malformed records (and list them) instead of failing",
@@ -42,17 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fipo_utils.data.diversify import diversify_pop, records_fingerprint, write_diversified
-    from fipo_utils.data.pop import PopValidationError, load_pop_report
-    from fipo_utils.data.template import TemplateError, load_template
+    from fipo_utils.data.pop import load_pop_report
+    from fipo_utils.data.template import load_template
 
-    try:
-        template = load_template(args.template)
-        loaded = load_pop_report(args.input, skip_invalid=args.skip_invalid)
-    except (PopValidationError, TemplateError, FileNotFoundError) as error:
-        print(f"fipo diversify: error: {error}", file=sys.stderr)
-        return 2
+    template = load_template(args.template)
+    loaded = load_pop_report(
+        args.input, skip_invalid=args.skip_invalid, keep_duplicate_ids=args.keep_duplicate_ids
+    )
     if loaded.skipped:
         print(loaded.skip_report(), file=sys.stderr)
+    if loaded.duplicates:
+        lines = ", ".join(str(item.line) for item in loaded.duplicates)
+        print(f"{loaded.source}: kept duplicate ids at lines {lines}", file=sys.stderr)
     data = diversify_pop(
         loaded.records, seed=args.seed, template=template, mode=args.mode, variant=args.variant
     )
@@ -61,11 +67,7 @@ def run(args: argparse.Namespace) -> int:
         template=args.template or "default",
         skipped_input_records=len(loaded.skipped),
     )
-    try:
-        out = write_diversified(data, args.out)
-    except FileExistsError as error:
-        print(f"fipo diversify: error: {error}", file=sys.stderr)
-        return 2
+    out = write_diversified(data, args.out)
     rows = data.summary["rows"]
     print(
         f"wrote {out}: sft {rows['sft']}, dpo {rows['dpo']}, ipl {rows['ipl']} rows "

@@ -1,6 +1,7 @@
 """``fipo figures RUN_DIR...``: regenerate the analysis of runs (tables into the first run's
-``analysis/``, figures into its ``figures/``) and copy the figures into the project's
-``figures/`` folder, the same as notebook 07 does."""
+``analysis/``, figures into its ``figures/``), the same as notebook 07 does. Nothing outside
+the run folder changes unless asked: ``--out figures/`` also copies the figures into the
+project's tracked ``figures/`` (how the README's figures are refreshed)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         default=None,
-        help="folder the figures are copied into (default: the project's figures/)",
+        help="also copy the figures into this folder (e.g. figures/ to refresh the README's); "
+        "default: only the first run's figures/",
     )
     parser.add_argument(
         "--profile", default="smoke", help="profile whose `analysis` section applies"
@@ -36,19 +38,24 @@ def run(args: argparse.Namespace) -> int:
         write_figures,
         write_tables,
     )
-    from fipo_utils.runs.paths import FIGURES_DIR
     from fipo_utils.runs.profiles import load_profile
+    from fipo_utils.runs.safe_write import check_writable_folder
 
     settings = AnalysisSettings.from_profile(load_profile(args.profile))
+    # every destination is checked before the analysis runs, not after
+    if Path(args.run_dirs[0]).is_dir():  # a missing run is reported by analyse, not made
+        check_writable_folder(Path(args.run_dirs[0]) / "analysis", "run folder")
+    out = check_writable_folder(args.out, "--out") if args.out else None
     analysis = analyse(args.run_dirs, settings)
-    out = args.out or FIGURES_DIR
     tables = write_tables(analysis, args.run_dirs[0])
     figures = write_figures(analysis, args.run_dirs[0], out)
     close_figures(analysis)
     print(f"tables ({len(tables)} files): {tables[0].parent}")
     print(f"report: {tables[-1]}")
-    print(f"figures ({len(analysis.figures)}): {out} and {args.run_dirs[0]}/figures")
-    for path in figures:
-        if path.parent.resolve() == Path(out).resolve():
-            print(f"  {path}")
+    print(f"figures ({len(analysis.figures)}): {args.run_dirs[0]}/figures")
+    if out is not None:
+        print(f"copied into {out}:")
+        for path in figures:
+            if path.parent.resolve() == out.resolve():
+                print(f"  {path}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fipo_utils.runs.schema import argument_type
+
 HELP = (
     "Prompt-OIRL on CPU: reward model from offline logs, best-of-N prompt selection per question."
 )
@@ -29,13 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="XGBoost depth 10, eta 0.001, 2000 rounds as Prompt-OIRL (hours on 2 CPU cores)",
     )
-    parser.add_argument("--max-depth", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-depth", type=argument_type("max_depth"), default=None)
+    parser.add_argument("--learning-rate", type=argument_type("learning_rate"), default=None)
+    parser.add_argument("--rounds", type=argument_type("n_rounds"), default=None)
+    parser.add_argument("--threads", type=argument_type("batch_size"), default=2)
     parser.add_argument("--device", default="cpu", help="xgboost device: cpu or cuda")
-    parser.add_argument("--max-train-rows", type=int, default=None, help="seeded subset (smoke)")
-    parser.add_argument("--max-test-rows", type=int, default=None, help="seeded subset (smoke)")
+    parser.add_argument(
+        "--max-train-rows", type=argument_type("max_train_rows"), help="seeded subset (smoke)"
+    )
+    parser.add_argument(
+        "--max-test-rows", type=argument_type("max_test_rows"), help="seeded subset (smoke)"
+    )
     parser.add_argument("--seed", type=int, default=2024)
 
 
@@ -45,12 +51,15 @@ def run(args: argparse.Namespace) -> int:
 
     from fipo_utils.baselines.oirl.report import run_oirl, write_results
     from fipo_utils.baselines.oirl.reward_model import PAPER_XGBOOST, RewardModelConfig
+    from fipo_utils.runs.errors import FipoError
     from fipo_utils.runs.paths import reference_data_dir
+    from fipo_utils.runs.safe_write import check_writable_folder
 
     data_dir = Path(args.data_dir) if args.data_dir else reference_data_dir()
     if data_dir is None or not (data_dir / "oirl").is_dir():
-        print(f"error: no Prompt-OIRL logs under {data_dir}/oirl; pass --data-dir")
-        return 2
+        where = f"{data_dir}/oirl" if data_dir else "FIPO_DATA_DIR or ../shared/data"
+        raise FipoError(f"no Prompt-OIRL logs under {where}; pass --data-dir DIR holding oirl/")
+    check_writable_folder(args.out, "--out")  # before minutes of training, not after
     config = PAPER_XGBOOST if args.paper_settings else RewardModelConfig(backend=args.backend)
     overrides = {
         "max_depth": args.max_depth,

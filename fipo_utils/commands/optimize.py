@@ -41,8 +41,18 @@ def run(args: argparse.Namespace) -> int:
     from fipo_utils.inference.optimize import WordLimit, optimize_prompts
     from fipo_utils.inference.optimize_step import generation_params
     from fipo_utils.models.generators import generator_from_settings
+    from fipo_utils.runs.errors import SettingsError
     from fipo_utils.runs.profiles import load_profile, section
+    from fipo_utils.runs.schema import check_value
 
+    if not args.prompt.strip():
+        raise SettingsError("PROMPT is empty: give the naive prompt to optimize, in quotes")
+    for flag, value in (("--response", args.response), ("--ground-truth", args.ground_truth)):
+        if value is not None and not value.strip():
+            raise SettingsError(f"{flag} is empty: leave it out, or give the text")
+    for key in ("max_new_tokens", "temperature"):
+        if getattr(args, key) is not None:
+            check_value(key, getattr(args, key), "--" + key.replace("_", "-"))
     profile = load_profile(args.profile)
     models = profile["models"]
     settings = section(

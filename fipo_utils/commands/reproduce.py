@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "run the profile's notebook chain into a new run folder, or resume one"
 
@@ -19,23 +18,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runs-root", default=None, help="parent folder of new runs (default runs/)"
     )
+    parser.add_argument(
+        "--accept-profile-change",
+        action="store_true",
+        help="with --resume: continue although the profile's values changed since the run "
+        "began (the change is recorded in the manifest)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.runs.runner import StepFailed, reproduce
+    from fipo_utils.runs.runner import reproduce
 
-    try:
-        run_dir = reproduce(args.profile, resume=args.resume, runs_root=args.runs_root)
-    except StepFailed as failure:
-        print(f"fipo reproduce: stopped. {failure}", file=sys.stderr)
-        print(
-            f"fix the cause, then: fipo reproduce --resume {failure.output.parent.parent}",
-            file=sys.stderr,
-        )
-        return 1
-    except (FileNotFoundError, ValueError) as error:
-        print(f"fipo reproduce: {error}", file=sys.stderr)
-        return 1
+    run_dir = reproduce(
+        args.profile,
+        resume=args.resume,
+        runs_root=args.runs_root,
+        accept_profile_change=args.accept_profile_change,
+    )
     print(f"done: {run_dir}")
     for name in ("analysis", "figures"):
         folder = run_dir / name

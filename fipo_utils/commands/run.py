@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import yaml
 
@@ -37,15 +36,11 @@ def parse_parameters(pairs: list[list[str]]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fipo_utils.runs.runner import StepFailed, run_notebook
+    from fipo_utils.runs.runner import run_notebook
 
     parameters = parse_parameters(args.parameter)
     run_dir = parameters.pop("run_dir", None) or args.run_dir
     profile = parameters.pop("profile", None) or args.profile
-    try:
-        folder = run_notebook(args.notebook, parameters, profile=profile, run_dir=run_dir)
-    except (StepFailed, FileNotFoundError, ValueError) as error:
-        print(f"fipo run: {error}", file=sys.stderr)
-        return 1
+    folder = run_notebook(args.notebook, parameters, profile=profile, run_dir=run_dir)
     print(f"done: {folder}")
     return 0

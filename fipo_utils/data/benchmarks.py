@@ -18,7 +18,7 @@ import functools
 import json
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,19 +294,46 @@ def _check_fields(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> No
                 raise ValueError(f"{path}, record {number}: field {name!r} is missing")
 
 
+def _build_records(
+    path: Path,
+    rows: Sequence[dict],
+    build: Callable[[dict, int], dict],
+    lines: Sequence[int] | None = None,
+) -> list[dict]:
+    """``build`` each row; a value it cannot read (a label that is not a number, ...) is an
+    error naming the file and line (``lines[i]``: the line row ``i`` ends on; default i + 1)."""
+    records = []
+    for index, row in enumerate(rows):
+        try:
+            records.append(build(row, index))
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+            detail = f"field {error.args[0]!r} is missing" if isinstance(error, KeyError) else error
+            line = lines[index] if lines else index + 1
+            raise ValueError(f"{path}, line {line}: {detail}") from error
+    return records
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_require(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from error
+
+
 def _local_gsm8k(root: Path, name: str):
     test_path, train_path = root / "gsm8k" / "test.jsonl", root / "gsm8k" / "train.jsonl"
     test, train = _read_jsonl(test_path), _read_jsonl(train_path)
     _check_fields(test_path, test, ["question", "answer"])
     _check_fields(train_path, train[:3], ["question", "answer"])
-    return [_gsm8k_record(row, i) for i, row in enumerate(test)], _gsm8k_context(train)
+    return _build_records(test_path, test, _gsm8k_record), _gsm8k_context(train)
 
 
 def _local_bbh(root: Path, name: str):
     task = name.split("/", 1)[1]
     data_path = _require(root / "bbh" / "bbh" / f"{task}.json")
     prompt_path = _require(root / "bbh" / "cot-prompts" / f"{task}.txt")
-    examples = json.loads(data_path.read_text(encoding="utf-8")).get("examples")
+    data = _read_json(data_path)
+    examples = data.get("examples") if isinstance(data, dict) else None
     if not isinstance(examples, list):
         raise ValueError(f"{data_path}: expected an object with an 'examples' list")
     _check_fields(data_path, examples, ["input", "target"])
@@ -331,10 +358,14 @@ def _local_piqa(root: Path, name: str):
 
 def _local_cosmosqa(root: Path, name: str):
     path = _require(root / "cosmosqa" / "valid.csv")
+    rows, lines = [], []
     with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
     _check_fields(path, rows, ["context", "question", "answer0", "answer3", "label"])
-    records = [_cosmosqa_record(row, i) for i, row in enumerate(rows)]
+    records = _build_records(path, rows, _cosmosqa_record, lines)
     return _shots_then_pool(records, SHOTS["cosmosqa"], COSMOSQA_HEADER)
 
 

@@ -101,6 +101,7 @@ class PopLoadResult:
     source: str
     records: list[PopRecord]
     skipped: list[SkippedRecord] = field(default_factory=list)
+    duplicates: list[SkippedRecord] = field(default_factory=list)  # kept on request
 
     def skip_report(self) -> str:
         """A readable summary: how many records were skipped and which lines, and why."""
@@ -125,7 +126,9 @@ def resolve_pop_source(value: Any) -> Any:
     return value
 
 
-def load_pop(source: Any, *, skip_invalid: bool = False) -> list[PopRecord]:
+def load_pop(
+    source: Any, *, skip_invalid: bool = False, keep_duplicate_ids: bool = False
+) -> list[PopRecord]:
     """Load and validate POP records, in file order.
 
     ``source`` is a local JSONL or JSON-list file, a ``datasets.Dataset``, or the hub id
@@ -133,14 +136,27 @@ def load_pop(source: Any, *, skip_invalid: bool = False) -> list[PopRecord]:
     naming source, line and field; with ``skip_invalid=True`` bad records are left out and a
     :class:`PopSkipWarning` lists them (see :func:`load_pop_report` for the list itself).
     """
-    result = load_pop_report(source, skip_invalid=skip_invalid)
+    result = load_pop_report(
+        source, skip_invalid=skip_invalid, keep_duplicate_ids=keep_duplicate_ids
+    )
+    if result.duplicates:
+        lines = ", ".join(str(item.line) for item in result.duplicates)
+        message = f"{result.source}: kept {len(result.duplicates)} duplicate id(s), lines {lines}"
+        warnings.warn(message, PopSkipWarning, stacklevel=2)
     if result.skipped:
         warnings.warn(result.skip_report(), PopSkipWarning, stacklevel=2)
     return result.records
 
 
-def load_pop_report(source: Any, *, skip_invalid: bool = False) -> PopLoadResult:
-    """Like :func:`load_pop`, returning the skipped records too instead of warning."""
+def load_pop_report(
+    source: Any, *, skip_invalid: bool = False, keep_duplicate_ids: bool = False
+) -> PopLoadResult:
+    """Like :func:`load_pop`, returning the skipped records too instead of warning.
+
+    A record whose ``id`` an earlier record already has is an error (or skipped, with
+    ``skip_invalid``): diversification keys its rows by id, so a duplicate would train twice
+    on one prompt. ``keep_duplicate_ids`` keeps them and lists them in ``duplicates``.
+    """
     source = resolve_pop_source(source)
     if isinstance(source, str | Path) and Path(source).exists():
         rows = _rows_from_file(Path(source))
@@ -149,15 +165,32 @@ def load_pop_report(source: Any, *, skip_invalid: bool = False) -> PopLoadResult
         rows = _rows_from_dataset(source)
         name = f"<datasets.Dataset with {len(source)} rows>"
     elif _looks_like_hub_id(source):
-        return load_pop_report(load_pop_from_hub(source), skip_invalid=skip_invalid)
+        return load_pop_report(
+            load_pop_from_hub(source),
+            skip_invalid=skip_invalid,
+            keep_duplicate_ids=keep_duplicate_ids,
+        )
     else:
         raise FileNotFoundError(f"POP source {source!r} is neither an existing file nor a hub id")
 
     result = PopLoadResult(source=name, records=[])
+    first_line: dict[str, int | None] = {}
     for line, row, problem in rows:
         if problem is None:
             try:
-                result.records.append(_record_from_row(row, name, line))
+                record = _record_from_row(row, name, line)
+                key = str(record.id)
+                if key in first_line and not keep_duplicate_ids:
+                    reason = (
+                        f"duplicate id {record.id!r} (first at line {first_line[key]}); "
+                        "remove it, or keep duplicates (fipo diversify --keep-duplicate-ids, "
+                        "profile diversify.keep_duplicate_ids: true)"
+                    )
+                    raise PopValidationError(name, line, "id", reason)
+                if key in first_line:
+                    result.duplicates.append(SkippedRecord(line, "id", f"duplicate id {key!r}"))
+                first_line.setdefault(key, line)
+                result.records.append(record)
                 continue
             except PopValidationError as error:
                 problem = error
@@ -288,4 +321,7 @@ def _record_from_row(row: Any, source: str, line: int | None) -> PopRecord:
         values[name] = value
     if not values["raw_prompt"].strip():
         raise PopValidationError(source, line, "raw_prompt", "the naive prompt is empty")
+    if not values["gpt4_optimized_prompt"].strip():
+        reason = "the chosen (GPT-4 optimized) prompt is empty"
+        raise PopValidationError(source, line, "gpt4_optimized_prompt", reason)
     return PopRecord(**values)

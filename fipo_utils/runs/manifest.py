@@ -1,7 +1,8 @@
 """The run manifest: enough to tell later what produced a run folder and to resume it.
 
-It records the profile and overrides, package versions, the git revision, hashes of the
-input data, and per-step status and wall time. It is rewritten atomically after every
+It records the profile (its name, a copy of its resolved values and their hash, so a later
+``--resume`` notices an edited profile), overrides, package versions, the git revision,
+hashes of the input data, and per-step status and wall time. It is rewritten atomically after every
 change so a crash leaves the last consistent state on disk.
 """
 
@@ -18,7 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.runs.errors import StaleResultError
+from fipo_utils.runs.fingerprint import changed_keys, settings_hash
 from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR, reference_data_dir
+from fipo_utils.runs.profiles import load_profile
 
 MANIFEST_NAME = "manifest.json"
 TRACKED_PACKAGES = (
@@ -103,9 +107,12 @@ def input_data_hashes(extra_files: list[Path] | None = None) -> dict[str, str]:
 
 
 def new_manifest(profile: str, overrides: dict[str, Any], steps: list[dict[str, Any]]) -> dict:
+    resolved = load_profile(profile)
     return {
         "created": utc_now(),
         "profile": profile,
+        "profile_resolved": resolved,
+        "profile_hash": settings_hash(resolved),
         "overrides": overrides,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -118,6 +125,31 @@ def new_manifest(profile: str, overrides: dict[str, Any], steps: list[dict[str, 
         "data_hashes": input_data_hashes(),
         "steps": steps,
     }
+
+
+def check_profile_unchanged(run_dir: Path, manifest: dict, accept_change: bool = False) -> None:
+    """Stop a resume when the run's profile file now resolves to other values.
+
+    Steps already done were made with the recorded values; continuing with new ones would
+    mix two recipes in one run without a trace. ``accept_change`` records the change (time
+    and keys) in the manifest and adopts the new values instead.
+    """
+    current = load_profile(manifest["profile"])
+    recorded = manifest.get("profile_resolved")
+    if recorded is None:  # a manifest from before profiles were recorded: start recording
+        manifest.update(profile_resolved=current, profile_hash=settings_hash(current))
+        return
+    changes = changed_keys(recorded, current)
+    if not changes:
+        return
+    if not accept_change:
+        raise StaleResultError(
+            f"profile {manifest['profile']!r} changed since {run_dir} was made "
+            f"({'; '.join(changes)}); resume with --accept-profile-change to continue with the "
+            "new values (recorded in the manifest), or start a new run"
+        )
+    manifest.setdefault("profile_changes", []).append({"accepted": utc_now(), "changes": changes})
+    manifest.update(profile_resolved=current, profile_hash=settings_hash(current))
 
 
 def read_manifest(run_dir: Path) -> dict:

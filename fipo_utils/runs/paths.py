@@ -56,3 +56,19 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def offline_by_default() -> bool:
+    """Set ``HF_HUB_OFFLINE=1`` and ``HF_DATASETS_OFFLINE=1`` unless the user opted in to
+    downloads (``FIPO_ONLINE=1``, or either variable set to ``0`` already). Returns whether
+    runs are offline.
+
+    Offline, a missing local file is reported as missing instead of being fetched from a hub
+    behind the user's back. Called by the ``fipo`` command before any library reads the
+    variables; notebook kernels started by the runner inherit them.
+    """
+    if os.environ.get("FIPO_ONLINE", "") not in ("", "0"):
+        return False
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    return os.environ["HF_HUB_OFFLINE"] not in ("", "0")

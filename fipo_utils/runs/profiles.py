@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from fipo_utils.runs.errors import SettingsError
 from fipo_utils.runs.paths import CONFIGS_DIR
+from fipo_utils.runs.schema import check_mapping
 
 PROFILES_DIR = CONFIGS_DIR / "profiles"
 
@@ -25,24 +27,43 @@ def available_profiles() -> list[str]:
 def load_profile(name_or_path: str) -> dict[str, Any]:
     """Load a profile by name (``configs/profiles/<name>.yaml``) or by file path.
 
-    A profile may name another in ``inherits``; its sections are merged key by key so a
-    small profile only states what it changes.
+    A profile may name another in ``inherits`` (a file beside it, or a shipped profile);
+    its sections are merged key by key so a small profile only states what it changes. An
+    inheritance loop, a non-mapping file and a value the schema rejects
+    (:mod:`fipo_utils.runs.schema`) are errors naming the file and key.
     """
+    data = _load_chain(name_or_path, [])
+    check_mapping(data, f"profile {data['name']!r}")
+    return data
+
+
+def _profile_path(name_or_path: str, beside: Path | None) -> Path:
     path = Path(name_or_path)
-    if not path.suffix:
-        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    if path.suffix:
+        return path if path.is_absolute() or beside is None else beside / path
+    if beside is not None and (beside / f"{name_or_path}.yaml").is_file():
+        return beside / f"{name_or_path}.yaml"
+    return PROFILES_DIR / f"{name_or_path}.yaml"
+
+
+def _load_chain(name_or_path: str, seen: list[Path], beside: Path | None = None) -> dict[str, Any]:
+    path = _profile_path(name_or_path, beside)
     if not path.is_file():
         raise FileNotFoundError(
             f"profile {name_or_path!r} not found (looked for {path}); "
             f"available: {', '.join(available_profiles())}"
         )
+    if path.resolve() in seen:
+        chain = " -> ".join(p.name for p in [*seen, path.resolve()])
+        raise SettingsError(f"profile inheritance loop: {chain}; remove one `inherits`")
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a profile must be a mapping of sections")
+        raise SettingsError(f"{path}: a profile must be a mapping of sections")
     parent = data.pop("inherits", None)
     if parent:
-        data = merge_settings(load_profile(parent), data, skip_none=False)
+        inherited = _load_chain(str(parent), [*seen, path.resolve()], path.parent)
+        data = merge_settings(inherited, data, skip_none=False)
     data["name"] = path.stem
     return data
 
@@ -71,5 +92,5 @@ def section(profile: str | dict[str, Any], name: str, **overrides: Any) -> dict[
     """One step's settings from a profile, with non-``None`` overrides applied."""
     data = load_profile(profile) if isinstance(profile, str) else profile
     if name not in data:
-        raise KeyError(f"profile {data.get('name', '?')!r} has no section {name!r}")
+        raise SettingsError(f"profile {data.get('name', '?')!r} has no section {name!r}")
     return merge_settings(data[name], overrides)

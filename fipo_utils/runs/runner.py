@@ -1,24 +1,42 @@
 """Execute notebooks headlessly with papermill, one run folder per run, resumable.
 
 ``reproduce`` runs a profile's chain of notebooks into a new run folder; ``run_notebook``
-runs one. Both record every step in the run's manifest before and after it runs, so a
-crash or a failing cell leaves a folder that ``reproduce(resume=...)`` continues from the
-first step not yet done.
+runs one. Both hold the run folder's lock (:mod:`fipo_utils.runs.lock`) and record every
+step in the run's manifest before and after it runs. Every way a step can end is recorded
+with its reason: ``done``; ``failed`` (an exception in a cell, the kernel killed, a missing
+notebook, an unwritable output); ``interrupted`` (Ctrl-C, SIGTERM, or - noticed by the next
+writer - the runner itself killed). ``reproduce(resume=...)`` continues from the first step
+not yet done.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
+import socket
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.runs.errors import FipoError, SettingsError, user_message
 from fipo_utils.runs.folders import new_run_dir
-from fipo_utils.runs.manifest import new_manifest, read_manifest, utc_now, write_manifest
+from fipo_utils.runs.lock import run_folder_lock
+from fipo_utils.runs.manifest import (
+    check_profile_unchanged,
+    new_manifest,
+    read_manifest,
+    utc_now,
+    write_manifest,
+)
 from fipo_utils.runs.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from fipo_utils.runs.profiles import load_profile
+from fipo_utils.runs.schema import check_mapping, check_parameter_names
 
 Log = Callable[[str], None]
 
@@ -41,7 +59,7 @@ class ChainStep:
         return {"key": self.key, "notebook": self.notebook, "parameters": dict(self.parameters)}
 
 
-class StepFailed(RuntimeError):
+class StepFailed(FipoError, RuntimeError):
     """A notebook raised; the message names the notebook, the cell and the error."""
 
     def __init__(self, step_key: str, error: dict[str, Any], output: Path) -> None:
@@ -54,8 +72,41 @@ class StepFailed(RuntimeError):
             f"notebook {step_key} failed in cell {error.get('cell_index')} "
             f"(In [{error.get('exec_count')}]: {first_line!r}): "
             f"{error.get('ename')}: {error.get('evalue')}\n"
-            f"the executed notebook with the traceback is {output}"
+            f"the executed notebook with the traceback is {output}\n"
+            f"fix the cause, then: fipo reproduce --resume {output.parent.parent}"
         )
+
+
+class StepAborted(FipoError, RuntimeError):
+    """A notebook ended without a cell error: its kernel died, or it could not run at all."""
+
+    def __init__(self, step_key: str, reason: str, run_dir: Path) -> None:
+        self.step_key = step_key
+        self.reason = reason
+        super().__init__(
+            f"notebook {step_key} failed: {reason}; the manifest records it. Fix the cause, "
+            f"then: fipo reproduce --resume {run_dir}"
+        )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the step is recorded before the process ends."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _slug(value: Any) -> str:
@@ -90,6 +141,19 @@ def chain_from_profile(profile: str) -> list[ChainStep]:
     return steps
 
 
+def check_step_parameters(step: ChainStep) -> None:
+    """Names against the notebook's ``parameters`` cell, values against the schema: before
+    the step runs, so a typo is an error instead of a parameter papermill adds and the
+    notebook never reads."""
+    import papermill
+
+    source = notebook_path(step.notebook)
+    declared = list(papermill.inspect_notebook(str(source)))
+    label = source.stem
+    check_parameter_names(list(step.parameters), declared, label)
+    check_mapping(step.parameters, f"notebook {label}, parameter", allow_none=True)
+
+
 def _output_path(run_dir: Path, step: ChainStep) -> Path:
     """Where the executed notebook goes; a repeated step gets a new name, never overwrites."""
     folder = run_dir / "notebooks"
@@ -111,14 +175,18 @@ def execute_step(step: ChainStep, run_dir: Path, profile: str, progress: bool) -
     output = _output_path(run_dir, step)
     parameters = {"run_dir": str(run_dir), "profile": profile, **step.parameters}
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(PROJECT_ROOT),
-        )
+        logs = run_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        with (logs / f"{output.stem}.kernel.log").open("a", encoding="utf-8") as kernel_log:
+            papermill.execute_notebook(
+                str(source),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(PROJECT_ROOT),
+                kernel_manager_class=_kernel_manager_logging_to(kernel_log),
+            )
     except PapermillExecutionError as exc:
         error = {
             "cell_index": exc.cell_index,
@@ -131,6 +199,52 @@ def execute_step(step: ChainStep, run_dir: Path, profile: str, progress: bool) -
     return output
 
 
+def _kernel_manager_logging_to(handle: Any) -> type:
+    """A kernel manager whose kernel writes its own stderr (start-up warnings, its noise
+    when the runner is interrupted) into ``handle`` (``<run>/logs/<step>.kernel.log``)
+    instead of the user's terminal. Cell outputs still go into the notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelLoggingToFile(AsyncKernelManager):
+        async def start_kernel(self, **kwargs: Any) -> None:
+            kwargs.setdefault("stderr", handle)
+            await super().start_kernel(**kwargs)
+
+    return KernelLoggingToFile
+
+
+def _silence_kernel_teardown() -> None:
+    """After an interrupt the dying kernel's client logs its own death (and asyncio reports
+    its abandoned tasks at exit): noise that would bury the one line saying what happened."""
+    for name in ("asyncio", "papermill", "traitlets", "nbclient"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def settle_orphaned_steps(manifest: dict, previous_holder: dict | None) -> int:
+    """Mark steps still ``running`` as ``interrupted``: called by the lock holder, so the
+    process that started them is gone (killed with no chance to record). Returns how many."""
+    count = 0
+    for record in manifest["steps"]:
+        if record.get("status") == "running":
+            who = previous_holder or {"pid": record.get("pid"), "host": record.get("host")}
+            record.update(
+                status="interrupted",
+                reason=f"the process running it (pid {who.get('pid')} on {who.get('host')}) "
+                "ended without recording an outcome (killed?)",
+            )
+            count += 1
+    return count
+
+
+def _record_end(
+    run_dir: Path, manifest: dict, record: dict, status: str, started: float, **fields: Any
+) -> None:
+    """Record how a step ended; an unwritable folder must not hide the original error."""
+    record.update(status=status, wall_time_s=round(time.perf_counter() - started, 2), **fields)
+    with contextlib.suppress(OSError):
+        write_manifest(run_dir, manifest)
+
+
 def _run_pending(
     run_dir: Path,
     manifest: dict,
@@ -140,6 +254,8 @@ def _run_pending(
     only: set[int] | None = None,
 ) -> None:
     """Run every step not yet done (or only the step indices in ``only``), in order."""
+    from nbclient.exceptions import DeadKernelError
+
     steps = manifest["steps"]
     for number, record in enumerate(steps, start=1):
         if only is not None and number - 1 not in only:
@@ -148,20 +264,40 @@ def _run_pending(
             log(f"[{number}/{len(steps)}] {record['key']}: already done, skipped")
             continue
         step = ChainStep(record["notebook"], record.get("parameters") or {})
-        record.update(status="running", started=utc_now(), error=None)
+        record.update(
+            status="running",
+            started=utc_now(),
+            error=None,
+            reason=None,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
         write_manifest(run_dir, manifest)
         log(f"[{number}/{len(steps)}] {record['key']}: running")
         started = time.perf_counter()
+        end = _record_end
         try:
-            output = execute_step(step, run_dir, profile, progress)
+            with _sigterm_as_exception():
+                output = execute_step(step, run_dir, profile, progress)
         except StepFailed as failure:
-            record.update(
-                status="failed",
-                wall_time_s=round(time.perf_counter() - started, 2),
-                error=failure.error,
-                output_notebook=str(failure.output.relative_to(run_dir)),
-            )
-            write_manifest(run_dir, manifest)
+            error = failure.error
+            reason = f"{error.get('ename')}: {error.get('evalue')} (cell {error.get('cell_index')})"
+            output_notebook = str(failure.output.relative_to(run_dir))
+            fields = {"reason": reason, "error": error, "output_notebook": output_notebook}
+            end(run_dir, manifest, record, "failed", started, **fields)
+            raise
+        except KeyboardInterrupt as stop:
+            _silence_kernel_teardown()
+            reason = str(stop) or "interrupted (Ctrl-C)"
+            end(run_dir, manifest, record, "interrupted", started, reason=reason)
+            raise
+        except DeadKernelError as died:
+            reason = f"the notebook's kernel died (killed, e.g. out of memory): {died}"
+            end(run_dir, manifest, record, "failed", started, reason=reason)
+            raise StepAborted(record["key"], reason, run_dir) from died
+        except Exception as error:
+            reason = user_message(error) or f"{type(error).__name__}: {error}"
+            end(run_dir, manifest, record, "failed", started, reason=reason)
             raise
         record.update(
             status="done",
@@ -178,28 +314,55 @@ def reproduce(
     runs_root: str | Path | None = None,
     log: Log = print,
     progress: bool | None = None,
+    accept_profile_change: bool = False,
 ) -> Path:
     """Run the profile's notebook chain into a new run folder, or resume an earlier one.
 
     Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
-    after recording it in the manifest.
+    after recording it in the manifest. A resume stops when the run's profile now resolves
+    to other values, unless ``accept_profile_change``; it refuses a folder another live
+    process is writing into (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
     """
     progress = sys.stderr.isatty() if progress is None else progress
     if resume:
         run_dir = Path(resume).expanduser().resolve()
-        manifest = read_manifest(run_dir)
-        if manifest["profile"] != profile:
-            log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
-        profile = manifest["profile"]
-        manifest.setdefault("resumed", []).append(utc_now())
+        read_manifest(run_dir)  # not a run folder: say so before taking any lock
     else:
         steps = chain_from_profile(profile)
-        run_dir = new_run_dir(label=Path(profile).stem, root=runs_root)
+        for index, step in enumerate(steps):
+            with _naming_chain_entry(profile, index):
+                check_step_parameters(step)
         manifest = new_manifest(profile, {}, [dict(s.as_dict(), status="pending") for s in steps])
-    write_manifest(run_dir, manifest)
-    log(f"run folder: {run_dir}")
-    _run_pending(run_dir, manifest, profile, log, progress)
+        run_dir = new_run_dir(label=Path(profile).stem, root=runs_root)
+    with run_folder_lock(run_dir) as previous:
+        if resume:
+            manifest = read_manifest(run_dir)
+            _settle(manifest, previous, log)
+            if manifest["profile"] != profile:
+                log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
+            profile = manifest["profile"]
+            check_profile_unchanged(run_dir, manifest, accept_profile_change)
+            manifest.setdefault("resumed", []).append(utc_now())
+        write_manifest(run_dir, manifest)
+        log(f"run folder: {run_dir}")
+        _run_pending(run_dir, manifest, profile, log, progress)
     return run_dir
+
+
+@contextlib.contextmanager
+def _naming_chain_entry(profile: str, index: int) -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"profile {profile!r}, chain entry {index}: {error}") from None
+    except SettingsError as error:
+        raise SettingsError(f"profile {profile!r}, chain entry {index}: {error}") from None
+
+
+def _settle(manifest: dict, previous: dict | None, log: Log) -> None:
+    settled = settle_orphaned_steps(manifest, previous)
+    if settled:
+        log(f"{settled} step(s) left running by a process that is gone: marked interrupted")
 
 
 def run_notebook(
@@ -214,25 +377,28 @@ def run_notebook(
     """Run one notebook into ``run_dir`` (a new run folder when not given); return the folder.
 
     Inside an existing run the step is appended to its manifest; outputs of earlier steps
-    stay where they are.
+    stay where they are. Another live writer on the folder is refused.
     """
     progress = sys.stderr.isatty() if progress is None else progress
     step = ChainStep(notebook, dict(parameters or {}))
-    notebook_path(notebook)  # fail before creating anything if the notebook does not exist
+    # fail before creating anything: a missing notebook, a bad parameter, a bad profile
+    check_step_parameters(step)
+    load_profile(profile)
     if run_dir:
         folder = Path(run_dir).expanduser().resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = new_run_dir(label=step.key, root=runs_root)
+    with run_folder_lock(folder) as previous:
         try:
             manifest = read_manifest(folder)
         except FileNotFoundError:
-            folder.mkdir(parents=True, exist_ok=True)
             manifest = new_manifest(profile, {}, [])
+        _settle(manifest, previous, log)
         if manifest.get("profile") != profile:
             log(f"note: {folder} was made with profile {manifest.get('profile')!r}")
-    else:
-        folder = new_run_dir(label=step.key, root=runs_root)
-        manifest = new_manifest(profile, {}, [])
-    manifest["steps"].append(dict(step.as_dict(), status="pending"))
-    write_manifest(folder, manifest)
-    log(f"run folder: {folder}")
-    _run_pending(folder, manifest, profile, log, progress, only={len(manifest["steps"]) - 1})
+        manifest["steps"].append(dict(step.as_dict(), status="pending"))
+        write_manifest(folder, manifest)
+        log(f"run folder: {folder}")
+        _run_pending(folder, manifest, profile, log, progress, only={len(manifest["steps"]) - 1})
     return folder

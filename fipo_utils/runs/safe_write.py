@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.runs.errors import FipoError
+
 
 def write_text_preserving(path: str | Path, text: str) -> str:
     """Write ``text``; returns ``"unchanged"``, ``"written"`` or ``"replaced"`` (old kept)."""
@@ -51,3 +53,20 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 except json.JSONDecodeError as error:
                     raise ValueError(f"{path}, line {number}: invalid JSON ({error})") from error
     return rows
+
+
+def check_writable_folder(path: str | Path, what: str) -> Path:
+    """Make ``path`` (a folder) and prove a file can be written there, before any work whose
+    result would go there; raises :class:`FipoError` naming the folder otherwise."""
+    folder = Path(path).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".fipo-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise FipoError(
+            f"{what} {folder} is not writable ({reason}); choose another folder"
+        ) from None
+    return folder

@@ -243,13 +243,20 @@ def run_ipl(
 
     Writes ``checkpoints/<name>/round_<k>/final`` per round (``checkpoints/<name>/final``
     links to the last), ``train/<name>/round_<k>/data.jsonl`` (the rows each round trained
-    on), ``train/<name>/rounds.json`` and ``train/<name>/metrics.json``.
+    on), ``train/<name>/rounds.json`` and ``train/<name>/metrics.json``. Settings that
+    differ from the ones ``checkpoints/<name>/fingerprint.json`` records stop the run (see
+    :mod:`fipo_utils.training.fingerprint`); the number of rounds may change.
     """
     from fipo_utils.data.template import load_template
     from fipo_utils.models.generate import TransformersGenerator
     from fipo_utils.models.loading import load_model
     from fipo_utils.runs.folders import require
     from fipo_utils.runs.profiles import load_profile
+    from fipo_utils.training.fingerprint import (
+        check_fingerprint,
+        training_fingerprint,
+        write_fingerprint,
+    )
     from fipo_utils.training.judge import judge_accuracy, judge_letters
     from fipo_utils.training.rows import (
         IPL_FIELDS,
@@ -277,6 +284,20 @@ def run_ipl(
 
     data_path = Path(data_path) if data_path else require(run_dir, "data/ipl.jsonl", "01")
     rows = take_rows(read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows)
+    # rounds may grow or shrink: earlier rounds stay valid, so they are not part of it
+    ipl_shape = {**ipl.__dict__, "rewrite": ipl.rewrite.as_dict(), "loss": loss}
+    ipl_shape.pop("rounds")
+    fingerprint = training_fingerprint(
+        settings.as_dict(),
+        data_path,
+        len(rows),
+        overrides={**overrides, "rounds": rounds},
+        profile=profile if isinstance(profile, str) else data.get("name"),
+        extra={"ipl": ipl_shape},
+    )
+    legacy = (_read_json(train_dir / "metrics.json") or {}).get("settings")
+    check_fingerprint(checkpoints, fingerprint, legacy)
+    write_fingerprint(checkpoints, fingerprint)
     rows, holdout = split_judge_holdout(rows, ipl.judge_holdout, ipl.seed)
     # the template 01 rendered the data with, unless IPL names its own
     template = load_template(ipl.template or data.get("diversify", {}).get("template"))
@@ -353,6 +374,7 @@ def run_ipl(
         "settings": settings.as_dict(),
         "ipl": {**ipl.__dict__, "rewrite": ipl.rewrite.as_dict(), "rounds": n_rounds},
         "final_dir": str(checkpoints / "final"),
+        "fingerprint": fingerprint["hash"],
         "log_history": history,
     }
     _write_json(train_dir / "metrics.json", metrics)

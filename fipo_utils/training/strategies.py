@@ -19,6 +19,7 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from fipo_utils.runs.profiles import load_profile, merge_settings
+from fipo_utils.runs.schema import check_mapping
 from fipo_utils.training.lora import LoraSettings
 
 STRATEGIES = ("sft", "dpo", "ipo")
@@ -92,6 +93,7 @@ def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) 
     unknown = sorted(set(merged) - known)
     if unknown:
         raise KeyError(f"profile {data.get('name', '?')!r}: unknown training keys {unknown}")
+    check_mapping(merged, f"profile {data.get('name', '?')!r}, {strategy} settings")
     return TrainSettings(strategy=strategy, **merged)
 
 

@@ -6,7 +6,9 @@ A run writes into the run folder (docs/CONTRACTS.md):
 ``checkpoints/<name>/checkpoint-N/`` (trainer checkpoints, resumed after a crash),
 ``checkpoints/<name>/final/`` (a standalone safetensors model; LoRA merged, the adapter
 kept beside it in ``checkpoints/<name>/adapter/``) and ``train/<name>/metrics.json``.
-A finished run is never trained over: calling it again returns the saved metrics.
+A finished run is never trained over: calling it again with the same settings returns the
+saved metrics; with other settings it stops and names them (``checkpoints/<name>/
+fingerprint.json``, see :mod:`fipo_utils.training.fingerprint`).
 """
 
 from __future__ import annotations
@@ -151,6 +153,11 @@ def train_strategy(
     ``learning_rate``, ...); ``None`` keeps the profile's value.
     """
     from fipo_utils.runs.folders import require
+    from fipo_utils.training.fingerprint import (
+        check_fingerprint,
+        training_fingerprint,
+        write_fingerprint,
+    )
     from fipo_utils.training.rows import (
         read_jsonl_rows,
         read_sft_rows,
@@ -163,11 +170,23 @@ def train_strategy(
     name = name or settings.name
     metrics_path = run_dir / "train" / name / "metrics.json"
     checkpoint_dir = run_dir / "checkpoints" / name
-    if metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file():
-        return json.loads(metrics_path.read_text(encoding="utf-8"))
     data_path = Path(data_path) if data_path else require(run_dir, DATA_FILES[strategy], "01")
     rows = read_sft_rows(data_path) if strategy == "sft" else read_jsonl_rows(data_path)
     rows = take_rows(rows, settings.max_rows)
+    fingerprint = training_fingerprint(
+        settings.as_dict(),
+        data_path,
+        len(rows),
+        overrides=overrides,
+        profile=profile if isinstance(profile, str) else profile.get("name"),
+    )
+    finished = metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file()
+    saved = json.loads(metrics_path.read_text(encoding="utf-8")) if finished else None
+    check_fingerprint(checkpoint_dir, fingerprint, (saved or {}).get("settings"))
+    if saved is not None:
+        return saved
+    if is_main_process():
+        write_fingerprint(checkpoint_dir, fingerprint)
     result = fit(
         settings,
         rows,
@@ -181,6 +200,7 @@ def train_strategy(
         "settings": settings.as_dict(),
         "data": str(data_path),
         "n_rows": len(rows),
+        "fingerprint": fingerprint["hash"],
         "final_dir": str(result.final_dir),
         "resumed_from": result.resumed_from,
         "train_wall_s": result.wall_s,

@@ -1,0 +1,121 @@
+"""The training fingerprint: every setting that shaped a checkpoint, stored beside it.
+
+``checkpoints/<name>/fingerprint.json`` is written before the first training step. A later
+call with the same name compares what it would train with what is there: equal, and the
+finished checkpoint is reused (or an interrupted one resumed); different, and it stops with
+one line naming the changed keys instead of returning stale weights. Training under a new
+``name`` (or in a new run folder) keeps both.
+
+What counts: the resolved settings (profile values with notebook parameters applied), the
+sha256 of the training data file and the rows used, and the base model's identity. Keys that
+only change bookkeeping (logging and checkpoint cadence) do not count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.runs.errors import StaleResultError
+from fipo_utils.runs.fingerprint import changed_keys, settings_hash
+from fipo_utils.runs.manifest import file_sha256, utc_now
+
+FINGERPRINT_NAME = "fingerprint.json"
+BOOKKEEPING_KEYS = frozenset({"logging_steps", "save_steps", "save_total_limit"})
+_WEIGHT_SUFFIXES = (".safetensors", ".json", ".gguf", ".model")
+
+
+def model_fingerprint(source: str | None) -> str | None:
+    """A model's identity without loading it: a name or hub id as given; a local folder by
+    the names, sizes and modification times of its weight and config files (not its path,
+    so a run folder moved with ``cp -a`` or ``mv`` keeps its fingerprints)."""
+    if not source:
+        return source
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return source
+    parts = []
+    for file in sorted(path.iterdir()):
+        if file.is_file() and file.name.endswith(_WEIGHT_SUFFIXES):
+            stat = file.stat()
+            parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "folder " + settings_hash(parts)[:16]
+
+
+def training_fingerprint(
+    settings: dict[str, Any],
+    data_path: str | Path,
+    n_rows: int,
+    *,
+    overrides: dict[str, Any] | None = None,
+    profile: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record written to ``fingerprint.json``; only ``shaped_by`` is compared."""
+    shaped_by = {
+        # base_model is compared through its identity below, not its (movable) path
+        "settings": {
+            k: v for k, v in settings.items() if k not in BOOKKEEPING_KEYS | {"base_model"}
+        },
+        "data_sha256": file_sha256(Path(data_path)),
+        "n_rows": n_rows,
+        "base_model": model_fingerprint(settings.get("base_model")),
+        **(extra or {}),
+    }
+    return {
+        "shaped_by": shaped_by,
+        "hash": settings_hash(shaped_by),
+        "profile": profile,
+        "overrides": {k: v for k, v in (overrides or {}).items() if v is not None},
+        "data": str(data_path),
+        "written": utc_now(),
+    }
+
+
+def check_fingerprint(
+    checkpoint_dir: Path,
+    fingerprint: dict[str, Any],
+    legacy_settings: dict[str, Any] | None = None,
+) -> None:
+    """Raise :class:`StaleResultError` when ``checkpoint_dir`` was trained differently.
+
+    ``legacy_settings`` are the ``settings`` of a metrics record written before fingerprints
+    existed: then only the settings can be compared.
+    """
+    stored = read_fingerprint(checkpoint_dir)
+    if stored is not None:
+        changes = changed_keys(stored.get("shaped_by", {}), fingerprint["shaped_by"])
+    elif legacy_settings is not None:
+        old = {
+            k: v for k, v in legacy_settings.items() if k not in BOOKKEEPING_KEYS | {"base_model"}
+        }
+        new = fingerprint["shaped_by"]["settings"]
+        changes = changed_keys({"settings": old}, {"settings": new})
+    else:
+        return
+    if changes:
+        raise StaleResultError(
+            f"{checkpoint_dir} was trained with other settings ({'; '.join(changes)}); "
+            "its results are kept. To train with the new settings give the checkpoint a new "
+            "name (notebook parameter `name`, e.g. `-p name "
+            f"{checkpoint_dir.name}-2`; `fipo train --name ...`) or use a new run folder"
+        )
+
+
+def read_fingerprint(checkpoint_dir: Path) -> dict[str, Any] | None:
+    path = checkpoint_dir / FINGERPRINT_NAME
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_fingerprint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path:
+    """Atomically write ``fingerprint.json`` (before training starts, so a crash keeps it)."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    path = checkpoint_dir / FINGERPRINT_NAME
+    staging = path.with_name(f".{FINGERPRINT_NAME}.tmp-{os.getpid()}")
+    staging.write_text(json.dumps(fingerprint, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(staging, path)
+    return path

@@ -1,0 +1,101 @@
+"""No stale results: a checkpoint remembers the settings that shaped it, and a re-run with
+other settings stops naming them instead of returning the old weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from train_rows import write_run_data
+
+from fipo_utils.runs.errors import StaleResultError
+from fipo_utils.runs.fingerprint import changed_keys, settings_hash
+from fipo_utils.training.train import train_strategy
+
+QUICK = {"max_steps": 1, "batch_size": 2, "prompt_format": "tulu"}
+
+
+def test_changed_keys_names_every_leaf_that_differs():
+    old = {"a": 1, "b": {"c": [1, 2], "d": "x"}, "gone": True}
+    new = {"a": 1, "b": {"c": [1, 3], "d": "x"}, "added": 0.5}
+    assert changed_keys(old, new) == [
+        "added: (absent) -> 0.5",
+        "b.c: [1, 2] -> [1, 3]",
+        "gone: true -> (absent)",
+    ]
+    assert changed_keys(old, old) == []
+    assert settings_hash({"x": 1, "y": 2}) == settings_hash({"y": 2, "x": 1})
+
+
+def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
+    run_dir = write_run_data(tmp_path / "run")
+    first = train_strategy(run_dir, "tiny", "sft", **QUICK)
+    fingerprint = json.loads((run_dir / "checkpoints/sft-lora/fingerprint.json").read_text())
+    assert fingerprint["shaped_by"]["settings"]["max_steps"] == 1
+    assert len(fingerprint["shaped_by"]["data_sha256"]) == 64
+    assert first["fingerprint"] == fingerprint["hash"]
+    weights = run_dir / "checkpoints/sft-lora/final/model.safetensors"
+    written = weights.stat().st_mtime_ns
+
+    # same settings: the finished checkpoint is reused, not retrained
+    assert train_strategy(run_dir, "tiny", "sft", **QUICK) == first
+
+    # other settings: one message naming each changed key, weights untouched
+    with pytest.raises(StaleResultError) as caught:
+        train_strategy(run_dir, "tiny", "sft", **{**QUICK, "max_steps": 2, "learning_rate": 0.5})
+    message = str(caught.value)
+    assert "max_steps: 1 -> 2" in message and "learning_rate" in message
+    assert "-p name sft-lora-2" in message and "\n" not in message
+    assert weights.stat().st_mtime_ns == written
+
+    # changed data is a change too
+    sft = run_dir / "data/sft.json"
+    sft.write_text(sft.read_text().replace("apples", "pears"))
+    with pytest.raises(StaleResultError, match="data_sha256"):
+        train_strategy(run_dir, "tiny", "sft", **QUICK)
+
+    # the explicit way out: a new name trains beside the old checkpoint
+    other = train_strategy(run_dir, "tiny", "sft", name="sft-lora-2", **{**QUICK, "max_steps": 2})
+    assert other["final_dir"].endswith("sft-lora-2/final")
+    assert weights.stat().st_mtime_ns == written
+
+
+def test_a_checkpoint_from_before_fingerprints_is_checked_by_its_saved_settings(tmp_path):
+    run_dir = write_run_data(tmp_path / "run")
+    train_strategy(run_dir, "tiny", "sft", **QUICK)
+    (run_dir / "checkpoints/sft-lora/fingerprint.json").unlink()
+    assert train_strategy(run_dir, "tiny", "sft", **QUICK)["name"] == "sft-lora"
+    with pytest.raises(StaleResultError, match="batch_size: 2 -> 4"):
+        train_strategy(run_dir, "tiny", "sft", **{**QUICK, "batch_size": 4})
+
+
+def _profile(path, learning_rate: float):
+    import yaml
+
+    path.write_text(
+        yaml.safe_dump({"inherits": "tiny", "sft": {"learning_rate": learning_rate}, "chain": []})
+    )
+    return path
+
+
+def test_resume_after_the_profile_changed_stops_unless_accepted(tmp_path):
+    from fipo_utils.runs.folders import new_run_dir
+    from fipo_utils.runs.manifest import new_manifest, read_manifest, write_manifest
+    from fipo_utils.runs.profiles import load_profile
+    from fipo_utils.runs.runner import reproduce
+
+    profile = _profile(tmp_path / "mine.yaml", 0.001)
+    run_dir = new_run_dir("mine", root=tmp_path / "runs")
+    write_manifest(run_dir, new_manifest(str(profile), {}, []))
+    manifest = read_manifest(run_dir)
+    assert manifest["profile_resolved"] == load_profile(str(profile))
+    assert len(manifest["profile_hash"]) == 64
+
+    reproduce(str(profile), resume=run_dir, log=lambda _: None)  # unchanged: fine
+    _profile(profile, 0.5)
+    with pytest.raises(StaleResultError, match=r"sft\.learning_rate: 0\.001 -> 0\.5"):
+        reproduce(str(profile), resume=run_dir, log=lambda _: None)
+    reproduce(str(profile), resume=run_dir, log=lambda _: None, accept_profile_change=True)
+    manifest = read_manifest(run_dir)
+    assert manifest["profile_resolved"]["sft"]["learning_rate"] == 0.5
+    assert manifest["profile_changes"][0]["changes"] == ["sft.learning_rate: 0.001 -> 0.5"]
