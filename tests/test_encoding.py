@@ -118,12 +118,15 @@ def test_option_scores_are_the_in_context_token_log_probs(
     sentencepiece_tokenizer, sentencepiece_model
 ) -> None:
     tok, model = sentencepiece_tokenizer, sentencepiece_model
-    prompts = [MC_PROMPT, "Question 3: which option is right?\nAnswer:\n", "Hi\n"]
+    prompts = [MC_PROMPT, "Question 3: which option is right?\nAnswer:", "Hi\n"]
     scores = score_options(model, tok, prompts, ["A", "B", "C"], batch_size=2)
-    for prompt, row in zip(prompts, scores, strict=True):
+    # after a newline the letter itself; after the cue "Answer:" the letter with its space,
+    # as the examples write "Answer: A"
+    pieces = [["A", "B", "C"], ["▁A", "▁B", "▁C"], ["A", "B", "C"]]
+    for prompt, row, spelled in zip(prompts, scores, pieces, strict=True):
         ids = tok(prompt).input_ids  # what trl feeds in training: BOS + prompt
         logprobs = _last_logprobs(model, ids)
-        letters = [tok.convert_tokens_to_ids(letter) for letter in "ABC"]
+        letters = tok.convert_tokens_to_ids(spelled)
         assert row == pytest.approx([float(logprobs[t]) for t in letters], abs=1e-5)
 
 
@@ -218,12 +221,11 @@ def test_gemma_greedy_continuation_equals_model_generate_on_the_tokenized_text(g
 @pytest.mark.slow
 def test_gemma_option_scores_use_the_letter_token_in_context(gemma) -> None:
     tok = gemma.tokenizer
-    prompts = [MC_PROMPT, "Which is heavier? A: a feather B: a brick\nAnswer:"]
+    prompts = [MC_PROMPT, "Which is heavier?\nA. a feather\nB. a brick\nAnswer:"]
     scores = TransformersGenerator(gemma.model, tok).option_logprobs(prompts, ["A", "B"])
-    for prompt, row in zip(prompts, scores, strict=True):
+    # after a newline Gemma writes the bare letter; after "Answer:" the letter with its space
+    for prompt, row, pieces in zip(prompts, scores, [["A", "B"], ["▁A", "▁B"]], strict=True):
         ids = tok(prompt).input_ids
-        letters = [tok(prompt + letter).input_ids[len(ids)] for letter in "AB"]
-        # after "Answer:" and after a newline Gemma writes the bare letter, not "▁A"
-        assert tok.convert_ids_to_tokens(letters) == ["A", "B"]
+        letters = tok.convert_tokens_to_ids(pieces)
         logprobs = _last_logprobs(gemma.model, ids)
         assert row == pytest.approx([float(logprobs[t]) for t in letters], abs=1e-4)

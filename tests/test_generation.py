@@ -46,8 +46,8 @@ def test_option_logprobs_match_a_plain_forward_pass(tiny) -> None:
     ids = tiny.tokenizer(PROMPTS[1], return_tensors="pt")
     with torch.no_grad():
         logprobs = torch.log_softmax(tiny.model(**ids).logits[0, -1], dim=-1)
-    # the token the tokenizer writes for the letter right after this prompt
-    letter = tiny.tokenizer(PROMPTS[1] + "A").input_ids[ids.input_ids.shape[1]]
+    # the token the tokenizer writes for the letter after this prompt's "Answer:" cue
+    letter = tiny.tokenizer(PROMPTS[1] + " A").input_ids[ids.input_ids.shape[1]]
     assert scores[1][0] == pytest.approx(float(logprobs[letter]), abs=1e-4)
 
 

@@ -14,7 +14,10 @@ backend:
   text but ``B`` after a newline. The letter's token is therefore read off the encoding of
   prompt + letter: the first token after the part it shares with the encoded prompt. That
   token is scored in the context that precedes it, which is the whole prompt unless the
-  letter merges with the prompt's last characters.
+  letter merges with the prompt's last characters. The letter follows the prompt as its
+  answers are written: right after a newline or space (the Tulu ``<|assistant|>\\n`` tag, a
+  chat template's turn), after a space when the prompt ends on a cue such as ``Answer:``
+  (the few-shot examples read ``Answer: A``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:
     return length
 
 
+def answer_spelling(prompt: str, option: str) -> str:
+    """The option as written after ``prompt``: bare after whitespace, else after one space."""
+    return option if not prompt or prompt[-1].isspace() else " " + option
+
+
 def option_targets(
     tokenizer: PreTrainedTokenizerBase, prompt: str, options: Sequence[str]
 ) -> list[tuple[tuple[int, ...], int]]:
@@ -71,7 +79,7 @@ def option_targets(
     prompt_ids = encode_like_training(tokenizer, prompt)
     targets: list[tuple[tuple[int, ...], int]] = []
     for option in options:
-        full = encode_like_training(tokenizer, prompt + option)
+        full = encode_like_training(tokenizer, prompt + answer_spelling(prompt, option))
         shared = common_prefix_length(prompt_ids, full)
         if shared >= len(full):
             raise ValueError(f"option {option!r} adds no token after the prompt {prompt[-40:]!r}")
