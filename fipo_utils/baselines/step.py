@@ -31,7 +31,7 @@ from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark, render_pro
 from fipo_utils.data.template import load_template, wrap_prompt
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
-from fipo_utils.evaluation.scoring import is_correct
+from fipo_utils.evaluation.scoring import generation_verdicts, is_correct
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.paths import reference_data_dir
@@ -280,7 +280,8 @@ def _records(
 ) -> list[dict[str, Any]]:
     records = []
     for item, (prompt, prediction) in zip(items, answers, strict=True):
-        correct = is_correct(item.benchmark, prediction, item.gold)
+        verdicts = generation_verdicts(item.benchmark, prediction, item.gold)
+        correct = verdicts["strict"]
         records.append(
             {
                 "id": item.id,
@@ -291,9 +292,9 @@ def _records(
                 "prompt": prompt,
                 "prediction": prediction,
                 "gold": item.gold,
-                "scoring": "answer",
+                "scoring": "strict",
                 "correct": correct,
-                "correct_by": {"answer": correct},
+                "correct_by": verdicts,
             }
         )
     return records

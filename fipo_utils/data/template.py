@@ -230,7 +230,18 @@ def wrap_prompt(text: str, fmt: str, tokenizer: Any = None) -> str:
     if fmt == "chat_template":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("prompt format 'chat_template' needs a tokenizer with a chat template")
-        return tokenizer.apply_chat_template(
+        rendered = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
         )
+        # A template that writes the BOS text (Gemma, Llama) for a tokenizer that adds BOS
+        # itself would give two, in trl's training and at inference alike: keep the tokenizer's.
+        bos = getattr(tokenizer, "bos_token", None)
+        if bos and rendered.startswith(bos) and _tokenizer_adds_bos(tokenizer):
+            return rendered[len(bos) :]
+        return rendered
     raise ValueError(f"unknown prompt format {fmt!r}; expected one of {PROMPT_FORMATS}")
+
+
+def _tokenizer_adds_bos(tokenizer: Any) -> bool:
+    ids = tokenizer("A").input_ids
+    return bool(ids) and ids[0] == tokenizer.bos_token_id

@@ -1,7 +1,9 @@
 """Evaluation (notebook 06): testers answer naive and optimized prompts; accuracy per benchmark.
 
 Generation benchmarks (GSM8K, BBH) are scored by answer extraction
-(:mod:`fipo_utils.evaluation.scoring`).
+(:mod:`fipo_utils.evaluation.scoring`), strictly (only "The answer is X", the paper's
+template, primary by default) and leniently (looser cues); ``scoring: lenient`` makes the
+lenient verdict the primary one. Both verdicts are kept in every prediction record.
 Multiple-choice benchmarks (PiQA, CosmosQA, MMLU) are scored, as in the paper, by the option
 letter with the highest next-token log-probability (``mc_scoring: logprob``), or optionally by
 the letter found in a generated answer (``mc_scoring: generate``).
@@ -24,7 +26,7 @@ import pandas as pd
 from fipo_utils.data.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
 from fipo_utils.data.template import wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
-from fipo_utils.evaluation.scoring import is_correct
+from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
 from fipo_utils.runs.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
 
@@ -75,7 +77,11 @@ def evaluate_run(
             for condition in CONDITIONS
         ]
         _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
-        rows.extend(_write_predictions(run_dir, jobs, settings.get("mc_scoring", "logprob")))
+        rows.extend(
+            _write_predictions(
+                run_dir, jobs, settings.get("mc_scoring", "logprob"), generation_scoring(settings)
+            )
+        )
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
         # front), and drop our reference so the pool can free transformers weights.
@@ -142,12 +148,18 @@ def _answer(generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, m
             job["prediction"] = letters[max(range(count), key=lambda i: row[i])]
 
 
-def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]], mc: str) -> list[dict[str, Any]]:
+def _write_predictions(
+    run_dir: Path, jobs: list[dict[str, Any]], mc: str, generation: str = "strict"
+) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
-        correct = is_correct(item.benchmark, job["prediction"], item.gold)
-        scoring = primary_scoring(item, mc)
+        scoring = primary_scoring(item, mc, generation)
+        if item.kind == "generation":
+            verdicts = generation_verdicts(item.benchmark, job["prediction"], item.gold)
+        else:
+            verdicts = {scoring: is_correct(item.benchmark, job["prediction"], item.gold)}
+        correct = verdicts[scoring]
         prediction = {
             "id": item.id,
             "benchmark": item.benchmark,
@@ -159,7 +171,7 @@ def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]], mc: str) -> li
             "gold": item.gold,
             "scoring": scoring,
             "correct": correct,
-            "correct_by": {scoring: correct},
+            "correct_by": verdicts,
         }
         if "option_logprobs" in job:
             prediction["option_logprobs"] = job["option_logprobs"]
@@ -173,13 +185,14 @@ def _write_predictions(run_dir: Path, jobs: list[dict[str, Any]], mc: str) -> li
     return rows
 
 
-def primary_scoring(item: BenchmarkItem, mc: str) -> str:
+def primary_scoring(item: BenchmarkItem, mc: str, generation: str = "strict") -> str:
     """The scoring whose verdict is ``correct``: for multiple choice the option letter's
     log-probability (``letter``, the paper's) or the letter in a generated answer
-    (``generate``); for generation benchmarks the answer extraction (``answer``)."""
+    (``generate``); for generation benchmarks ``generation``, ``strict`` (the paper's
+    answer template) or ``lenient``."""
     if item.kind == "multiple_choice":
         return "generate" if mc == "generate" else "letter"
-    return "answer"
+    return generation
 
 
 SUMMARY_COLUMNS = [

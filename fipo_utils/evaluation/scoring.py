@@ -1,10 +1,16 @@
 """Answer extraction and checking for the five benchmarks.
 
-FIPO's repository has no scoring code, so the rules are the companion's own: prefer the
-strict answer template the few-shot examples teach ("The answer is X"), then fall back to
-looser cues (the last number, the last option letter) so a model that answers correctly in
-another phrasing is not marked wrong. Every function takes arbitrary text and never
-raises on it: a model can emit anything.
+FIPO's repository has no scoring code, so the rules are the companion's own. Generation
+benchmarks (GSM8K, BBH) are judged two ways (``SCORINGS``):
+
+* ``strict`` - only the answer template the few-shot examples teach, "The answer is X"
+  (FIPO section 5 reports accuracy with such strict templates): an answer in any other
+  phrasing is wrong. Strict is the primary scoring, the one compared with published numbers.
+* ``lenient`` - the template first, then looser cues ("Answer:", "####", the last number, the
+  last option letter), so a model that answers correctly in another phrasing is not marked
+  wrong. Small models rarely keep the template, so the gap between the two is worth seeing.
+
+Every function takes arbitrary text and never raises on it: a model can emit anything.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ _NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question)\s*:", re.IGNORECASE)
 _ANSWER_IS = re.compile(
     r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE
 )
+_THE_ANSWER_IS = re.compile(r"the\s+answer\s+is\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE)
+SCORINGS = ("strict", "lenient")
 _PAREN_LETTER = re.compile(r"\(([A-Z])\)")
 _LEADING_LETTER = re.compile(r"^\s*\(?([A-Z])(?:\)|\.|:|,|\s*$|\s*\n)")
 _BOOLEAN_WORDS = {"true", "false", "yes", "no", "valid", "invalid"}
@@ -37,9 +45,10 @@ def first_answer_span(text: str) -> str:
     return text[: match.start()] if match and match.start() > 0 else text
 
 
-def last_answer_phrase(text: str) -> str | None:
-    """What follows the last "the answer is" / "Answer:" in the text, if anything does."""
-    matches = list(_ANSWER_IS.finditer(text))
+def last_answer_phrase(text: str, strict: bool = False) -> str | None:
+    """What follows the last "the answer is" / "Answer:" in the text, if anything does;
+    ``strict`` accepts only "the answer is"."""
+    matches = list((_THE_ANSWER_IS if strict else _ANSWER_IS).finditer(text))
     for match in reversed(matches):
         rest = match.group("rest").strip()
         if rest:
@@ -47,14 +56,17 @@ def last_answer_phrase(text: str) -> str | None:
     return None
 
 
-def extract_number(prediction: str) -> Decimal | None:
-    """GSM8K-style numeric answer: after "The answer is" or "####", else the last number."""
+def extract_number(prediction: str, strict: bool = False) -> Decimal | None:
+    """GSM8K-style numeric answer: after "The answer is" or "####", else the last number;
+    ``strict``: only the first number after "The answer is"."""
     span = first_answer_span(prediction)
-    phrase = last_answer_phrase(span)
+    phrase = last_answer_phrase(span, strict)
     if phrase is not None:
         found = numbers_in(phrase)
         if found:
             return found[0]
+    if strict:
+        return None
     if "####" in span:
         found = numbers_in(span.rsplit("####", 1)[1])
         if found:
@@ -86,13 +98,19 @@ def _normalize_free_text(text: str) -> str:
     return text.rstrip(".").strip().lower()
 
 
-def bbh_is_correct(prediction: str, target: str) -> bool:
-    """BBH: options ``(X)``, booleans, numbers, and free text (Dyck tails, sorted words)."""
+def bbh_is_correct(prediction: str, target: str, strict: bool = False) -> bool:
+    """BBH: options ``(X)``, booleans, numbers, and free text (Dyck tails, sorted words);
+    ``strict``: judged only on what follows "the answer is"."""
     span = first_answer_span(prediction)
-    phrase = last_answer_phrase(span)
+    phrase = last_answer_phrase(span, strict)
+    if strict and phrase is None:
+        return False
     target_text = str(target).strip()
     option = _PAREN_LETTER.fullmatch(target_text)
     if option:
+        if strict:
+            match = _PAREN_LETTER.search(phrase) or _LEADING_LETTER.match(phrase)
+            return bool(match) and match.group(1) == option.group(1)
         return extract_choice_letter(span) == option.group(1)
     target_number = parse_number(target_text)
     if target_number is not None and re.fullmatch(r"-?[\d,]+(?:\.\d+)?", target_text):
@@ -115,13 +133,15 @@ def bbh_is_correct(prediction: str, target: str) -> bool:
     return bool(lines) and _normalize_free_text(lines[-1]) == normalized_target
 
 
-def is_correct(benchmark: str, prediction: str, gold: str | int) -> bool:
+def is_correct(benchmark: str, prediction: str, gold: str | int, strict: bool = False) -> bool:
     """Whether a model's raw text answers a benchmark item correctly.
 
     ``benchmark`` is ``gsm8k``, ``bbh/<task>``, ``mmlu``, ``piqa`` or ``cosmosqa``;
     ``gold`` is the dataset's own field (GSM8K's full solution ending in ``#### N``, BBH's
-    target, the letter or 0-based index of the right option). Never raises on any
-    ``prediction``; an unknown ``benchmark`` name is a programming error and raises.
+    target, the letter or 0-based index of the right option). ``strict`` accepts a
+    generation benchmark's answer only in the "The answer is X" template (multiple choice
+    is unaffected). Never raises on any ``prediction``; an unknown ``benchmark`` name is a
+    programming error and raises.
     """
     family = benchmark.split("/", 1)[0]
     if family not in {"gsm8k", "bbh", "mmlu", "piqa", "cosmosqa"}:
@@ -132,11 +152,27 @@ def is_correct(benchmark: str, prediction: str, gold: str | int) -> bool:
         text = prediction if isinstance(prediction, str) else str(prediction or "")
         if family == "gsm8k":
             expected = gsm8k_gold_number(gold)
-            found = extract_number(text)
+            found = extract_number(text, strict)
             return expected is not None and found is not None and found == expected
         if family == "bbh":
-            return bbh_is_correct(text, str(gold))
+            return bbh_is_correct(text, str(gold), strict)
         expected_letter = gold_letter(gold)
         return expected_letter is not None and extract_choice_letter(text) == expected_letter
     except Exception:  # noqa: BLE001 - a model's text must never crash an evaluation
         return False
+
+
+def generation_verdicts(benchmark: str, prediction: str, gold: str | int) -> dict[str, bool]:
+    """Every scoring's verdict on a generation benchmark's answer, ``{"strict", "lenient"}``."""
+    return {
+        "strict": is_correct(benchmark, prediction, gold, strict=True),
+        "lenient": is_correct(benchmark, prediction, gold),
+    }
+
+
+def generation_scoring(settings: dict) -> str:
+    """The primary scoring of generation benchmarks from a step's ``scoring`` key."""
+    scoring = settings.get("scoring", "strict")
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring {scoring!r}: use one of {SCORINGS}")
+    return scoring

@@ -3,7 +3,9 @@ share the same batching and the same decoding settings.
 
 This module holds the transformers backend. Prompts are complete model inputs (already
 wrapped in the chat format they need): wrapping is the template module's job, so the
-exact bytes a model sees are decided in one place.
+exact bytes a model sees are decided in one place. Turning those bytes into token ids (the
+special tokens training added, an option letter's token in context) is
+:mod:`fipo_utils.models.encoding`'s job, shared with the vLLM backend and the IPL judge.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import asdict, dataclass
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from fipo_utils.models.encoding import encode_like_training, score_options
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class TransformersGenerator:
         """Return one completion per prompt, in the order given, special tokens removed."""
         if not prompts:
             return []
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        lengths = [len(encode_like_training(self.tokenizer, p)) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         outputs: list[str | None] = [None] * len(prompts)
         batches = range(0, len(order), self.batch_size)
@@ -78,8 +82,10 @@ class TransformersGenerator:
 
     @torch.inference_mode()
     def _generate_batch(self, prompts: list[str], params: GenerationParams) -> list[str]:
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=False
+        encoded = self.tokenizer.pad(
+            {"input_ids": [encode_like_training(self.tokenizer, p) for p in prompts]},
+            padding=True,
+            return_tensors="pt",
         ).to(self.model.device)
         kwargs: dict = {
             "max_new_tokens": params.max_new_tokens,
@@ -95,42 +101,27 @@ class TransformersGenerator:
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
-        """Next-token log-probability of each option (e.g. the letters ``A``-``D``) per prompt.
+        """Log-probability of each option (e.g. the letters ``A``-``D``) as the next token.
 
-        Multiple-choice benchmarks are scored by the highest of these (FIPO section 5). An
-        option's score is the best of its spellings with and without a leading space, since
-        tokenizers split "Answer: B" and "Answer:B" differently.
+        Multiple-choice benchmarks are scored by the highest of these (FIPO section 5). The
+        token scored is the one the tokenizer produces for the option right after the prompt
+        (``fipo_utils.models.encoding.option_targets``), only the item's own options compete.
         """
         if not prompts:
             return []
-        variants = [option_token_ids(self.tokenizer, option) for option in options]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        lengths = [len(encode_like_training(self.tokenizer, p)) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         scores: list[list[float]] = [[] for _ in prompts]
         batches = range(0, len(order), self.batch_size)
         for start in tqdm(batches, desc="score options", disable=not self.show_progress):
             index = order[start : start + self.batch_size]
-            logprobs = self._next_token_logprobs([prompts[i] for i in index])
-            for row, i in enumerate(index):
-                scores[i] = [max(float(logprobs[row, t]) for t in ids) for ids in variants]
+            rows = score_options(
+                self.model,
+                self.tokenizer,
+                [prompts[i] for i in index],
+                options,
+                batch_size=self.batch_size,
+            )
+            for i, row in zip(index, rows, strict=True):
+                scores[i] = row
         return scores
-
-    @torch.inference_mode()
-    def _next_token_logprobs(self, prompts: list[str]) -> torch.Tensor:
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.model.device)
-        logits = self.model(**encoded).logits[:, -1, :].float()
-        return torch.log_softmax(logits, dim=-1).cpu()
-
-
-def option_token_ids(tokenizer: PreTrainedTokenizerBase, option: str) -> list[int]:
-    """First token of each spelling of an option (``"B"`` and ``" B"``), duplicates removed."""
-    ids: list[int] = []
-    for spelling in (option, " " + option):
-        tokens = tokenizer(spelling, add_special_tokens=False).input_ids
-        if tokens and tokens[0] not in ids:
-            ids.append(tokens[0])
-    if not ids:
-        raise ValueError(f"option {option!r} encodes to no token")
-    return ids

