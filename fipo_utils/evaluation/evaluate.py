@@ -5,8 +5,13 @@ Generation benchmarks (GSM8K, BBH) are scored by answer extraction
 template, primary by default) and leniently (looser cues); ``scoring: lenient`` makes the
 lenient verdict the primary one. Both verdicts are kept in every prediction record.
 Multiple-choice benchmarks (PiQA, CosmosQA, MMLU) are scored, as in the paper, by the option
-letter with the highest next-token log-probability (``mc_scoring: logprob``), or optionally by
-the letter found in a generated answer (``mc_scoring: generate``).
+letter with the highest next-token log-probability (``mc_scoring: logprob``, scoring name
+``letter``), or optionally by the letter found in a generated answer (``generate``), or by the
+log-likelihood of each option's text after the prompt (``continuation``, lm-evaluation-harness's
+``acc``, plus ``continuation_norm``, its per-character ``acc_norm``;
+:mod:`fipo_utils.models.loglikelihood`). ``mc_scoring`` may name several, e.g.
+``[letter, continuation]``: they run in one pass and every verdict lands in ``correct_by``.
+The primary scoring is the first of letter, generate, continuation that runs.
 
 Outputs (docs/CONTRACTS.md): ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` with
 one record per item and condition, ``eval/results.csv`` with one row per optimizer, tester,
@@ -68,6 +73,7 @@ def evaluate_run(
     fmt = models.get("prompt_format", "chat_template")
     rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
+    mc = mc_scorings(settings.get("mc_scoring"))
     for tester in settings.get("testers") or models["testers"]:
         generator = generator_from_settings(tester, settings, models)
         jobs = [
@@ -76,12 +82,8 @@ def evaluate_run(
             for record in records[name]
             for condition in CONDITIONS
         ]
-        _answer(generator, jobs, fmt, params, settings.get("mc_scoring", "logprob"))
-        rows.extend(
-            _write_predictions(
-                run_dir, jobs, settings.get("mc_scoring", "logprob"), generation_scoring(settings)
-            )
-        )
+        _answer(generator, jobs, fmt, params, mc)
+        rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
         # front), and drop our reference so the pool can free transformers weights.
@@ -123,22 +125,51 @@ def _job(
     }
 
 
-def _answer(generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, mc: str) -> None:
-    """Fill each job's ``prompt`` and ``prediction`` (and option log-probs for MC)."""
+MC_SCORINGS = ("letter", "generate", "continuation")  # in order of precedence as primary
+
+
+def mc_scorings(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The multiple-choice scorings to run, from ``mc_scoring`` (a name or a list of names;
+    ``logprob`` is the older name of ``letter``), ordered so the primary comes first."""
+    names = [value] if isinstance(value, str) else list(value or ["letter"])
+    chosen = {"letter" if name == "logprob" else name for name in names}
+    unknown = sorted(chosen - set(MC_SCORINGS))
+    if unknown or not chosen:
+        raise ValueError(
+            f"evaluate.mc_scoring: unknown scoring {unknown or names!r}; choose from "
+            f"logprob/letter, generate, continuation (or a list of them)"
+        )
+    return tuple(name for name in MC_SCORINGS if name in chosen)
+
+
+def _answer(
+    generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, mc: tuple[str, ...]
+) -> None:
+    """Fill each job's ``prompt`` and ``prediction`` (and each MC scoring's verdict input:
+    ``generated``, ``option_logprobs``, ``continuation_logprobs``)."""
     from fipo_utils.data.benchmarks import render_prompt
 
     for job in jobs:
         job["prompt"] = wrap_prompt(
             render_prompt(job["item"], job["instruction"]), fmt, generator.tokenizer
         )
-    generated = [j for j in jobs if j["item"].kind == "generation" or mc == "generate"]
+    mc_jobs = [j for j in jobs if j["item"].kind == "multiple_choice"]
+    generated = [j for j in jobs if j["item"].kind == "generation"]
+    if "generate" in mc:
+        generated += mc_jobs
     for job, text in zip(
         generated, generator.generate([j["prompt"] for j in generated], params), strict=True
     ):
-        job["prediction"] = text
-    scored = [j for j in jobs if j["item"].kind == "multiple_choice" and mc != "generate"]
+        job["generated"] = job["prediction"] = text
+    if "continuation" in mc:
+        _score_continuations(generator, mc_jobs)
+    if "letter" in mc:
+        _score_letters(generator, mc_jobs)
+
+
+def _score_letters(generator: Any, jobs: list[dict[str, Any]]) -> None:
     by_count: dict[int, list[dict[str, Any]]] = {}
-    for job in scored:
+    for job in jobs:
         by_count.setdefault(len(job["item"].options), []).append(job)
     for count, group in by_count.items():
         letters = list(LETTERS[:count])
@@ -148,17 +179,58 @@ def _answer(generator: Any, jobs: list[dict[str, Any]], fmt: str, params: Any, m
             job["prediction"] = letters[max(range(count), key=lambda i: row[i])]
 
 
+def _score_continuations(generator: Any, jobs: list[dict[str, Any]]) -> None:
+    """Each option's text as the continuation of the prompt; a space joins them unless the
+    prompt already ends in whitespace (a chat template's ``assistant\\n``)."""
+    from fipo_utils.models.loglikelihood import best_options
+
+    requests = [
+        (job["prompt"], option if job["prompt"][-1:].isspace() else " " + option)
+        for job in jobs
+        for option in job["item"].options
+    ]
+    if not hasattr(generator, "loglikelihood"):
+        raise ValueError(
+            f"mc_scoring 'continuation' needs a backend with continuation log-likelihoods; "
+            f"the {generator.backend} backend has none (use backend: transformers)"
+        )
+    scores = iter(generator.loglikelihood(requests))
+    for job in jobs:
+        options = job["item"].options
+        row = [next(scores) for _ in options]
+        raw, normed = best_options(row, options)
+        job["continuation_logprobs"] = row
+        job["continuation_choice"] = (LETTERS[raw], LETTERS[normed])
+        job.setdefault("prediction", LETTERS[raw])
+
+
+def _verdicts(job: dict[str, Any], mc: tuple[str, ...]) -> dict[str, bool]:
+    """Every scoring's verdict on one job: strict and lenient for generation benchmarks, each
+    multiple-choice scoring that ran otherwise."""
+    item: BenchmarkItem = job["item"]
+    if item.kind != "multiple_choice":
+        return generation_verdicts(item.benchmark, job["prediction"], item.gold)
+    verdicts: dict[str, bool] = {}
+    for scoring in mc:
+        if scoring == "letter":
+            verdicts["letter"] = is_correct(item.benchmark, job["prediction"], item.gold)
+        elif scoring == "generate":
+            verdicts["generate"] = is_correct(item.benchmark, job["generated"], item.gold)
+        else:
+            raw, normed = job["continuation_choice"]
+            verdicts["continuation"] = raw == item.gold
+            verdicts["continuation_norm"] = normed == item.gold
+    return verdicts
+
+
 def _write_predictions(
-    run_dir: Path, jobs: list[dict[str, Any]], mc: str, generation: str = "strict"
+    run_dir: Path, jobs: list[dict[str, Any]], mc: tuple[str, ...], generation: str = "strict"
 ) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
         scoring = primary_scoring(item, mc, generation)
-        if item.kind == "generation":
-            verdicts = generation_verdicts(item.benchmark, job["prediction"], item.gold)
-        else:
-            verdicts = {scoring: is_correct(item.benchmark, job["prediction"], item.gold)}
+        verdicts = _verdicts(job, mc)
         correct = verdicts[scoring]
         prediction = {
             "id": item.id,
@@ -173,8 +245,11 @@ def _write_predictions(
             "correct": correct,
             "correct_by": verdicts,
         }
-        if "option_logprobs" in job:
-            prediction["option_logprobs"] = job["option_logprobs"]
+        for extra in ("option_logprobs", "continuation_logprobs"):
+            if extra in job:
+                prediction[extra] = job[extra]
+        if "generated" in job and job["generated"] != job["prediction"]:
+            prediction["generated"] = job["generated"]
         key = (prediction["optimizer"], job["tester"], item.benchmark)
         groups.setdefault(key, []).append(prediction)
     rows = []
@@ -185,13 +260,17 @@ def _write_predictions(
     return rows
 
 
-def primary_scoring(item: BenchmarkItem, mc: str, generation: str = "strict") -> str:
-    """The scoring whose verdict is ``correct``: for multiple choice the option letter's
-    log-probability (``letter``, the paper's) or the letter in a generated answer
-    (``generate``); for generation benchmarks ``generation``, ``strict`` (the paper's
-    answer template) or ``lenient``."""
+def primary_scoring(
+    item: BenchmarkItem, mc: str | Iterable[str] | None, generation: str = "strict"
+) -> str:
+    """The scoring whose verdict is ``correct``: for multiple choice the first that runs of
+    the option letter's log-probability (``letter``, the paper's), the letter in a generated
+    answer (``generate``) and the options' continuation log-likelihood (``continuation``,
+    the harness's ``acc``; its ``continuation_norm`` is reported beside it, never primary);
+    for generation benchmarks ``generation``: ``strict`` (the paper's answer template) or
+    ``lenient``."""
     if item.kind == "multiple_choice":
-        return "generate" if mc == "generate" else "letter"
+        return mc_scorings(mc)[0]
     return generation
 
 

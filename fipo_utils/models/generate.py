@@ -65,6 +65,14 @@ class TransformersGenerator:
         """Nothing to stop: the weights belong to the model pool (``fipo_utils.models.pool``),
         which frees them on eviction."""
 
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Continuation scoring (``fipo_utils.models.loglikelihood``), prefixes shared."""
+        from fipo_utils.models.loglikelihood import ContinuationScorer
+
+        if getattr(self, "_scorer", None) is None:
+            self._scorer = ContinuationScorer(self.model, self.tokenizer, self.batch_size)
+        return self._scorer.score(requests)
+
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
         """Return one completion per prompt, in the order given, special tokens removed."""
         if not prompts:

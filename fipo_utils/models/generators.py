@@ -2,12 +2,14 @@
 
 Every caller (optimizer inference, testers, IPL) asks for ``make_generator(model, backend)``
 and gets one object with ``generate(prompts, params) -> list[str]`` and
-``option_logprobs(prompts, options) -> list[list[float]]``, whichever backend runs below.
+``option_logprobs(prompts, options) -> list[list[float]]``, whichever backend runs below
+(the transformers backend adds ``loglikelihood(requests)`` for continuation scoring).
 vLLM is imported only when chosen, so CPU machines without it never touch it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -85,6 +87,27 @@ class CachedGenerator:
             self.chunk_size,
             self.stats,
             desc="score options",
+            show_progress=self.show_progress,
+        )
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Summed log-probability of each ``(context, continuation)`` (continuation scoring,
+        ``fipo_utils.models.loglikelihood``), cached like generations. Chunks are larger
+        than for generation: an item's options and a benchmark's shared prefix should land
+        in the same chunk to be computed once."""
+        if not hasattr(self.inner, "loglikelihood"):
+            raise ValueError(
+                f"continuation scoring needs the transformers backend; {self.backend} has no "
+                "continuation log-likelihoods here"
+            )
+        return cached_map(
+            self.cache,
+            {"task": "loglikelihood"},
+            [json.dumps(list(pair)) for pair in requests],
+            lambda chunk: self.inner.loglikelihood([tuple(json.loads(p)) for p in chunk]),
+            self.chunk_size * 16,
+            self.stats,
+            desc="score continuations",
             show_progress=self.show_progress,
         )
 

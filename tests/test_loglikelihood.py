@@ -1,0 +1,162 @@
+"""Continuation scoring (fipo_utils.models.loglikelihood) and its place in evaluation.
+
+The shared-prefix path must give the scores of one plain forward per pair, and the
+evaluation records must carry every scoring's verdict with the documented primary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fipo_utils.evaluation.evaluate import (
+    _answer,
+    _job,
+    _write_predictions,
+    mc_scorings,
+    primary_scoring,
+)
+from fipo_utils.models.generate import GenerationParams
+from fipo_utils.models.loglikelihood import ContinuationScorer, best_options, encode_pair
+
+SHOTS = (
+    "Answer each question.\n\nQ: what is two plus two?\nA: four\n\n"
+    "Q: what colour is snow?\nA: white\n\n"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    from fipo_utils.models.pool import get_model
+
+    return get_model(str(tiny_model_dir))
+
+
+def _requests() -> list[tuple[str, str]]:
+    """Items sharing a few-shot context, options of one to many tokens, a context ending in
+    a space, and a context shared with nothing."""
+    requests = []
+    for question in ("where is paris?", "what is a cat?", "who wrote hamlet, and when? "):
+        for option in (" france", " an animal that purrs at night", " shakespeare", "x"):
+            requests.append((f"{SHOTS}Q: {question}\nA:", option))
+    requests.append(("An unrelated context", " yes"))
+    requests.append(("An unrelated context", " no, not at all"))
+    requests.append(("Another lone one:", " maybe"))
+    return requests
+
+
+def _plain(model, tokenizer, context: str, continuation: str) -> float:
+    """One full forward of context + continuation through the causal LM's own head."""
+    context_ids, continuation_ids = encode_pair(tokenizer, context, continuation)
+    with torch.inference_mode():
+        logits = model(torch.tensor([context_ids + continuation_ids])).logits[0].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    start = len(context_ids) - 1
+    return sum(float(logprobs[start + k, t]) for k, t in enumerate(continuation_ids))
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_shared_prefix_scores_match_plain_forwards(tiny, batch_size: int) -> None:
+    requests = _requests()
+    expected = [_plain(tiny.model, tiny.tokenizer, c, x) for c, x in requests]
+    shared = ContinuationScorer(tiny.model, tiny.tokenizer, batch_size, share_prefix=True)
+    unshared = ContinuationScorer(tiny.model, tiny.tokenizer, batch_size, share_prefix=False)
+    got_shared, got_unshared = shared.score(requests), unshared.score(requests)
+    assert got_shared == pytest.approx(expected, abs=1e-3)
+    assert got_unshared == pytest.approx(expected, abs=1e-3)
+    # sharing computes the few-shot context and each item prompt once, not once per option
+    assert shared.tokens_computed < unshared.tokens_computed / 2
+
+
+def test_prefix_cache_is_reused_across_calls(tiny) -> None:
+    scorer = ContinuationScorer(tiny.model, tiny.tokenizer, 4)
+    first = scorer.score(_requests()[:8])
+    after_first = scorer.tokens_computed
+    again = scorer.score(_requests()[:8])
+    assert again == pytest.approx(first, abs=1e-5)
+    assert scorer.tokens_computed - after_first < after_first  # the prefix was not rerun
+
+
+def test_encode_pair_moves_trailing_space_to_the_continuation(tiny) -> None:
+    tokenizer = tiny.tokenizer
+    context_ids, continuation_ids = encode_pair(tokenizer, "Answer: ", "yes")
+    assert context_ids == tokenizer("Answer:", add_special_tokens=False).input_ids
+    whole = tokenizer("Answer: yes", add_special_tokens=False).input_ids
+    assert context_ids + continuation_ids == whole
+    with pytest.raises(ValueError, match="non-empty context"):
+        encode_pair(tokenizer, "   ", "yes")
+
+
+def test_best_options_raw_and_per_character() -> None:
+    # the long option has the higher sum per character but the lower sum
+    assert best_options([-4.0, -6.0], ["ab", "abcdefghij"]) == (0, 1)
+    assert best_options([-1.0, -1.0], ["a", "b"]) == (0, 0)  # ties: the first, like argmax
+    with pytest.raises(ValueError):
+        best_options([-1.0], ["a", "b"])
+
+
+def test_mc_scorings_names_and_primary() -> None:
+    assert mc_scorings(None) == ("letter",)
+    assert mc_scorings("logprob") == ("letter",)
+    assert mc_scorings(["continuation", "letter"]) == ("letter", "continuation")
+    assert mc_scorings("continuation") == ("continuation",)
+    with pytest.raises(ValueError, match="mc_scoring"):
+        mc_scorings(["letters"])
+
+
+@pytest.mark.parametrize(
+    ("mc", "primary"),
+    [(["letter", "continuation"], "letter"), ("continuation", "continuation")],
+)
+def test_evaluation_records_carry_every_scoring(
+    tiny_model_dir: Path, shared_data: Path, tmp_path: Path, mc, primary: str
+) -> None:
+    from fipo_utils.data.benchmarks import LETTERS, load_benchmark
+    from fipo_utils.models.generators import make_generator
+
+    bench = load_benchmark("piqa", 3, seed=1, data_dir=shared_data / "benchmarks")
+    index = {"piqa": {item.id: item for item in bench.items}}
+    records = [
+        {
+            "id": item.id,
+            "benchmark": "piqa",
+            "optimizer": "opt",
+            "naive_instruction": item.instruction,
+            "optimized_instruction": item.instruction + " Think first.",
+        }
+        for item in bench.items
+    ]
+    jobs = [
+        _job(index, {"piqa": bench}, record, condition, "tiny")
+        for record in records
+        for condition in ("naive", "optimized")
+    ]
+    generator = make_generator(str(tiny_model_dir), use_cache=False)
+    scorings = mc_scorings(mc)
+    _answer(generator, jobs, "raw", GenerationParams(max_new_tokens=4), scorings)
+    rows = _write_predictions(tmp_path, jobs, scorings)
+    path = tmp_path / "eval" / "predictions" / "opt" / "tiny" / "piqa.jsonl"
+    predictions = [json.loads(line) for line in path.read_text().splitlines()]
+    reference = ContinuationScorer(generator.model, generator.tokenizer, share_prefix=False)
+    for record, job in zip(predictions, jobs, strict=True):
+        assert record["scoring"] == primary == primary_scoring(job["item"], mc)
+        assert set(record["correct_by"]) >= {"continuation", "continuation_norm"}
+        assert ("letter" in record["correct_by"]) == (primary == "letter")
+        assert record["correct"] == record["correct_by"][primary]
+        options = job["item"].options
+        expected = reference.score([(job["prompt"], " " + option) for option in options])
+        assert record["continuation_logprobs"] == pytest.approx(expected, abs=1e-3)
+        raw, normed = best_options(expected, options)
+        assert record["correct_by"]["continuation"] == (LETTERS[raw] == job["item"].gold)
+        assert record["correct_by"]["continuation_norm"] == (LETTERS[normed] == job["item"].gold)
+        if primary == "continuation":
+            assert record["prediction"] == LETTERS[raw]
+    by_scoring = {(r["condition"], r["scoring"]): r for r in rows}
+    assert {s for _, s in by_scoring} == {primary, "continuation", "continuation_norm"} | (
+        {"letter"} if primary == "letter" else set()
+    )
+    assert all(r["primary"] == (r["scoring"] == primary) for r in rows)
+    assert all(r["n_items"] == 3 for r in rows)
