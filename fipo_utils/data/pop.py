@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.data.bpo_pop import is_bpo_source, read_bpo_as_pop
 from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR
 
 POP_HUB_ID = "Junrulu/Prompt_Preference_Dataset"
@@ -128,8 +129,10 @@ def resolve_pop_source(value: Any) -> Any:
 def load_pop(source: Any, *, skip_invalid: bool = False) -> list[PopRecord]:
     """Load and validate POP records, in file order.
 
-    ``source`` is a local JSONL or JSON-list file, a ``datasets.Dataset``, or the hub id
-    ``Junrulu/Prompt_Preference_Dataset``. A bad record raises :class:`PopValidationError`
+    ``source`` is a local JSONL or JSON-list file, a ``datasets.Dataset``, the hub id
+    ``Junrulu/Prompt_Preference_Dataset``, or ``bpo:<path>``: BPO pairs converted to POP
+    records (:mod:`fipo_utils.data.bpo_pop`; "line" in errors is then the record number).
+    A bad record raises :class:`PopValidationError`
     naming source, line and field; with ``skip_invalid=True`` bad records are left out and a
     :class:`PopSkipWarning` lists them (see :func:`load_pop_report` for the list itself).
     """
@@ -142,7 +145,11 @@ def load_pop(source: Any, *, skip_invalid: bool = False) -> list[PopRecord]:
 def load_pop_report(source: Any, *, skip_invalid: bool = False) -> PopLoadResult:
     """Like :func:`load_pop`, returning the skipped records too instead of warning."""
     source = resolve_pop_source(source)
-    if isinstance(source, str | Path) and Path(source).exists():
+    if is_bpo_source(source):
+        path, converted = read_bpo_as_pop(source)
+        rows: list[_Row] = [(number, row, None) for number, row in converted]
+        name = f"{path} (BPO records as POP)"
+    elif isinstance(source, str | Path) and Path(source).exists():
         rows = _rows_from_file(Path(source))
         name = str(source)
     elif _is_dataset(source):
