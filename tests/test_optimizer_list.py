@@ -48,7 +48,7 @@ def test_identity_and_bpo_style_rewrite_the_same_items(tmp_path: Path, shared_da
         "tiny", "infer", optimizer=["identity", "bpo-style"], benchmarks=["piqa"], n_items=3
     )
     out = run_optimizer_inference(tmp_path, profile, settings)
-    assert out["optimizer"] == "identity, bpo-style"
+    assert out["optimizer"] == "identity-bpo-style"
     identity = read_jsonl(tmp_path / "optimized" / "identity" / "piqa.jsonl")
     bpo = read_jsonl(tmp_path / "optimized" / "bpo-style" / "piqa.jsonl")
     assert [r["id"] for r in identity] == [r["id"] for r in bpo]

@@ -115,7 +115,10 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
 
 
 def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
-    """Every figure the runs hold data for (a missing input skips its figure)."""
+    """Every figure the runs hold data for (a missing input skips its figure); built once per
+    analysis, so a later call returns the same figures."""
+    if analysis.figures:
+        return analysis.figures
     collection = analysis.collection
     candidates = [
         report_figures.accuracy_delta_figure(
@@ -144,6 +147,9 @@ def write_tables(analysis: Analysis, run_dir: str | Path) -> list[Path]:
     plus the published tables as CSV and a ``report.md`` that strings them together."""
     folder = Path(run_dir) / ANALYSIS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
+    # report.md lists the figures: build them first, so notebook 07 (tables, then figures)
+    # writes the same report as `fipo figures` (tables and figures together)
+    build_figures(analysis)
     written = []
     for name, frame in analysis.tables.items():
         path = folder / f"{name}.csv"

@@ -73,22 +73,23 @@ def run_optimizer_inference(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
     """Optimize the instructions of the profile's benchmarks with every optimizer the settings
-    name; returns what the notebook shows (several optimizers: names joined, tables stacked)."""
-    outs = [
-        _run_one(run_dir, profile, settings, spec)
-        for spec in optimizer_names(run_dir, settings["optimizer"])
-    ]
+    name; returns what the notebook shows. For several optimizers ``optimizer`` is one label
+    (``all`` or the names joined by ``-``), ``summary`` stacks their tables and ``out_dir`` is
+    ``optimized/`` (every optimizer's folder under it)."""
+    spec = settings["optimizer"]
+    outs = [_run_one(run_dir, profile, settings, name) for name in optimizer_names(run_dir, spec)]
     if len(outs) == 1:
         return outs[0]
+    # several: one label usable in file names, every optimizer's source, all folders
     return {
-        "optimizer": ", ".join(o["optimizer"] for o in outs),
-        "source": ", ".join(o["source"] for o in outs),
+        "optimizer": spec if isinstance(spec, str) else "-".join(o["optimizer"] for o in outs),
+        "source": "; ".join(f"{o['optimizer']}: {o['source']}" for o in outs),
         "summary": pd.concat(
             [o["summary"].assign(optimizer=o["optimizer"]) for o in outs], ignore_index=True
         ),
         "missing": sorted({m for o in outs for m in o["missing"]}),
         "cache": {o["optimizer"]: str(o["cache"]) for o in outs},
-        "out_dir": [o["out_dir"] for o in outs],
+        "out_dir": Path(run_dir) / "optimized",
     }
 
 
