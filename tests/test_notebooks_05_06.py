@@ -76,7 +76,7 @@ def test_05_writes_optimized_prompts_per_item(smoke_run: Path) -> None:
         assert rows.optimized_instruction.str.len().gt(0).all()
         assert rows.raw_output.str.len().gt(0).any()
         assert rows.cheating_note.dtype == bool
-    assert (smoke_run / "figures" / "05_instruction_lengths.png").is_file()
+    assert (smoke_run / "figures" / "05_instruction_lengths_base.png").is_file()
 
 
 def test_06_scores_then_serves_rerun_from_cache(

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
-from fipo_utils.analysis import published, tables
+from fipo_utils.analysis import published, significance, tables
 from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
@@ -29,6 +29,8 @@ TABLE_NAMES = {
     "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
     "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
     "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
+    "study_significance": "per optimizer, tester, benchmark and scoring: gain, paired interval, "
+    "exact McNemar p, Holm verdict",
 }
 
 
@@ -88,6 +90,12 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     table2 = tables.tester_benchmark_table(scores, overall, settings.table2_reference_tester)
     table6 = tables.strategy_table(overall)
     table8 = tables.bbh_task_table(collection, settings.ci, settings.table8_reference_tester)
+    study = significance.study_table(
+        collection,
+        seed=settings.seed,
+        replicates=settings.bootstrap_replicates,
+        level=settings.confidence,
+    )
     analysis = Analysis(collection)
     analysis.tables = {
         "results_tidy": collection.all_results,
@@ -95,17 +103,22 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table2_tester_benchmark": table2,
         "table6_strategies": table6,
         "table8_bbh_tasks": table8,
+        "study_significance": study,
     }
     analysis.markdown = {
         "table2_tester_benchmark": tables.tester_benchmark_markdown(table2),
         "table6_strategies": tables.strategy_markdown(table6),
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
+        **tables.study_markdown(study),
     }
     return analysis
 
 
 def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
-    """Every figure the runs hold data for (a missing input skips its figure)."""
+    """Every figure the runs hold data for (a missing input skips its figure); built once per
+    analysis, so a later call returns the same figures."""
+    if analysis.figures:
+        return analysis.figures
     collection = analysis.collection
     candidates = [
         report_figures.accuracy_delta_figure(
@@ -134,6 +147,9 @@ def write_tables(analysis: Analysis, run_dir: str | Path) -> list[Path]:
     plus the published tables as CSV and a ``report.md`` that strings them together."""
     folder = Path(run_dir) / ANALYSIS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
+    # report.md lists the figures: build them first, so notebook 07 (tables, then figures)
+    # writes the same report as `fipo figures` (tables and figures together)
+    build_figures(analysis)
     written = []
     for name, frame in analysis.tables.items():
         path = folder / f"{name}.csv"
@@ -171,6 +187,9 @@ def report_markdown(analysis: Analysis) -> str:
         "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",
         "table6_strategies": "Strategies (Table 6 shape)",
         "table8_bbh_tasks": "BBH tasks (Table 8 shape)",
+        "study_table2": "Every optimizer: gain, paired interval, Holm-corrected McNemar "
+        "(Table 2 shape)",
+        "study_table6": "Every optimizer, all benchmarks pooled (Table 6 shape)",
     }
     for name, title in titles.items():
         parts += [f"## {title}", analysis.markdown[name]]

@@ -168,7 +168,8 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
 
 def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
     """Per-item correctness from ``<folder>/predictions/<optimizer>/<tester>/<benchmark>.jsonl``
-    (BBH tasks nest one level deeper); fields inside the records are authoritative."""
+    (BBH tasks nest one level deeper); fields inside the records are authoritative.
+    ``correct`` is the primary scoring's verdict, ``correct_by`` every scoring's."""
     columns = ["run", "source", *PREDICTION_FIELDS]
     rows = []
     for path in result_files(folder / "predictions"):
@@ -178,8 +179,17 @@ def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
                     f"{path}, record {line_no}: field 'correct' must be true/false, "
                     f"got {record['correct']!r}"
                 )
-            rows.append({"run": run, "source": source, **{k: record[k] for k in PREDICTION_FIELDS}})
-    frame = pd.DataFrame(rows, columns=columns)
+            scoring = record.get("scoring", "primary")
+            rows.append(
+                {
+                    "run": run,
+                    "source": source,
+                    **{k: record[k] for k in PREDICTION_FIELDS},
+                    "scoring": scoring,
+                    "correct_by": record.get("correct_by") or {scoring: record["correct"]},
+                }
+            )
+    frame = pd.DataFrame(rows, columns=[*columns, "scoring", "correct_by"])
     frame["id"] = frame["id"].astype(str)
     frame["benchmark_group"] = frame["benchmark"].map(benchmark_group)
     return frame

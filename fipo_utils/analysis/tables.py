@@ -650,3 +650,46 @@ def tables_identical(
                 f"row {index}, column {column}: {left.iloc[index]!r} vs {right.iloc[index]!r}"
             )
     return problems
+
+
+# --- Study tables: every optimizer with paired statistics ------------------------------
+
+
+def _study_cell(row: pd.Series) -> str:
+    """Gain in points with its paired interval, the Holm p-value and the verdict."""
+    mark = {"better": " ▲", "worse": " ▼"}.get(row["verdict"], "")
+    return (
+        f"{100 * row['naive']:.1f} -> {100 * row['optimized']:.1f}; "
+        f"Δ {100 * row['gain']:+.1f} "
+        f"[{100 * row['gain_low']:+.1f}, {100 * row['gain_high']:+.1f}]; "
+        f"p_Holm={row['holm_p']:.2g}{mark}; n={int(row['n_items'])}"
+    )
+
+
+def study_markdown(study: pd.DataFrame) -> dict[str, str]:
+    """The study's two tables per scoring, as Markdown (input: ``significance.study_table``).
+
+    ``study_table2``: Table 2's shape, one line per tester and optimizer, one column per
+    benchmark. ``study_table6``: Table 6's shape, one line per optimizer, one column per
+    tester, every benchmark's items pooled. Cells: naive -> optimized accuracy, the gain with
+    its 95% paired bootstrap interval, the Holm-corrected exact McNemar p-value (▲/▼: better
+    or worse at 5% after correction) and the item count; percent."""
+    if study.empty:
+        empty = "_No paired naive/optimized predictions to show._"
+        return {"study_table2": empty, "study_table6": empty}
+    study = study.assign(cell=study.apply(_study_cell, axis=1))
+    per_benchmark, pooled = [], []
+    for scoring, part in study.groupby("scoring", sort=True):
+        cells = part[part["benchmark"] != "pooled"]
+        wide = cells.pivot_table(
+            index=["tester", "optimizer"], columns="benchmark", values="cell", aggfunc="first"
+        )
+        order = [c for c in TABLE2_COLUMNS if c in wide.columns]
+        wide = wide.reindex(columns=order + sorted(set(wide.columns) - set(order)))
+        wide.columns = [published.BENCHMARK_LABELS.get(c, c) for c in wide.columns]
+        per_benchmark.append(f"**scoring={scoring}**\n\n" + markdown_table(wide.reset_index()))
+        summed = part[part["benchmark"] == "pooled"].pivot_table(
+            index="optimizer", columns="tester", values="cell", aggfunc="first"
+        )
+        pooled.append(f"**scoring={scoring}**\n\n" + markdown_table(summed.reset_index()))
+    return {"study_table2": "\n\n".join(per_benchmark), "study_table6": "\n\n".join(pooled)}

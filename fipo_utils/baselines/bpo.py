@@ -16,43 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from fipo_utils.data.template import Template, count_words, render_optimizer_prompt, wrap_tulu
-from fipo_utils.inference.optimize import clean_optimized
-from fipo_utils.models.generate import GenerationParams
 
-BPO_INSTRUCTION = (
-    "You are an expert prompt engineer. Rewrite the user's prompt below so that an AI "
-    "assistant answers it more helpfully, accurately and completely: keep the user's intent "
-    "and every fact they gave, make implicit requirements explicit, and add useful guidance "
-    "on format and reasoning. Reply with the rewritten prompt only.\n\n"
-    "User prompt:\n{prompt}\n\nRewritten prompt:"
+# The rewriter itself is an optimizer of notebook 05 (``infer.optimizer: bpo-style``).
+from fipo_utils.inference.rewriters import (  # noqa: F401 - re-exported for 08 and tests
+    BPO_INSTRUCTION,
+    render_bpo_request,
+    rewrite_prompts,
 )
 
 
 class BpoDataError(ValueError):
     """A BPO file or record is unusable; the message names the file, record and field."""
-
-
-def render_bpo_request(user_prompt: str, instruction: str = BPO_INSTRUCTION) -> str:
-    """The rewriter's input for one prompt (unwrapped; the caller applies the chat format)."""
-    return instruction.replace("{prompt}", user_prompt)
-
-
-def rewrite_prompts(
-    generator: Any,
-    prompts: Sequence[str],
-    *,
-    fmt: str,
-    params: GenerationParams,
-    instruction: str = BPO_INSTRUCTION,
-) -> list[str]:
-    """BPO-style rewrites; an empty reply falls back to the original prompt."""
-    from fipo_utils.data.template import wrap_prompt
-
-    inputs = [
-        wrap_prompt(render_bpo_request(p, instruction), fmt, generator.tokenizer) for p in prompts
-    ]
-    outputs = generator.generate(inputs, params)
-    return [clean_optimized(out) or prompt for prompt, out in zip(prompts, outputs, strict=True)]
 
 
 @dataclass(frozen=True)

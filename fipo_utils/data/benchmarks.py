@@ -160,15 +160,28 @@ def load_benchmark(
     return _finish(name, pool, shots, n_items, seed, "hub")
 
 
+def items_for(name: str, n_items: int | None | dict[str, int | None]) -> int | None:
+    """A benchmark's item count: ``n_items`` itself, or from a mapping by benchmark name, then
+    by family (``bbh`` covers ``bbh/<task>``), then ``default`` (missing: the full set).
+    A mapping lets a study give costly generation benchmarks fewer items."""
+    if not isinstance(n_items, dict):
+        return n_items
+    for key in (name, name.split("/", 1)[0], "default"):
+        if key in n_items:
+            return n_items[key]
+    return None
+
+
 def load_benchmarks(
-    names: Iterable[str], n_items: int | None = None, **kwargs: Any
+    names: Iterable[str], n_items: int | None | dict[str, int | None] = None, **kwargs: Any
 ) -> tuple[dict[str, LoadedBenchmark], dict[str, str]]:
-    """Load several; returns (loaded by name, reason by missing name)."""
+    """Load several; returns (loaded by name, reason by missing name). ``n_items`` is one
+    count for all or a mapping (:func:`items_for`)."""
     loaded: dict[str, LoadedBenchmark] = {}
     missing: dict[str, str] = {}
     for name in expand_names(names):
         try:
-            loaded[name] = load_benchmark(name, n_items, **kwargs)
+            loaded[name] = load_benchmark(name, items_for(name, n_items), **kwargs)
         except BenchmarkMissing as error:
             missing[name] = str(error)
     return loaded, missing

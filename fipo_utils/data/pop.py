@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.data.bpo_pop import is_bpo_source, read_bpo_as_pop
 from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR
 
 POP_HUB_ID = "Junrulu/Prompt_Preference_Dataset"
@@ -131,8 +132,10 @@ def load_pop(
 ) -> list[PopRecord]:
     """Load and validate POP records, in file order.
 
-    ``source`` is a local JSONL or JSON-list file, a ``datasets.Dataset``, or the hub id
-    ``Junrulu/Prompt_Preference_Dataset``. A bad record raises :class:`PopValidationError`
+    ``source`` is a local JSONL or JSON-list file, a ``datasets.Dataset``, the hub id
+    ``Junrulu/Prompt_Preference_Dataset``, or ``bpo:<path>``: BPO pairs converted to POP
+    records (:mod:`fipo_utils.data.bpo_pop`; "line" in errors is then the record number).
+    A bad record raises :class:`PopValidationError`
     naming source, line and field; with ``skip_invalid=True`` bad records are left out and a
     :class:`PopSkipWarning` lists them (see :func:`load_pop_report` for the list itself).
     """
@@ -158,7 +161,11 @@ def load_pop_report(
     on one prompt. ``keep_duplicate_ids`` keeps them and lists them in ``duplicates``.
     """
     source = resolve_pop_source(source)
-    if isinstance(source, str | Path) and Path(source).exists():
+    if is_bpo_source(source):
+        path, converted = read_bpo_as_pop(source)
+        rows: list[_Row] = [(number, row, None) for number, row in converted]
+        name = f"{path} (BPO records as POP)"
+    elif isinstance(source, str | Path) and Path(source).exists():
         rows = _rows_from_file(Path(source))
         name = str(source)
     elif _is_dataset(source):

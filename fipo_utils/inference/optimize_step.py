@@ -1,5 +1,12 @@
 """Notebook 05 as one call: optimize every benchmark item's instruction and save it.
 
+``infer.optimizer`` names one optimizer, a list of them, or ``all`` (see
+:func:`optimizer_names`). Besides trained checkpoints and the untrained ``base`` model, two
+optimizers need no FIPO training, so every table has them as reference points on the same
+items: ``identity`` (the naive prompt as its own "optimization": the control, whose gain is 0
+by construction) and ``bpo-style`` (the BPO-style rewriter of
+:mod:`fipo_utils.inference.rewriters`, driven by ``infer.rewriter`` or the optimizer base).
+
 Writes ``optimized/<optimizer>/<benchmark>.jsonl`` (one record per item, docs/CONTRACTS.md,
 plus ``fell_back`` and ``word_limit``) and ``optimized/<optimizer>/summary.json`` (the
 optimizer's source, the settings, missing benchmarks, fallback and cheating-note counts).
@@ -16,13 +23,22 @@ import pandas as pd
 from fipo_utils.data.benchmarks import load_benchmarks
 from fipo_utils.data.template import load_template
 from fipo_utils.inference.optimize import (
+    STRATEGY_ORDER,
     WordLimit,
     cheating_note,
     optimize_prompts,
     resolve_optimizer,
 )
+from fipo_utils.inference.rewriters import rewrite_outputs
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
+
+# Optimizers that are not checkpoints of the run, and what each stands for.
+REFERENCE_OPTIMIZERS = {
+    "identity": "the naive prompt unchanged (control)",
+    "base": "the untrained optimizer base model with the FIPO template",
+    "bpo-style": "the BPO-style rewriter (fixed expert-prompt-engineer request)",
+}
 
 
 def generation_params(settings: dict[str, Any], seed: int = 2024) -> GenerationParams:
@@ -34,43 +50,105 @@ def generation_params(settings: dict[str, Any], seed: int = 2024) -> GenerationP
     )
 
 
+def trained_optimizers(run_dir: str | Path) -> list[str]:
+    """The run's trained optimizers (``checkpoints/<name>/final``), in ``STRATEGY_ORDER``
+    reversed (sft, dpo, ipo, ipl), then by name."""
+    root = Path(run_dir) / "checkpoints"
+    names = [p.parent.name for p in root.glob("*/final") if (p / "config.json").is_file()]
+    rank = {strategy: i for i, strategy in enumerate(reversed(STRATEGY_ORDER))}
+    return sorted(names, key=lambda n: (rank.get(n.split("-", 1)[0], len(rank)), n))
+
+
+def optimizer_names(run_dir: str | Path, spec: str | list[str]) -> list[str]:
+    """The optimizers a setting names: ``all`` = identity, base, every trained checkpoint,
+    bpo-style; a list as given; one name (``auto`` included) as a one-item list."""
+    if isinstance(spec, list | tuple):
+        return [str(name) for name in spec]
+    if spec == "all":
+        return ["identity", "base", *trained_optimizers(run_dir), "bpo-style"]
+    return [spec]
+
+
 def run_optimizer_inference(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
-    """Optimize the instructions of the profile's benchmarks; returns what the notebook shows."""
+    """Optimize the instructions of the profile's benchmarks with every optimizer the settings
+    name; returns what the notebook shows. For several optimizers ``optimizer`` is one label
+    (``all`` or the names joined by ``-``), ``summary`` stacks their tables and ``out_dir`` is
+    ``optimized/`` (every optimizer's folder under it)."""
+    spec = settings["optimizer"]
+    outs = [_run_one(run_dir, profile, settings, name) for name in optimizer_names(run_dir, spec)]
+    if len(outs) == 1:
+        return outs[0]
+    # several: one label usable in file names, every optimizer's source, all folders
+    return {
+        "optimizer": spec if isinstance(spec, str) else "-".join(o["optimizer"] for o in outs),
+        "source": "; ".join(f"{o['optimizer']}: {o['source']}" for o in outs),
+        "summary": pd.concat(
+            [o["summary"].assign(optimizer=o["optimizer"]) for o in outs], ignore_index=True
+        ),
+        "missing": sorted({m for o in outs for m in o["missing"]}),
+        "cache": {o["optimizer"]: str(o["cache"]) for o in outs},
+        "out_dir": Path(run_dir) / "optimized",
+    }
+
+
+def _run_one(
+    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any], spec: str
+) -> dict[str, Any]:
     from fipo_utils.models.generators import generator_from_settings
 
     run_dir = Path(run_dir)
     models = profile["models"]
-    name, source = resolve_optimizer(run_dir, settings["optimizer"], models["optimizer_base"])
     loaded, missing = load_benchmarks(
         settings["benchmarks"], settings.get("n_items"), seed=settings.get("sample_seed")
     )
-    generator = generator_from_settings(source, settings, models)
     items = [item for bench in loaded.values() for item in bench.items]
-    results = optimize_prompts(
-        generator,
-        [item.instruction for item in items],
-        template=load_template(settings.get("template")),
-        fmt=models.get("prompt_format", "chat_template"),
-        params=generation_params(settings, profile.get("seed", 2024)),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
-    )
-    generator.close()
+    naive = [item.instruction for item in items]
+    fmt = models.get("prompt_format", "chat_template")
+    params = generation_params(settings, profile.get("seed", 2024))
+    stats: Any = "no model"
+    if spec == "identity":
+        name, source = "identity", REFERENCE_OPTIMIZERS["identity"]
+        results = [(text, "", False, None) for text in naive]
+    elif spec == "bpo-style":
+        name = "bpo-style"
+        source = settings.get("rewriter") or models["optimizer_base"]
+        generator = generator_from_settings(source, settings, models)
+        found = rewrite_outputs(generator, naive, fmt=fmt, params=params)
+        results = [
+            (new, raw, new == old, None) for (new, raw), old in zip(found, naive, strict=True)
+        ]
+        generator.close()
+        stats = generator.stats
+    else:
+        name, source = resolve_optimizer(run_dir, spec, models["optimizer_base"])
+        generator = generator_from_settings(source, settings, models)
+        found = optimize_prompts(
+            generator,
+            naive,
+            template=load_template(settings.get("template")),
+            fmt=fmt,
+            params=params,
+            word_limit=WordLimit(**(settings.get("word_limit") or {})),
+        )
+        results = [(r.prompt, r.raw_output, r.fell_back, r.word_limit) for r in found]
+        generator.close()
+        stats = generator.stats
     out_dir = run_dir / "optimized" / name
     rows = []
     by_benchmark: dict[str, list[dict[str, Any]]] = {}
-    for item, result in zip(items, results, strict=True):
+    for item, (prompt, raw_output, fell_back, word_limit) in zip(items, results, strict=True):
         record = {
             "id": item.id,
             "benchmark": item.benchmark,
             "optimizer": name,
             "naive_instruction": item.instruction,
-            "optimized_instruction": result.prompt,
-            "raw_output": result.raw_output,
-            "cheating_note": cheating_note(item, result.prompt),
-            "fell_back": result.fell_back,
-            "word_limit": result.word_limit,
+            "optimized_instruction": prompt,
+            "raw_output": raw_output,
+            "cheating_note": cheating_note(item, prompt),
+            "fell_back": fell_back,
+            "word_limit": word_limit,
         }
         by_benchmark.setdefault(item.benchmark, []).append(record)
     for benchmark, records in by_benchmark.items():
@@ -90,7 +168,7 @@ def run_optimizer_inference(
         "optimizer_source": source,
         "settings": settings,
         "missing": missing,
-        "cache": str(generator.stats),
+        "cache": str(stats),
         "per_benchmark": rows,
     }
     write_text_preserving(out_dir / "summary.json", json.dumps(info, indent=2, default=str) + "\n")
@@ -99,6 +177,6 @@ def run_optimizer_inference(
         "source": source,
         "summary": summary,
         "missing": missing,
-        "cache": generator.stats,
+        "cache": stats,
         "out_dir": out_dir,
     }

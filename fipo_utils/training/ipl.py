@@ -235,6 +235,7 @@ def run_ipl(
     *,
     name: str | None = None,
     data_path: str | Path | None = None,
+    data_variant: str | None = None,
     rounds: int | None = None,
     callbacks: list | None = None,
     **overrides: Any,
@@ -243,14 +244,14 @@ def run_ipl(
 
     Writes ``checkpoints/<name>/round_<k>/final`` per round (``checkpoints/<name>/final``
     links to the last), ``train/<name>/round_<k>/data.jsonl`` (the rows each round trained
-    on), ``train/<name>/rounds.json`` and ``train/<name>/metrics.json``. Settings that
-    differ from the ones ``checkpoints/<name>/fingerprint.json`` records stop the run (see
-    :mod:`fipo_utils.training.fingerprint`); the number of rounds may change.
+    on), ``train/<name>/rounds.json`` and ``train/<name>/metrics.json``. ``data_variant``
+    (``gen``, ``partial``) starts from 01's ablation data, named ``ipl-<loss>-<variant>-...``.
+    Settings that differ from the ones ``checkpoints/<name>/fingerprint.json`` records stop
+    the run (see :mod:`fipo_utils.training.fingerprint`); the number of rounds may change.
     """
     from fipo_utils.data.template import load_template
     from fipo_utils.models.generate import TransformersGenerator
     from fipo_utils.models.loading import load_model
-    from fipo_utils.runs.folders import require
     from fipo_utils.runs.profiles import load_profile
     from fipo_utils.training.fingerprint import (
         check_fingerprint,
@@ -266,7 +267,7 @@ def run_ipl(
         write_jsonl,
     )
     from fipo_utils.training.strategies import settings_from_profile
-    from fipo_utils.training.train import fit
+    from fipo_utils.training.train import fit, variant_data_path, variant_name
 
     if loss not in ("dpo", "ipo"):
         raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
@@ -275,14 +276,16 @@ def run_ipl(
     settings = settings_from_profile(data, loss, **{"epochs": 1, **overrides})
     ipl = IplSettings.from_mapping(data.get("ipl"), seed=data.get("seed", 2024))
     n_rounds = rounds or ipl.rounds
-    name = name or f"ipl-{settings.name}"
+    name = name or variant_name(f"ipl-{settings.name}", data_variant)
     checkpoints = run_dir / "checkpoints" / name
     train_dir = run_dir / "train" / name
     rounds_path = train_dir / "rounds.json"
     record = _read_json(rounds_path) or {"name": name, "loss": loss, "rounds": []}
     done = {r["round"]: r for r in record["rounds"]}
 
-    data_path = Path(data_path) if data_path else require(run_dir, "data/ipl.jsonl", "01")
+    data_path = (
+        Path(data_path) if data_path else variant_data_path(run_dir, "data/ipl.jsonl", data_variant)
+    )
     rows = take_rows(read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows)
     # rounds may grow or shrink: earlier rounds stay valid, so they are not part of it
     ipl_shape = {**ipl.__dict__, "rewrite": ipl.rewrite.as_dict(), "loss": loss}

@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--name", default=None, help="run-folder name (default <strategy>-<lora|full>)"
     )
     parser.add_argument(
+        "--data-variant",
+        choices=["gen", "partial"],
+        default=None,
+        help="train on 01's ablation data in data/<variant>/ (default: data/)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -75,9 +81,17 @@ def run_from_args(args: argparse.Namespace) -> dict:
             args.profile,
             loss=args.strategy.split("-", 1)[1],
             name=args.name,
+            data_variant=args.data_variant,
             **overrides,
         )
-    return train_strategy(args.run_dir, args.profile, args.strategy, name=args.name, **overrides)
+    return train_strategy(
+        args.run_dir,
+        args.profile,
+        args.strategy,
+        name=args.name,
+        data_variant=args.data_variant,
+        **overrides,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,26 @@ if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fas
 DATA_FILES = {"sft": "data/sft.json", "dpo": "data/dpo.jsonl", "ipo": "data/dpo.jsonl"}
 
 
+def variant_data_path(run_dir: Path, data_file: str, data_variant: str | None) -> Path:
+    """A training file of 01's main variant (``data/<file>``) or of one of its ablations
+    (``data/<variant>/<file>``, the paper's Table 6 ``-gen`` / ``-partial`` rows)."""
+    from fipo_utils.runs.folders import require
+
+    if not data_variant:
+        return require(run_dir, data_file, "01")
+    folder, name = data_file.split("/", 1)
+    return require(run_dir, f"{folder}/{data_variant}/{name}", "01 (diversify.ablations)")
+
+
+def variant_name(name: str, data_variant: str | None) -> str:
+    """The optimizer name of a variant: the ablation goes before ``lora``/``full``
+    (``sft-lora`` -> ``sft-gen-lora``), the form the analysis parses."""
+    if not data_variant:
+        return name
+    head, kind = name.rsplit("-", 1)
+    return f"{head}-{data_variant}-{kind}"
+
+
 @dataclass
 class FitResult:
     final_dir: Path
@@ -144,15 +164,17 @@ def train_strategy(
     *,
     name: str | None = None,
     data_path: str | Path | None = None,
+    data_variant: str | None = None,
     callbacks: list[TrainerCallback] | None = None,
     **overrides: Any,
 ) -> dict:
     """Train one SFT/DPO/IPO optimizer into the run folder and return its metrics record.
 
     ``overrides`` are profile keys (``lora``, ``max_steps``, ``max_rows``, ``base_model``,
-    ``learning_rate``, ...); ``None`` keeps the profile's value.
+    ``learning_rate``, ...); ``None`` keeps the profile's value. ``data_variant`` (``gen``,
+    ``partial``) trains on 01's ablation data in ``data/<variant>/`` under the name
+    ``<strategy>-<variant>-<lora|full>``.
     """
-    from fipo_utils.runs.folders import require
     from fipo_utils.training.fingerprint import (
         check_fingerprint,
         training_fingerprint,
@@ -167,10 +189,14 @@ def train_strategy(
 
     run_dir = Path(run_dir)
     settings = settings_from_profile(profile, strategy, **overrides)
-    name = name or settings.name
+    name = name or variant_name(settings.name, data_variant)
     metrics_path = run_dir / "train" / name / "metrics.json"
     checkpoint_dir = run_dir / "checkpoints" / name
-    data_path = Path(data_path) if data_path else require(run_dir, DATA_FILES[strategy], "01")
+    data_path = (
+        Path(data_path)
+        if data_path
+        else variant_data_path(run_dir, DATA_FILES[strategy], data_variant)
+    )
     rows = read_sft_rows(data_path) if strategy == "sft" else read_jsonl_rows(data_path)
     rows = take_rows(rows, settings.max_rows)
     fingerprint = training_fingerprint(

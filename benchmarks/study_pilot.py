@@ -1,0 +1,163 @@
+"""Size the `study` profile from a `study-pilot` run: item counts from the measured discordance,
+and the study's wall time per step from the measured per-item rates.
+
+    python benchmarks/study_pilot.py runs/<time>-study-pilot [--cpu-05 S --cpu-06 S]
+
+The pilot (configs/profiles/study-pilot.yaml) lets the untrained base model rewrite N items
+of each multiple-choice benchmark and SmolLM2-135M-Instruct answer the naive and rewritten
+prompts (letter scoring). From it:
+
+* per benchmark, the discordance rate and the items a 95% paired half-width of 5 points needs
+  (``fipo_utils.analysis.significance.pilot_sizes``);
+* seconds per rewrite and per scored prompt. On a shared machine wall time measures the
+  neighbours as much as the code, so pass the kernels' CPU seconds (``--cpu-05``,
+  ``--cpu-06``, e.g. from ``ps -o times`` of each step's kernel) when you have them: one
+  CPU-second is one core-second; with torch's 2 threads on an idle 2-core machine a step
+  takes between cpu/2 and cpu wall seconds.
+
+The projection multiplies those rates by the study's counts. What it cannot measure here
+is stated as an assumption in ``ASSUMPTIONS`` and printed with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from fipo_utils.analysis.report import AnalysisSettings
+from fipo_utils.analysis.results import collect_runs
+from fipo_utils.analysis.significance import pilot_sizes, study_table
+from fipo_utils.analysis.tables import markdown_table
+from fipo_utils.data.benchmarks import items_for
+from fipo_utils.runs.profiles import load_profile
+
+# Cost ratios the pilot does not measure, each with its reason.
+ASSUMPTIONS = {
+    # Gemma-3-270M has twice SmolLM2-135M's parameters; CPU forward cost scales with them.
+    "gemma_factor": 2.0,
+    # continuation scoring adds one forward over each option's text after a shared prompt
+    # prefix; options are short beside the prompt (assumed +50% of a letter scoring).
+    "continuation_factor": 0.5,
+    # a generation-benchmark answer decodes up to 96 tokens where a rewrite decodes 80.
+    "answer_vs_rewrite": 96 / 80,
+    # smoke's measured training steps on 2 cores (README): SFT 2 min / 8 steps,
+    # DPO/IPO 1.5 min / 4 steps, IPL 3.3 min for 2 rounds of 4 steps with rewriting.
+    "sft_s_per_step": 120 / 8,
+    "pref_s_per_step": 90 / 4,
+    "ipl_round_overhead_s": (198 - 2 * 4 * 90 / 4) / 2,
+    # notebooks 00, 01 and 07: under a minute each in smoke.
+    "small_steps_s": 3 * 60,
+}
+GENERATING_OPTIMIZERS = ("base", "sft-lora", "dpo-lora", "ipo-lora", "ipl-ipo-lora", "bpo-style")
+MULTIPLE_CHOICE = ("piqa", "cosmosqa", "mmlu")
+
+
+def step_seconds(run_dir: Path) -> dict[str, float]:
+    """Wall seconds of each finished step, from the manifest."""
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    return {s["notebook"]: float(s["wall_s"]) for s in manifest["steps"] if s.get("wall_s")}
+
+
+def pilot_rates(run_dir: Path, cpu_05: float | None, cpu_06: float | None) -> dict[str, float]:
+    """Seconds per rewrite and per scored prompt (distinct prompts: naive + rewritten)."""
+    optimized = list((run_dir / "optimized").glob("*/*.jsonl"))
+    rewrites = sum(1 for path in optimized for line in path.open() if line.strip())
+    prompts = 0
+    for path in (run_dir / "eval" / "predictions").rglob("*.jsonl"):
+        records = [json.loads(line) for line in path.open() if line.strip()]
+        prompts += len({r["prompt"] for r in records})
+    walls = step_seconds(run_dir)
+    return {
+        "rewrites": rewrites,
+        "scored_prompts": prompts,
+        "wall_05": walls.get("05_batch_inference", math.nan),
+        "wall_06": walls.get("06_evaluation", math.nan),
+        "s_per_rewrite": (cpu_05 or walls["05_batch_inference"]) / rewrites,
+        "s_per_letter": (cpu_06 or walls["06_evaluation"]) / prompts,
+    }
+
+
+def project(profile_name: str, rates: dict[str, float]) -> pd.DataFrame:
+    """Seconds per step of a study profile at the pilot's rates (see ASSUMPTIONS)."""
+    profile = load_profile(profile_name)
+    a = ASSUMPTIONS
+    counts = {b: items_for(b, profile["infer"]["n_items"]) for b in profile["infer"]["benchmarks"]}
+    total = sum(counts.values())
+    mc = sum(n for b, n in counts.items() if b in MULTIPLE_CHOICE)
+    generation = total - mc
+    testers = profile["models"]["testers"]
+    tester_factor = sum(a["gemma_factor"] if "gemma" in t else 1.0 for t in testers)
+    conditions = 1 + len(GENERATING_OPTIMIZERS)  # naive + each distinct rewrite (identity = naive)
+    scorings = profile["evaluate"]["mc_scoring"]
+    scoring_factor = 1.0 + (a["continuation_factor"] if "continuation" in scorings else 0.0)
+    train, pref, ipl = profile["train"], profile["preference"], profile["ipl"]
+    rewrite = rates["s_per_rewrite"]
+    rows = [
+        ("00, 01, 07 (tour, diversification, analysis)", a["small_steps_s"]),
+        ("02 SFT", train["max_steps"] * a["sft_s_per_step"]),
+        ("03 DPO", pref["max_steps"] * a["pref_s_per_step"]),
+        ("03 IPO", pref["max_steps"] * a["pref_s_per_step"]),
+        (
+            "04 IPL-IPO",
+            ipl["rounds"] * (pref["max_steps"] * a["pref_s_per_step"] + a["ipl_round_overhead_s"]),
+        ),
+    ]
+    for name in GENERATING_OPTIMIZERS:
+        rows.append((f"05 {name} ({total} rewrites)", total * rewrite))
+    rows.append(("05 identity", 0.0))
+    rows.append(
+        (
+            f"06 multiple choice ({mc} items x {conditions} prompts x {len(testers)} testers)",
+            mc * conditions * tester_factor * scoring_factor * rates["s_per_letter"],
+        )
+    )
+    rows.append(
+        (
+            f"06 generation ({generation} items x {conditions} prompts x {len(testers)} testers)",
+            generation * conditions * tester_factor * rewrite * a["answer_vs_rewrite"],
+        )
+    )
+    baseline_items = profile["baselines"]["n_items"]
+    n_candidates = profile["baselines"]["n_candidates"]
+    rows.append(
+        (
+            f"08 baselines ({baseline_items} GSM8K items)",
+            baseline_items
+            * ((2 + n_candidates) * rewrite + 5 * tester_factor * rewrite * a["answer_vs_rewrite"]),
+        )
+    )
+    table = pd.DataFrame(rows, columns=["step", "seconds"])
+    table["minutes"] = (table["seconds"] / 60).round(1)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--cpu-05", type=float, default=None, help="CPU seconds of step 05")
+    parser.add_argument("--cpu-06", type=float, default=None, help="CPU seconds of step 06")
+    parser.add_argument("--profile", default="study")
+    args = parser.parse_args()
+    settings = AnalysisSettings.from_profile(load_profile(args.profile))
+    table = study_table(
+        collect_runs([args.run_dir]), seed=settings.seed, replicates=settings.bootstrap_replicates
+    )
+    sizes = pilot_sizes(table)
+    print("## Discordance and items needed (95% paired half-width 5 points)\n")
+    print(markdown_table(sizes.round(3)))
+    rates = pilot_rates(args.run_dir, args.cpu_05, args.cpu_06)
+    print("\n## Measured rates\n")
+    print(json.dumps({k: round(v, 3) for k, v in rates.items()}, indent=1))
+    projection = project(args.profile, rates)
+    print(f"\n## Projected wall time of `{args.profile}` (seconds at the rates above)\n")
+    print(markdown_table(projection.round(0)))
+    print(f"\ntotal: {projection['seconds'].sum() / 60:.0f} min")
+    print("assumptions:", json.dumps(ASSUMPTIONS, indent=1))
+
+
+if __name__ == "__main__":
+    main()

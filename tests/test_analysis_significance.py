@@ -1,0 +1,105 @@
+"""Paired statistics of the study tables: exact McNemar, Holm verdicts, the paired interval,
+and the item-count calculator, on counts that can be checked by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from analysis_synthetic import make_run
+
+from fipo_utils.analysis.results import collect_runs
+from fipo_utils.analysis.significance import (
+    holm,
+    items_for_half_width,
+    mcnemar_exact_p,
+    pilot_sizes,
+    study_table,
+)
+from fipo_utils.analysis.tables import study_markdown
+
+
+def test_exact_mcnemar_is_a_binomial_test_on_discordant_items() -> None:
+    # 8 improved, 1 worsened: two-sided P(X <= 1 or X >= 8 | 9, 1/2) = 2 * 10 / 512
+    assert mcnemar_exact_p(8, 1) == pytest.approx(20 / 512)
+    assert mcnemar_exact_p(3, 3) == pytest.approx(1.0)
+    assert mcnemar_exact_p(0, 0) == 1.0  # nothing changed (the identity optimizer)
+
+
+def test_holm_multiplies_the_smallest_p_by_the_family_size() -> None:
+    adjusted, reject = holm(pd.Series([0.01, 0.04, 0.03]))
+    assert adjusted.tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert reject.tolist() == [True, False, False]
+
+
+def test_items_for_half_width() -> None:
+    # n = z^2 d / h^2 = 1.96^2 * 0.2 / 0.05^2 = 307.3 -> 308
+    assert items_for_half_width(0.2) == 308
+    assert items_for_half_width(0.2, half_width=0.1) == 77
+    assert items_for_half_width(0.2, gain=0.2) < items_for_half_width(0.2)
+    assert items_for_half_width(0.0) == 1
+    with pytest.raises(ValueError):
+        items_for_half_width(1.5)
+
+
+def test_study_table_counts_on_the_synthetic_run(tmp_path: Path) -> None:
+    table = study_table(collect_runs([make_run(tmp_path)]), replicates=500)
+    answer = table[(table["scoring"] == "answer") & (table["source"] == "eval")]
+    ipl = answer[answer["optimizer"] == "ipl-ipo-lora"].set_index("benchmark")
+    assert ipl.loc["gsm8k", ["n_items", "n_improved", "n_worsened"]].tolist() == [4, 1, 0]
+    assert ipl.loc["gsm8k", "gain"] == pytest.approx(0.25)
+    assert ipl.loc["bbh", ["n_items", "n_improved"]].tolist() == [5, 2]  # tasks pooled
+    pooled = ipl.loc["pooled"]
+    assert (pooled["n_items"], pooled["n_improved"], pooled["n_worsened"]) == (14, 4, 0)
+    assert pooled["mcnemar_p"] == pytest.approx(2 * 0.5**4)
+    assert pooled["gain_low"] <= pooled["gain"] <= pooled["gain_high"]
+    # a second scoring is tested on its own: every item right in both conditions
+    lenient = table[table["scoring"] == "lenient"]
+    assert (lenient["gain"] == 0).all() and (lenient["verdict"] == "no difference").all()
+    assert set(table["verdict"]) <= {"better", "worse", "no difference"}
+
+
+def _predictions(optimizer: str, naive: list[bool], optimized: list[bool]) -> list[dict]:
+    rows = []
+    for condition, flags in (("naive", naive), ("optimized", optimized)):
+        for i, ok in enumerate(flags):
+            rows.append(
+                {
+                    "run": "r",
+                    "source": "eval",
+                    "id": str(i),
+                    "benchmark": "piqa",
+                    "benchmark_group": "piqa",
+                    "optimizer": optimizer,
+                    "tester": "t",
+                    "condition": condition,
+                    "correct": ok,
+                    "scoring": "letter",
+                    "correct_by": {"letter": ok},
+                }
+            )
+    return rows
+
+
+def test_verdicts_after_holm() -> None:
+    n = 40
+    frame = pd.DataFrame(
+        _predictions("helps", [False] * n, [True] * n)
+        + _predictions("hurts", [True] * n, [False] * n)
+        + _predictions("identity", [True, False] * (n // 2), [True, False] * (n // 2))
+    )
+    table = study_table(SimpleNamespace(predictions=frame), replicates=500)
+    cells = table[table["benchmark"] == "piqa"].set_index("optimizer")
+    assert cells.loc["helps", "verdict"] == "better"
+    assert cells.loc["hurts", "verdict"] == "worse"
+    assert cells.loc["identity", "verdict"] == "no difference"
+    assert cells.loc["identity", ["gain", "gain_low", "gain_high"]].tolist() == [0, 0, 0]
+    # three cells in the family: Holm's adjusted p is at least the raw one
+    assert (cells["holm_p"] >= cells["mcnemar_p"]).all()
+    markdown = study_markdown(table)
+    assert "▲" in markdown["study_table2"] and "▼" in markdown["study_table6"]
+    sizes = pilot_sizes(table).set_index("optimizer")
+    assert sizes.loc["identity", "discordance"] == 0
+    assert sizes.loc["helps", "items_needed"] == items_for_half_width(1.0)
