@@ -149,7 +149,7 @@ def test_run_without_training_baselines_or_predictions_still_gets_tables(tmp_pat
     assert gsm["n_paired"] == 0 and np.isnan(gsm["delta_low"])  # cannot pair without items
     assert not np.isnan(gsm["optimized_low"])  # accuracy intervals need only counts
     names = [f.name for f in analysis.figures]
-    assert names == ["analysis_accuracy_delta", "analysis_strategies"]
+    assert names == ["analysis_accuracy", "analysis_strategies"]
     report.close_figures(analysis)
 
 

@@ -108,9 +108,7 @@ def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
     """Every figure the runs hold data for (a missing input skips its figure)."""
     collection = analysis.collection
     candidates = [
-        report_figures.accuracy_delta_figure(
-            analysis.tables["benchmark_scores"], analysis.tables["table2_tester_benchmark"]
-        ),
+        report_figures.accuracy_figure(analysis.tables["table2_tester_benchmark"]),
         report_figures.strategy_figure(analysis.tables["table6_strategies"]),
         report_figures.ipl_rounds_figure(collection.ipl_rounds),
         report_figures.training_curves_figure(collection.train_metrics),
