@@ -1,8 +1,9 @@
 """Notebook 05 as one call: optimize every benchmark item's instruction and save it.
 
 Writes ``optimized/<optimizer>/<benchmark>.jsonl`` (one record per item, docs/CONTRACTS.md,
-plus ``fell_back`` and ``word_limit``) and ``optimized/<optimizer>/summary.json`` (the
-optimizer's source, the settings, missing benchmarks, fallback and cheating-note counts).
+plus ``fell_back``, ``word_limit``, ``cut_at_max_new_tokens`` and the prompt's ``audit``, see
+:mod:`fipo_utils.inference.audit`) and ``optimized/<optimizer>/summary.json`` (the optimizer's
+source, the settings, missing benchmarks, fallback, cheating-note and cut-off counts).
 """
 
 from __future__ import annotations
@@ -15,12 +16,8 @@ import pandas as pd
 
 from fipo_utils.data.benchmarks import load_benchmarks
 from fipo_utils.data.template import load_template
-from fipo_utils.inference.optimize import (
-    WordLimit,
-    cheating_note,
-    optimize_prompts,
-    resolve_optimizer,
-)
+from fipo_utils.inference.audit import audit_prompt
+from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
@@ -56,11 +53,17 @@ def run_optimizer_inference(
         params=generation_params(settings, profile.get("seed", 2024)),
         word_limit=WordLimit(**(settings.get("word_limit") or {})),
     )
+    tokenizer = generator.tokenizer
+    output_tokens = [
+        len(tokenizer(r.raw_output, add_special_tokens=False).input_ids) for r in results
+    ]
     generator.close()
     out_dir = run_dir / "optimized" / name
     rows = []
     by_benchmark: dict[str, list[dict[str, Any]]] = {}
-    for item, result in zip(items, results, strict=True):
+    budget = generation_params(settings, profile.get("seed", 2024)).max_new_tokens
+    for item, result, n_tokens in zip(items, results, output_tokens, strict=True):
+        audit = audit_prompt(item, result.prompt, result.word_limit)
         record = {
             "id": item.id,
             "benchmark": item.benchmark,
@@ -68,9 +71,12 @@ def run_optimizer_inference(
             "naive_instruction": item.instruction,
             "optimized_instruction": result.prompt,
             "raw_output": result.raw_output,
-            "cheating_note": cheating_note(item, result.prompt),
+            "cheating_note": audit["gold_leaked"],
             "fell_back": result.fell_back,
             "word_limit": result.word_limit,
+            # the rewrite used the whole token budget: it was probably cut off mid-prompt
+            "cut_at_max_new_tokens": n_tokens >= budget,
+            "audit": audit,
         }
         by_benchmark.setdefault(item.benchmark, []).append(record)
     for benchmark, records in by_benchmark.items():
@@ -81,6 +87,7 @@ def run_optimizer_inference(
                 "n_items": len(records),
                 "fell_back": sum(r["fell_back"] for r in records),
                 "cheating_notes": sum(r["cheating_note"] for r in records),
+                "cut_at_max_new_tokens": sum(r["cut_at_max_new_tokens"] for r in records),
                 "source": loaded[benchmark].source,
             }
         )
