@@ -159,5 +159,9 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
     check_figure(result.figure)
     ax = result.figure.axes[0]
     assert [t.get_text() for t in ax.texts] == ["0"]  # the naive GSM8K bar of height zero
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["GSM8K\nn=2", "PiQA\nn=2"]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["GSM8K\nn=2", "PiQA\nn=2", "weighted avg\nn=4"]
+    # the paper's weighted average, by full test-set sizes (GSM8K 1,319; PiQA 1,838)
+    naive = accuracy[(accuracy.benchmark == "weighted_average") & (accuracy.condition == "naive")]
+    assert naive["accuracy"].item() == round(100 * 1838 / (1319 + 1838), 2)
     matplotlib.pyplot.close(result.figure)

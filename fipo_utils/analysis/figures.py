@@ -506,11 +506,30 @@ def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFram
     """Notebook 06's summary with accuracy in percent and a 95% bootstrap interval per row.
 
     ``summary`` has one row per optimizer, tester, condition and benchmark family with
-    ``n_items`` and ``n_correct`` (``fipo_utils.evaluation.evaluate.summarize``). The weighted
-    average's interval is left empty: it pools families of different weights, which counts
-    alone cannot resample (notebook 07 computes it from the items).
+    ``n_items`` and ``n_correct`` (``fipo_utils.evaluation.evaluate.summarize``). Its weighted
+    average is replaced by the paper's, the one notebook 07 reports: each family weighted by
+    the paper's full test-set size (BBH: all 6,511 items, even when a few tasks were run).
+    That row's interval is left empty: counts alone cannot resample a weighted mean
+    (notebook 07 computes it from the items).
     """
-    frame = summary.copy()
+    frame = summary[summary["benchmark"] != "weighted_average"].copy()
+    averages = []
+    for keys, part in frame.groupby(["optimizer", "tester", "condition"], sort=False):
+        values = dict(zip(part["benchmark"], part["accuracy"], strict=True))
+        weights = {
+            b: published.PAPER_TEST_SIZES[b] for b in values if b in published.PAPER_TEST_SIZES
+        }
+        averages.append(
+            dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
+            | {
+                "benchmark": "weighted_average",
+                "n_items": int(part.loc[part["benchmark"].isin(weights), "n_items"].sum()),
+                "n_correct": int(part.loc[part["benchmark"].isin(weights), "n_correct"].sum()),
+                "weight": sum(weights.values()),
+                "accuracy": published.weighted_average(values, weights),
+            }
+        )
+    frame = pd.concat([frame, pd.DataFrame(averages)], ignore_index=True)
     frame["accuracy"] = (100 * frame["accuracy"]).round(2)
     bounds = [
         accuracy_ci_from_counts(

@@ -162,8 +162,8 @@ def report_markdown(analysis: Analysis) -> str:
         f"# Analysis of {runs}",
         "Accuracy in percent. Our cells: naive -> optimized [95% bootstrap interval]; gain Δ with "
         "its paired interval; n = items evaluated. Published numbers: "
-        f"{published.PAPER}. `wavg_paper_sizes` weights benchmarks by the paper's test-set sizes, "
-        "`wavg_eval_items` by the items this run evaluated.",
+        f"{published.PAPER}. `wavg_paper_sizes` is the paper's weighted average: benchmarks "
+        "weighted by their full test-set sizes.",
     ]
     titles = {
         "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",
