@@ -396,8 +396,8 @@ def case_type_counts(mix: Any) -> dict[int, float]:
 
 
 def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:
-    """Observed case-type shares (within main rows 0-5 and extra rows 6-8) beside FACTS'
-    expected mix."""
+    """Observed case-type shares (within main rows 0-5 and extra rows 6-8) beside the
+    paper's expected mix."""
     observed = {run: case_type_counts(mix) for run, mix in type_mix.items()}
     observed = {run: counts for run, counts in observed.items() if counts}
     if not observed:

@@ -7,7 +7,7 @@ adapter disabled; with full fine-tuning the reference is a frozen copy of the st
 (or none at all when its log-probs are precomputed).
 
 Settings come from a profile: the shared ``train`` section, then ``sft`` or ``preference``;
-``paper`` holds the paper's values (FACTS section 4) and ``smoke`` changes only sizes,
+``paper`` holds the paper's training settings and ``smoke`` changes only sizes,
 steps and the learning rate (see docs/training.md).
 """
 
