@@ -117,6 +117,27 @@ def test_training_figures_read_cleanly_and_show_ipo_target():
         matplotlib.pyplot.close(fig)
 
 
+def test_analysis_training_curves_never_share_an_axis_across_losses():
+    logs = {
+        ("r", "dpo-lora"): [{"step": s, "loss": 0.69, "rewards/margins": 0.01 * s} for s in (1, 2)],
+        ("r", "ipo-lora"): [
+            {"step": s, "loss": 2500.0, "rewards/margins": 0.1 * s} for s in (1, 2)
+        ],
+    }
+    result = analysis_figures.training_curves_figure(logs)
+    check_figure(result.figure)
+    loss_axes = [ax for ax in result.figure.axes if ax.get_ylabel() == "loss"]
+    assert [ax.get_title() for ax in loss_axes] == ["dpo-lora", "ipo-lora"]
+    assert loss_axes[0].get_ylim()[1] < 10 < loss_axes[1].get_ylim()[0]  # own scale each
+    ipo_margin = next(
+        ax
+        for ax in result.figure.axes
+        if ax.get_title() == "ipo-lora" and ax.get_ylabel() == "reward margins"
+    )
+    assert any(line.get_label() == "IPO target 0.5" for line in ipo_margin.lines)
+    matplotlib.pyplot.close(result.figure)
+
+
 def test_ipl_rounds_figure_marks_the_paper_and_annotates_counts():
     from fipo_utils.training import plots
 

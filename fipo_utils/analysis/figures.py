@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
 from fipo_utils.analysis.bootstrap import accuracy_ci_from_counts
@@ -319,6 +320,10 @@ def _global_steps(log: list[dict[str, Any]]) -> list[int]:
     return steps
 
 
+def _metric_label(metric: str) -> str:
+    return metric.replace("rewards/", "reward ").replace("_", " ")
+
+
 def training_curves_figure(
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> FigureResult | None:
@@ -344,16 +349,29 @@ def training_curves_figure(
     for row, ((run, name), log) in zip(axes, logs.items(), strict=True):
         steps = _global_steps(log)
         for ax, metric in zip(row, present, strict=True):
+            ax.set_title(name if len({r for r, _ in logs}) == 1 else f"{name} ({run})", fontsize=9)
             points = [(x, r[metric]) for x, r in zip(steps, log, strict=True) if metric in r]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker=".")
+            if not points:  # e.g. SFT logs no rewards: say so instead of an empty frame
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not logged for this model",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color="grey",
+                )
+                ax.set(xticks=[], yticks=[], xlabel="step", ylabel=_metric_label(metric))
+                continue
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker=".")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if metric == "rewards/margins" and "ipo" in name:
                 ax.axhline(0.5, color="grey", linestyle=":", label="IPO target 0.5")
                 ax.legend(fontsize=6)
             ax.set_xlabel("step")
-            ax.set_ylabel(metric.replace("rewards/", "reward ").replace("_", " "))
-            ax.set_title(name if len({r for r, _ in logs}) == 1 else f"{name} ({run})", fontsize=9)
+            ax.set_ylabel(_metric_label(metric))
     fig.suptitle("Training curves, one row per trained model")
     steps = {
         name: max((r.get("step", 0) for r in log), default=0) for (_, name), log in logs.items()

@@ -125,7 +125,13 @@ def plot_ipl_rounds(rounds: list[dict], title: str) -> Figure:
                 zorder=3,
                 label="paper",
             )
-            ax.set_ylim(0, 1.15)
+        # head room above the tallest bar or marker for the labels and the legend
+        tallest = max([v for v in values if v is not None] + [0.0])
+        if key == "judge_accuracy":
+            tallest = max(tallest, PUBLISHED_JUDGE_ACCURACY)
+        if key == "replaced_share":
+            tallest = max([tallest, *(PUBLISHED_REPLACED_SHARE.get(n, 0.0) for n in numbers)])
+        ax.set_ylim(0, 1.5 * tallest or 1.0)
         if key != "loss_mean":
             ax.legend(fontsize="small", loc="upper left")
         ax.set_xticks(numbers, [str(n) for n in numbers])
@@ -143,4 +149,4 @@ def _bar_label(key: str, value: float | None, entry: dict) -> str:
         return f"{value:.1%}\n{entry.get('n_replaced')}/{entry.get('n_optimizer_rows')}"
     if key == "judge_accuracy":
         return f"{value:.0%}\nn={entry.get('n_judge_holdout')}"
-    return f"{value:.3g}"
+    return f"{value:,.4g}"
