@@ -79,8 +79,8 @@ def test_accuracy_figure_shows_absolute_naive_and_optimized_per_tester(analysis)
 def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
     ipl = _by_name(analysis)["analysis_ipl_rounds"].figure
     titles = [ax.get_title() for ax in ipl.axes]
-    assert titles == ["replaced_share", "judge_accuracy", "loss_mean"]
-    assert ipl.axes[0].get_ylabel() == "replaced_share (%)"
+    assert titles == ["prompts replaced", "judge accuracy (held out)", "mean training loss"]
+    assert ipl.axes[0].get_ylabel() == "prompts replaced (%)"
     # round 1 has no replaced share (nothing rewritten yet)
     assert list(ipl.axes[0].lines[0].get_xdata()) == [2, 3]
     assert list(ipl.axes[0].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])

@@ -22,7 +22,9 @@ from fipo_utils.analysis import figures as analysis_figures
 from fipo_utils.analysis import report
 from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
 
-INTERNAL = re.compile(r"\.py\b|\.jsonl?\b|\.csv\b|FACTS|run_dir|metrics\.json|rounds\.json|_dir\b")
+INTERNAL = re.compile(
+    r"\.py\b|\.jsonl?\b|\.csv\b|FACTS|run_dir|metrics\.json|rounds\.json|\b[a-z]+_[a-z_]+\b"
+)  # file names, notes, and snake_case field names such as replaced_share
 
 
 def _texts(fig) -> list[str]:

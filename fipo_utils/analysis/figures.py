@@ -209,12 +209,21 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
     return _finish(fig, "analysis_strategies", caption)
 
 
+# Words a reader knows for the statistics notebook 04 records (others: the key, spaced out).
+IPL_STAT_LABELS = {
+    "replaced_share": "prompts replaced",
+    "judge_accuracy": "judge accuracy (held out)",
+    "loss_mean": "mean training loss",
+}
+
+
 def _as_percent(key: str, values: list[float]) -> tuple[list[float], str]:
+    label = IPL_STAT_LABELS.get(key, key.replace("_", " "))
     if "percent" in key or "pct" in key:
-        return values, f"{key}"
+        return values, label
     if re.search(r"replac|acc|rate|fraction|share", key) and all(0 <= v <= 1 for v in values):
-        return [100 * v for v in values], f"{key} (%)"
-    return values, key
+        return [100 * v for v in values], f"{label} (%)"
+    return values, label
 
 
 # The statistics notebook 04 records per round that a reader looks at first; other numeric
@@ -283,7 +292,7 @@ def ipl_rounds_figure(
         ax.set_xticks(sorted({x for xs, _ in stats[key].values() for x in xs} | {1, 2, 3}))
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel)
-        ax.set_title(key, fontsize=9)
+        ax.set_title(IPL_STAT_LABELS.get(key, key.replace("_", " ")), fontsize=9)
         ax.legend(fontsize=6)
     fig.suptitle("Iterative preference learning, statistics per round")
     caption = (
