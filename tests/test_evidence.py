@@ -135,3 +135,17 @@ def test_previews_use_only_records_the_training_never_saw(tmp_path):
     assert len(examples) == 3 and not trained & {e["id"] for e in examples}
     assert all(e["naive"] and e["reference"] for e in examples)
     assert held_out_examples(tmp_path, tmp_path / "data" / "sft.json", None) == []
+
+
+def test_eval_rows_follow_the_trained_slice_and_are_never_trained_on():
+    from fipo_utils.training.train import split_eval_rows
+
+    rows = [{"id": str(i)} for i in range(10)]
+    trained, held = split_eval_rows(rows, 4, 3)
+    assert [r["id"] for r in trained] == ["0", "1", "2", "3"]
+    assert [r["id"] for r in held] == ["4", "5", "6"]
+    trained, held = split_eval_rows(rows, None, 3)  # all rows: the eval rows come off the end
+    assert len(trained) == 7 and [r["id"] for r in held] == ["7", "8", "9"]
+    assert split_eval_rows(rows, 4, 0) == (rows[:4], [])
+    with pytest.raises(ValueError, match="no training rows"):
+        split_eval_rows(rows, None, 10)

@@ -49,13 +49,14 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def audit_prompt(item: BenchmarkItem, optimized: str, word_limit: int) -> dict:
+def audit_prompt(item: BenchmarkItem, optimized: str, word_limit: int | None) -> dict:
     """One audit record for one rewrite of ``item.instruction``.
 
     ``options_lost``: options listed in the naive instruction whose text the rewrite no longer
     contains (multiple-choice benchmarks keep their options outside the instruction, so they
     cannot be lost). ``numbers_lost`` / ``entities_lost``: those of the naive instruction the
-    rewrite lacks. ``over_word_limit``: more space-separated words than ``G_N``.
+    rewrite lacks. ``over_word_limit``: more space-separated words than ``G_N`` (never, for
+    an optimizer that had no word limit: ``word_limit=None``).
     """
     naive = item.instruction
     rewritten = _normalise(optimized)
@@ -70,7 +71,7 @@ def audit_prompt(item: BenchmarkItem, optimized: str, word_limit: int) -> dict:
         "options_lost": lost_options,
         "numbers_lost": lost_numbers,
         "entities_lost": lost_entities,
-        "over_word_limit": words > word_limit,
+        "over_word_limit": word_limit is not None and words > word_limit,
         "n_words": words,
     }
 
