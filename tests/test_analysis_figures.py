@@ -24,11 +24,6 @@ def _by_name(analysis):
 
 
 EXPECTED = {
-    "analysis_accuracy_delta": (
-        "benchmark",
-        "optimized - naive accuracy (points)",
-        "Accuracy gain of optimized over naive prompts",
-    ),
     "analysis_strategies": (
         "optimizer / tester",
         "weighted average accuracy (%)",
@@ -66,34 +61,43 @@ def test_every_caption_names_the_run(analysis):
         assert any("20260101-000000-figs" in t for t in texts), result.name
 
 
-def test_accuracy_delta_bars_carry_our_gains_and_item_counts(analysis):
-    result = _by_name(analysis)["analysis_accuracy_delta"]
-    ax = result.figure.axes[0]
+def test_accuracy_figure_shows_absolute_naive_and_optimized_per_tester(analysis):
+    result = _by_name(analysis)["analysis_accuracy"]
+    panels = {ax.get_title(): ax for ax in result.figure.axes}
+    ax = panels["tester smollm2-135m-instruct, optimizer ipl-ipo-lora"]
     ticks = [t.get_text() for t in ax.get_xticklabels()]
-    assert ticks == ["GSM8K", "BBH", "PiQA", "weighted avg"]
-    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
-    # ipl-ipo gains 25, 40, 20 points on GSM8K, BBH, PiQA; sft -25, 0, -20; bpo 25 on GSM8K.
-    for value in (25.0, 40.0, 20.0, -25.0, -20.0):
-        assert value in heights
-    assert "GSM8K n=4" in result.caption and "BBH n=5" in result.caption
+    assert ticks[:3] == ["GSM8K\nn=4", "BBH\nn=5", "PiQA\nn=5"]
+    assert ticks[3].startswith("weighted avg")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("benchmark (items evaluated)", "accuracy (%)")
+    heights = [round(p.get_height(), 6) for p in ax.patches]
+    # naive GSM8K 2/4, BBH 2/5, PiQA 3/5; ipl-ipo optimized 3/4, 4/5, 4/5 (percent)
+    assert heights[:3] == [50.0, 40.0, 60.0] and heights[4:7] == [75.0, 80.0, 80.0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "published (Tulu2-13B)" in legend
+    assert sorted(legend) == ["naive", "optimized", "published"]
 
 
 def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
     ipl = _by_name(analysis)["analysis_ipl_rounds"].figure
     titles = [ax.get_title() for ax in ipl.axes]
-    assert titles == ["replaced_share", "judge_accuracy", "loss_mean"]
-    assert ipl.axes[0].get_ylabel() == "replaced_share (%)"
+    assert titles == ["prompts replaced", "judge accuracy (held out)", "mean training loss"]
+    assert ipl.axes[0].get_ylabel() == "prompts replaced (%)"
     # round 1 has no replaced share (nothing rewritten yet)
     assert list(ipl.axes[0].lines[0].get_xdata()) == [2, 3]
     assert list(ipl.axes[0].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])
     assert list(ipl.axes[1].lines[0].get_ydata()) == pytest.approx([80.0, 90.0, 95.0])
     training = _by_name(analysis)["analysis_training_curves"].figure
-    assert [ax.get_title() for ax in training.axes] == ["loss", "rewards/margins"]
+    # one row per trained model, one panel per metric: no axis shared across models
+    rows = {}
+    for ax in training.axes:
+        rows.setdefault(ax.get_title(), []).append(ax)
+    assert all(len(axes) == 2 for axes in rows.values()) and len(rows) >= 2
+    assert [ax.get_ylabel() for ax in rows["ipl-ipo-lora"]] == ["loss", "reward margins"]
     assert all(ax.get_xlabel() == "step" for ax in training.axes)
-    ipl_loss = next(line for line in training.axes[0].lines if "ipl-ipo-lora" in line.get_label())
+    ipl_loss = rows["ipl-ipo-lora"][0].lines[0]
     assert list(ipl_loss.get_xdata()) == [1, 2, 3, 4, 5, 6]  # rounds laid end to end
+    # a metric a model did not log is said so, not drawn as an empty frame
+    margins = rows["ipl-ipo-lora"][1]
+    assert margins.lines or [t.get_text() for t in margins.texts] == ["not logged for this model"]
 
 
 def test_cheating_note_bars_show_counts(analysis):
@@ -124,14 +128,14 @@ def test_figures_are_written_into_the_run_and_copied_to_figures_dir(analysis, tm
     written = report.write_figures(subset, run_dir, tmp_path / "figures")
     names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
     assert names == [
-        "figures/analysis_accuracy_delta.png",
-        "figures/analysis_accuracy_delta.svg",
-        "run/figures/analysis_accuracy_delta.png",
-        "run/figures/analysis_accuracy_delta.svg",
+        "figures/analysis_accuracy.png",
+        "figures/analysis_accuracy.svg",
+        "run/figures/analysis_accuracy.png",
+        "run/figures/analysis_accuracy.svg",
     ]
-    png = (tmp_path / "figures" / "analysis_accuracy_delta.png").read_bytes()
+    png = (tmp_path / "figures" / "analysis_accuracy.png").read_bytes()
     assert (
         png.startswith(b"\x89PNG")
-        and png == (run_dir / "figures/analysis_accuracy_delta.png").read_bytes()
+        and png == (run_dir / "figures/analysis_accuracy.png").read_bytes()
     )
-    assert b"<svg" in (tmp_path / "figures" / "analysis_accuracy_delta.svg").read_bytes()[:2000]
+    assert b"<svg" in (tmp_path / "figures" / "analysis_accuracy.svg").read_bytes()[:2000]

@@ -43,7 +43,7 @@ def test_notebook_07_writes_paper_tables_and_figures(tmp_path):
     assert "20260102-000000-beside" in report  # the extra run is laid beside
     assert "39.06 -> 40.17" in report and "n=14" in report
     figure_names = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert "analysis_accuracy_delta.svg" in figure_names and len(figure_names) == 14
+    assert "analysis_accuracy.svg" in figure_names and len(figure_names) == 14
     assert sorted(p.name for p in (run / "figures").iterdir()) == figure_names
     cells = json.loads(out.read_text())["cells"]
     outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]

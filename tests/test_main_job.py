@@ -125,7 +125,7 @@ def test_analysis_lays_our_numbers_beside_the_published_ones(run_dir: Path, smok
     assert "published" in table and "ours" in table
     figures = load_profile(str(smoke_profile))["analysis"]["figures_dir"]
     produced = {p.name for p in Path(figures).glob("*.png")}
-    assert "analysis_accuracy_delta.png" in produced
+    assert "analysis_accuracy.png" in produced
     assert {p.name for p in (run_dir / "figures").glob("analysis_*.png")} == produced
 
 

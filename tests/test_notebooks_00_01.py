@@ -57,8 +57,12 @@ def test_tour_notebook_shows_versions_records_variants_and_wrappings(tmp_path):
     # Tulu wrapping and SmolLM2's own chat template (ChatML turns), with token counts.
     assert "<|im_start|>user" in text and "<|im_start|>assistant" in text
     assert "===== tulu:" in text and "<|user|>\n" in text
-    if reference_path("fipo", "prompts.json"):
-        assert "Sliver Prompt:" in text  # the original strings are used when present
+    # the template the chain renders with this profile (smoke: diversify.template null, the
+    # project's own wording), not the original strings, even when those are present
+    assert "template used by the chain with this profile: the project's default" in text
+    assert "Sliver Prompt:" not in text
+    original = reference_path("fipo", "prompts.json")
+    assert f"original template (reference data): {original or 'not present'}" in text
 
 
 @pytest.mark.notebook

@@ -62,6 +62,9 @@ def test_round_rebuild_replaces_judged_prompts_and_rewrites_rejected_sides():
     assert edit.n_replaced == 12 and edit.replaced_share == 0.5
     replaced = [r for r in optimizer_rows if r["s_p"].startswith("Rewritten prompt")]
     assert len(replaced) == 12
+    # every judged rewrite is recorded, kept or not, with the judge's letter
+    assert len(edit.decisions) == 24 and sum(d["kept"] for d in edit.decisions) == 12
+    assert all(d["verdict"] in ("A", "B") and d["rewrite"] for d in edit.decisions)
     assert all(int(r["s_p"].split()[2]) % 2 == 0 for r in replaced)
     # the options suffix stays attached to a replaced multiple-choice prompt
     assert all(r["s_p"].endswith(r["p_o"]) for r in replaced)

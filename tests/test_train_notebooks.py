@@ -83,5 +83,8 @@ def test_notebook_trains_by_one_parameter_change(smoke_run, notebook, parameters
         assert [r["round"] for r in rounds] == [1, 2]
         assert rounds[1]["replaced_share"] is not None
     else:
+        # the tiny profile holds 4 rows out: eval loss logged beside the training loss
+        assert metrics["n_eval_rows"] == 4
+        assert any("eval_loss" in h for h in metrics["log_history"])
         # full fine-tuning saves the whole model and no adapter
         assert not (smoke_run / "checkpoints" / name / "adapter").exists()

@@ -1,6 +1,10 @@
 """The analysis figures. Each builder returns a :class:`FigureResult` (or ``None`` when the
 runs hold nothing to draw) whose title and caption say which run, models and item counts it
 shows, so a figure copied out of context still tells how much evidence is behind it.
+
+Rules every figure follows (tests/test_figures_render.py checks them): labelled axes, plain
+tick labels (no offset or scientific notation), no internal file or field names in any text,
+the paper cited by table, and no axis shared by quantities of different scale.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
-from fipo_utils.analysis.tables import KEY, WAVG_PAPER
+from fipo_utils.analysis.bootstrap import accuracy_ci_from_counts
+from fipo_utils.analysis.tables import WAVG_PAPER
+from fipo_utils.runs.figure_files import plain_ticks
 
-# Expected case-type shares of diversified data (FACTS section 3), percent within each group.
+# Expected case-type shares of diversified data (the paper's dataset diversification: half
+# multiple choice, four template variants, one extra IPL row), percent within each group.
 EXPECTED_TYPE_MIX = {
     "main": {0: 25.0, 1: 12.5, 2: 12.5, 3: 25.0, 4: 12.5, 5: 12.5},
     "extra": {6: 25.0, 7: 25.0, 8: 50.0},
@@ -46,69 +54,109 @@ def _describe(values: pd.Series | list, label: str, limit: int = 4) -> str:
 def _finish(fig: Figure, name: str, caption: str) -> FigureResult:
     """Print the caption under the axes so it travels with the image."""
     # As the figure's bottom label, so constrained layout keeps it clear of tick labels.
+    plain_ticks(fig)
     width = int(fig.get_figwidth() * 17)  # characters of 7-point text per line
     fig.supxlabel(textwrap.fill(caption, width), x=0.01, ha="left", fontsize=7)
     return FigureResult(name, fig, caption)
 
 
-def accuracy_delta_figure(scores: pd.DataFrame, table2: pd.DataFrame) -> FigureResult | None:
-    """Bars: optimized-minus-naive accuracy per benchmark for each optimizer/tester, with the
-    paired bootstrap interval; black diamonds: the published gain of the compared tester."""
-    if scores.empty:
-        return None
-    ours = table2[table2["kind"] == "ours"]
+def _accuracy_panels(
+    accuracy: pd.DataFrame, published_cells: dict[str, tuple[float, float]] | None = None
+) -> Figure:
+    """One panel per (optimizer, tester): naive and optimized bars per benchmark.
+
+    ``accuracy`` is long: optimizer, tester, condition, benchmark, accuracy, low, high,
+    n_items (percent). A zero-height bar is marked with a red "0"; tick labels carry n.
+    ``published_cells`` (benchmark -> (naive, FIPO)) are drawn as black diamonds.
+    """
+    order = [*published.BENCHMARKS, "weighted_average"]
+    panels = list(accuracy.groupby(["optimizer", "tester"], sort=False))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(max(6, 5.5 * len(panels)), 4), layout="constrained", squeeze=False
+    )
+    for ax, ((optimizer, tester), part) in zip(axes[0], panels, strict=True):
+        benchmarks = [b for b in order if b in set(part["benchmark"])]
+        benchmarks += sorted(set(part["benchmark"]) - set(benchmarks))
+        x = np.arange(len(benchmarks))
+        for offset, condition in ((-0.2, "naive"), (0.2, "optimized")):
+            cells = part[part["condition"] == condition].set_index("benchmark").reindex(benchmarks)
+            heights = cells["accuracy"].fillna(0)
+            lower = (cells["accuracy"] - cells["low"]).clip(lower=0).fillna(0)
+            upper = (cells["high"] - cells["accuracy"]).clip(lower=0).fillna(0)
+            ax.bar(x + offset, heights, 0.4, yerr=[lower, upper], capsize=3, label=condition)
+            for xi, value in zip(x + offset, cells["accuracy"], strict=True):
+                if value == 0:
+                    ax.annotate("0", (xi, 0), ha="center", va="bottom", fontsize=8, color="red")
+            if published_cells:
+                marks = [published_cells.get(b, (np.nan, np.nan)) for b in benchmarks]
+                ax.scatter(
+                    x + offset,
+                    [m[0 if condition == "naive" else 1] for m in marks],
+                    marker="D",
+                    color="black",
+                    zorder=3,
+                    label="published" if condition == "naive" else None,
+                )
+        counts = part.groupby("benchmark")["n_items"].max()
+        labels = [
+            f"{published.BENCHMARK_LABELS.get(b, 'weighted avg' if b == 'weighted_average' else b)}"
+            f"\nn={int(counts[b])}"
+            for b in benchmarks
+        ]
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("benchmark (items evaluated)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"tester {tester}, optimizer {optimizer}", fontsize=9)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
+    """Table 2's shape: absolute naive and optimized accuracy per tester and benchmark, with
+    intervals and n, and the published naive and FIPO accuracy of the compared tester."""
+    ours = table2[table2["kind"] == "ours"] if not table2.empty else table2
     ours = ours[ours["benchmark"].isin([*published.BENCHMARKS, WAVG_PAPER])]
     if ours.empty:
         return None
-    benchmarks = [b for b in [*published.BENCHMARKS, WAVG_PAPER] if b in set(ours["benchmark"])]
-    series = list(ours.groupby(KEY, sort=False))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(benchmarks)), 4), layout="constrained")
-    width = 0.8 / max(len(series), 1)
-    x = np.arange(len(benchmarks))
-    for i, (key_values, group) in enumerate(series):
-        cells = group.set_index("benchmark").reindex(benchmarks)
-        lower = (cells["delta"] - cells["delta_low"]).clip(lower=0).fillna(0)
-        upper = (cells["delta_high"] - cells["delta"]).clip(lower=0).fillna(0)
-        label = f"{key_values[2]} / {key_values[3]}" + (
-            f" ({key_values[0]})" if len(set(ours["run"])) > 1 else ""
-        )
-        ax.bar(
-            x + i * width - 0.4 + width / 2,
-            cells["delta"],
-            width,
-            yerr=[lower, upper],
-            capsize=3,
-            label=label,
-        )
-    pub = table2[table2["kind"] == "published"].drop_duplicates(["published_tester", "benchmark"])
-    for pub_tester, group in pub.groupby("published_tester", sort=False):
-        cells = group.set_index("benchmark").reindex(benchmarks)
-        ax.scatter(
-            x,
-            cells["delta"],
-            marker="D",
-            color="black",
-            zorder=3,
-            label=f"published ({pub_tester})",
-        )
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xticks(x, [published.BENCHMARK_LABELS.get(b, "weighted avg") for b in benchmarks])
-    ax.set_xlabel("benchmark")
-    ax.set_ylabel("optimized - naive accuracy (points)")
-    ax.set_title("Accuracy gain of optimized over naive prompts")
-    ax.legend(fontsize=7)
-    counts = ", ".join(
-        f"{published.BENCHMARK_LABELS.get(b, 'weighted avg')} n={int(n)}"
-        for b, n in ours.groupby("benchmark", sort=False)["n_optimized"].min().items()
+    long = pd.concat(
+        [
+            ours.assign(
+                condition=condition,
+                accuracy=ours[condition],
+                low=ours[f"{condition}_low"],
+                high=ours[f"{condition}_high"],
+                n_items=ours[f"n_{condition}"],
+            )
+            for condition in ("naive", "optimized")
+        ],
+        ignore_index=True,
     )
+    long["benchmark"] = long["benchmark"].replace({WAVG_PAPER: "weighted_average"})
+    long["optimizer"] = long["optimizer"] + (
+        " (" + long["run"] + ")" if long["run"].nunique() > 1 else ""
+    )
+    pub_tester = (
+        ours["published_tester"].dropna().iloc[0]
+        if ours["published_tester"].notna().any()
+        else None
+    )
+    cells = {}
+    if pub_tester in published.TABLE2:
+        cells = {
+            ("weighted_average" if b == "weighted_avg" else b): v
+            for b, v in published.TABLE2[pub_tester].items()
+        }
+    fig = _accuracy_panels(long, cells)
+    fig.suptitle("Naive and optimized prompts: accuracy per tester (Table 2 shape)")
     caption = (
-        f"{_describe(ours['run'], 'Run')}. {_describe(ours['optimizer'], 'Optimizer')}; "
-        f"{_describe(ours['tester'], 'tester')}. "
-        f"Items per benchmark (fewest over series): {counts}. "
-        "Error bars: 95% paired bootstrap interval over items (absent where per-item predictions "
-        f"are missing). Diamonds: {published.TABLE2_SOURCE}."
+        f"{_describe(ours['run'], 'Run')}. Bars: our accuracy with the naive and the optimized "
+        "instruction; error bars: 95% bootstrap interval over items; a red 0 marks a bar of "
+        "height zero; n under each benchmark. The weighted average weights each benchmark by its "
+        f"full test-set size, as the paper does. Diamonds: {published.TABLE2_SOURCE}, tester "
+        f"{pub_tester}."
     )
-    return _finish(fig, "analysis_accuracy_delta", caption)
+    return _finish(fig, "analysis_accuracy", caption)
 
 
 def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
@@ -119,7 +167,11 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
     view = strategies[strategies["benchmark"] == WAVG_PAPER].dropna(subset=["optimized"])
     if view.empty:
         return None
-    labels = [f"{r.optimizer}\n{r.tester}" for r in view.itertuples()]
+    # a weighted average over other benchmarks is another quantity: keep the commonest set
+    common = view["benchmarks"].value_counts().index[0]
+    left_out = sorted(set(view.loc[view["benchmarks"] != common, "optimizer"]))
+    view = view[view["benchmarks"] == common]
+    labels = [textwrap.fill(f"{r.optimizer} / {r.tester}", 16) for r in view.itertuples()]
     x = np.arange(len(view))
     fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(view)), 4), layout="constrained")
     lower = (view["optimized"] - view["optimized_low"]).clip(lower=0)
@@ -141,26 +193,37 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
         linewidth=0.8,
         label="published naive",
     )
-    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
     ax.set_xlabel("optimizer / tester")
     ax.set_ylabel("weighted average accuracy (%)")
     ax.set_title("Optimization strategies: weighted average accuracy")
     ax.legend(fontsize=7)
     caption = (
-        f"{_describe(view['run'], 'Run')}. Weighted by the paper's test-set sizes over the "
-        f"benchmarks each run evaluated ({_describe(view['benchmarks'], 'benchmark sets', 2)}); "
+        f"{_describe(view['run'], 'Run')}. Weighted by the paper's test-set sizes over the same "
+        f"benchmarks for every bar ({common.replace(',', ', ')})"
+        + (f"; left out, evaluated on other benchmarks: {', '.join(left_out)}" if left_out else "")
+        + "; "
         f"items per bar: {', '.join(str(int(n)) for n in view['n_optimized'])}. Error bars: 95% "
         f"stratified bootstrap interval. Diamonds: {published.TABLE6_SOURCE}."
     )
     return _finish(fig, "analysis_strategies", caption)
 
 
+# Words a reader knows for the statistics notebook 04 records (others: the key, spaced out).
+IPL_STAT_LABELS = {
+    "replaced_share": "prompts replaced",
+    "judge_accuracy": "judge accuracy (held out)",
+    "loss_mean": "mean training loss",
+}
+
+
 def _as_percent(key: str, values: list[float]) -> tuple[list[float], str]:
+    label = IPL_STAT_LABELS.get(key, key.replace("_", " "))
     if "percent" in key or "pct" in key:
-        return values, f"{key}"
+        return values, label
     if re.search(r"replac|acc|rate|fraction|share", key) and all(0 <= v <= 1 for v in values):
-        return [100 * v for v in values], f"{key} (%)"
-    return values, key
+        return [100 * v for v in values], f"{label} (%)"
+    return values, label
 
 
 # The statistics notebook 04 records per round that a reader looks at first; other numeric
@@ -200,6 +263,16 @@ def ipl_rounds_figure(
         for (run, name), (xs, ys) in stats[key].items():
             ys, ylabel = _as_percent(key, ys)
             ax.plot(xs, ys, marker="o", label=f"{name} ({run})")
+            records = {r.get("round", i): r for i, r in enumerate(ipl_rounds[(run, name)], 1)}
+            for x_value, y_value in zip(xs, ys, strict=True):
+                ax.annotate(
+                    _round_count(key, records.get(x_value, {})),
+                    (x_value, y_value),
+                    textcoords="offset points",
+                    xytext=(0, 5),
+                    ha="center",
+                    fontsize=6,
+                )
         if re.search(r"replac", key) and "(%)" in ylabel or "percent" in key and "replac" in key:
             rounds = list(published.IPL_STATS["replaced_percent"])
             ax.scatter(
@@ -216,20 +289,29 @@ def ipl_rounds_figure(
                 linestyle=":",
                 label="published (5% split)",
             )
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xticks(sorted({x for xs, _ in stats[key].values() for x in xs} | {1, 2, 3}))
         ax.set_xlabel("round")
         ax.set_ylabel(ylabel)
-        ax.set_title(key, fontsize=9)
+        ax.set_title(IPL_STAT_LABELS.get(key, key.replace("_", " ")), fontsize=9)
         ax.legend(fontsize=6)
     fig.suptitle("Iterative preference learning, statistics per round")
     caption = (
         f"{_describe([r for r, _ in ipl_rounds], 'Run')}; "
         f"{_describe([n for _, n in ipl_rounds], 'model')}; "
-        f"{max(len(v) for v in ipl_rounds.values())} round(s) recorded. "
+        f"{max(len(v) for v in ipl_rounds.values())} round(s) recorded; labels give the counts "
+        "behind each point (replaced of rewritten prompts, held-out judge rows). "
         f"Reference: {published.IPL_SOURCE} (discrimination accuracy 100% on a 5% split; "
         "prompts replaced 1.25% before round 2, 2.40% before round 3)."
     )
     return _finish(fig, "analysis_ipl_rounds", caption)
+
+
+def _round_count(key: str, record: dict[str, Any]) -> str:
+    if "replac" in key and record.get("n_optimizer_rows"):
+        return f"{record.get('n_replaced')}/{record['n_optimizer_rows']}"
+    if "judge" in key and record.get("n_judge_holdout") is not None:
+        return f"n={record['n_judge_holdout']}"
+    return ""
 
 
 TRAINING_METRICS = ("loss", "rewards/margins", "rewards/accuracies", "eval_loss")
@@ -247,40 +329,66 @@ def _global_steps(log: list[dict[str, Any]]) -> list[int]:
     return steps
 
 
+def _metric_label(metric: str) -> str:
+    return metric.replace("rewards/", "reward ").replace("_", " ")
+
+
 def training_curves_figure(
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> FigureResult | None:
-    """Training loss (and preference margins/accuracies where logged) against the step."""
-    if not train_metrics:
+    """Training curves, one row of panels per trained model and one panel per metric.
+
+    Losses of different strategies live on different scales (DPO starts at ln 2, IPO near
+    (1/(2 beta))^2), so no two models share an axis. IPO's reward-margin panel carries its
+    target 0.5 (beta times the target margin 1/(2 beta)).
+    """
+    logs = {k: v for k, v in train_metrics.items() if v}
+    if not logs:
         return None
-    present = [
-        m for m in TRAINING_METRICS if any(m in r for log in train_metrics.values() for r in log)
-    ]
+    present = [m for m in TRAINING_METRICS if any(m in r for log in logs.values() for r in log)]
     if not present:
         return None
     fig, axes = plt.subplots(
-        1, len(present), figsize=(3.8 * len(present), 3.4), squeeze=False, layout="constrained"
+        len(logs),
+        len(present),
+        figsize=(3.8 * len(present), 2.8 * len(logs)),
+        squeeze=False,
+        layout="constrained",
     )
-    for ax, metric in zip(axes[0], present, strict=True):
-        for (run, name), log in train_metrics.items():
-            steps = _global_steps(log)
+    for row, ((run, name), log) in zip(axes, logs.items(), strict=True):
+        steps = _global_steps(log)
+        for ax, metric in zip(row, present, strict=True):
+            ax.set_title(name if len({r for r, _ in logs}) == 1 else f"{name} ({run})", fontsize=9)
             points = [(x, r[metric]) for x, r in zip(steps, log, strict=True) if metric in r]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, marker=".", label=f"{name} ({run})")
-        ax.set_xlabel("step")
-        ax.set_ylabel(metric)
-        ax.set_title(metric, fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle("Training curves")
+            if not points:  # e.g. SFT logs no rewards: say so instead of an empty frame
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not logged for this model",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    color="grey",
+                )
+                ax.set(xticks=[], yticks=[], xlabel="step", ylabel=_metric_label(metric))
+                continue
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker=".")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if metric == "rewards/margins" and "ipo" in name:
+                ax.axhline(0.5, color="grey", linestyle=":", label="IPO target 0.5")
+                ax.legend(fontsize=6)
+            ax.set_xlabel("step")
+            ax.set_ylabel(_metric_label(metric))
+    fig.suptitle("Training curves, one row per trained model")
     steps = {
-        name: max((r.get("step", 0) for r in log), default=0)
-        for (_, name), log in train_metrics.items()
+        name: max((r.get("step", 0) for r in log), default=0) for (_, name), log in logs.items()
     }
     caption = (
-        f"{_describe([r for r, _ in train_metrics], 'Run')}. Logged steps per model: "
+        f"{_describe([r for r, _ in logs], 'Run')}. Logged steps per model: "
         + ", ".join(f"{name} {n}" for name, n in steps.items())
-        + ". Values as written by the trainer (train/<name>/metrics.json)."
+        + ". Values as logged by the trainer; IPL rounds continue the step count."
     )
     return _finish(fig, "analysis_training_curves", caption)
 
@@ -315,8 +423,8 @@ def case_type_counts(mix: Any) -> dict[int, float]:
 
 
 def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:
-    """Observed case-type shares (within main rows 0-5 and extra rows 6-8) beside FACTS'
-    expected mix."""
+    """Observed case-type shares (within main rows 0-5 and extra rows 6-8) beside the
+    paper's expected mix."""
     observed = {run: case_type_counts(mix) for run, mix in type_mix.items()}
     observed = {run: counts for run, counts in observed.items() if counts}
     if not observed:
@@ -330,7 +438,7 @@ def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:
         [expected[t] for t in types],
         width,
         color="lightgrey",
-        label="expected (FACTS)",
+        label="expected (paper)",
     )
     totals = []
     for i, (run, counts) in enumerate(observed.items(), start=1):
@@ -347,8 +455,8 @@ def type_mix_figure(type_mix: dict[str, Any]) -> FigureResult | None:
     ax.set_title("Diversified data: case-type mix")
     ax.legend(fontsize=7)
     caption = (
-        f"Runs and rows counted ({'; '.join(totals)}), from data/type_mix.json. Expected shares: "
-        "FACTS section 3 (main rows 0:25, 1:12.5, 2:12.5, 3:25, 4:12.5, 5:12.5; "
+        f"Runs and rows counted ({'; '.join(totals)}). Expected shares from the paper's dataset "
+        "diversification (main rows 0:25, 1:12.5, 2:12.5, 3:25, 4:12.5, 5:12.5; "
         "extra 6:25, 7:25, 8:50)."
     )
     return _finish(fig, "analysis_type_mix", caption)
@@ -378,8 +486,7 @@ def prompt_length_figure(optimized: pd.DataFrame) -> FigureResult | None:
     caption = (
         f"{_describe(optimized['run'], 'Run')}; {_describe(optimized['optimizer'], 'optimizer')}; "
         f"{len(optimized)} rewritten instructions over "
-        f"{optimized['benchmark'].nunique()} benchmark(s) "
-        "(optimized/<optimizer>/<benchmark>.jsonl); words = space-separated tokens."
+        f"{optimized['benchmark'].nunique()} benchmark(s); words = space-separated tokens."
     )
     return _finish(fig, "analysis_prompt_lengths", caption)
 
@@ -416,7 +523,69 @@ def cheating_note_figure(optimized: pd.DataFrame) -> FigureResult | None:
     caption = (
         f"{_describe(optimized['run'], 'Run')}; "
         f"{int(stats['sum'].sum())} of {int(stats['count'].sum())} "
-        "optimized prompts flagged by the detector of notebook 05 (field cheating_note). "
+        "optimized prompts flagged as carrying the gold answer by the audit of notebook 05. "
         f"Reference: {published.PAPER} reports cheating notes in under 10% of cases."
     )
     return _finish(fig, "analysis_cheating_notes", caption)
+
+
+def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Notebook 06's summary with accuracy in percent and a 95% bootstrap interval per row.
+
+    ``summary`` has one row per optimizer, tester, condition and benchmark family with
+    ``n_items`` and ``n_correct`` (``fipo_utils.evaluation.evaluate.summarize``). Its weighted
+    average is replaced by the paper's, the one notebook 07 reports: each family weighted by
+    the paper's full test-set size (BBH: all 6,511 items, even when a few tasks were run).
+    That row's interval is left empty: counts alone cannot resample a weighted mean
+    (notebook 07 computes it from the items).
+    """
+    frame = summary[summary["benchmark"] != "weighted_average"].copy()
+    averages = []
+    for keys, part in frame.groupby(["optimizer", "tester", "condition"], sort=False):
+        values = dict(zip(part["benchmark"], part["accuracy"], strict=True))
+        weights = {
+            b: published.PAPER_TEST_SIZES[b] for b in values if b in published.PAPER_TEST_SIZES
+        }
+        averages.append(
+            dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
+            | {
+                "benchmark": "weighted_average",
+                "n_items": int(part.loc[part["benchmark"].isin(weights), "n_items"].sum()),
+                "n_correct": int(part.loc[part["benchmark"].isin(weights), "n_correct"].sum()),
+                "weight": sum(weights.values()),
+                "accuracy": published.weighted_average(values, weights),
+            }
+        )
+    frame = pd.concat([frame, pd.DataFrame(averages)], ignore_index=True)
+    frame["accuracy"] = (100 * frame["accuracy"]).round(2)
+    bounds = [
+        accuracy_ci_from_counts(
+            r.n_correct,
+            r.n_items,
+            seed=seed,
+            key=f"{r.optimizer}/{r.tester}/{r.condition}/{r.benchmark}",
+        )
+        if r.benchmark != "weighted_average"
+        else (float("nan"), float("nan"))
+        for r in frame.itertuples()
+    ]
+    frame["low"] = [round(100 * low, 2) for low, _ in bounds]
+    frame["high"] = [round(100 * high, 2) for _, high in bounds]
+    return frame
+
+
+def absolute_accuracy_figure(accuracy: pd.DataFrame) -> FigureResult | None:
+    """Notebook 06's accuracy figure in Table 2's shape: one panel per tester, naive and
+    optimized accuracy per benchmark family and the weighted average, with intervals and n.
+    ``accuracy`` is the output of :func:`accuracy_with_intervals`."""
+    if accuracy.empty:
+        return None
+    fig = _accuracy_panels(accuracy)
+    fig.suptitle("Naive and optimized prompts: accuracy per tester (Table 2 shape)")
+    caption = (
+        "Bars: accuracy of each tester with the naive and with the optimized instruction; error "
+        "bars: 95% bootstrap interval over items (none for the weighted average, which weights "
+        "each benchmark by its full test-set size as the paper does); a red 0 marks a bar of "
+        f"height zero. Compare with {published.TABLE2_SOURCE}."
+    )
+    return _finish(fig, "06_accuracy", caption)

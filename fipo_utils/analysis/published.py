@@ -24,7 +24,7 @@ BENCHMARK_LABELS = {
     "mmlu": "MMLU",
 }
 
-# Test-set sizes used for the paper's "weighted average" (FACTS section 5): GSM8K test, all
+# Test-set sizes used for the paper's "weighted average" (its evaluation setup): GSM8K test, all
 # 27 BBH task files, PiQA validation, CosmosQA validation (its test labels are hidden), MMLU
 # test. Recomputing Table 2's weighted averages with these sizes lands within 0.05 points of
 # the printed ones (the paper's exact sizes are not stated); tests check that bound.

@@ -121,9 +121,7 @@ def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
         return analysis.figures
     collection = analysis.collection
     candidates = [
-        report_figures.accuracy_delta_figure(
-            analysis.tables["benchmark_scores"], analysis.tables["table2_tester_benchmark"]
-        ),
+        report_figures.accuracy_figure(analysis.tables["table2_tester_benchmark"]),
         report_figures.strategy_figure(analysis.tables["table6_strategies"]),
         report_figures.ipl_rounds_figure(collection.ipl_rounds),
         report_figures.training_curves_figure(collection.train_metrics),
@@ -180,8 +178,8 @@ def report_markdown(analysis: Analysis) -> str:
         f"# Analysis of {runs}",
         "Accuracy in percent. Our cells: naive -> optimized [95% bootstrap interval]; gain Δ with "
         "its paired interval; n = items evaluated. Published numbers: "
-        f"{published.PAPER}. `wavg_paper_sizes` weights benchmarks by the paper's test-set sizes, "
-        "`wavg_eval_items` by the items this run evaluated.",
+        f"{published.PAPER}. `wavg_paper_sizes` is the paper's weighted average: benchmarks "
+        "weighted by their full test-set sizes.",
     ]
     titles = {
         "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",

@@ -4,7 +4,7 @@ confidence interval.
 
 Units: every table is in accuracy percent (the paper's unit). Conventions (docs/analysis.md):
 a benchmark's accuracy pools its items (BBH tasks pooled into ``bbh``); the weighted average
-is given twice, weighted by the paper's test-set sizes and by the items this run evaluated.
+is the paper's: each benchmark weighted by its full test-set size.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from fipo_utils.analysis import bootstrap, published
 from fipo_utils.analysis.results import RunCollection
 
 WAVG_PAPER = "wavg_paper_sizes"
-WAVG_ITEMS = "wavg_eval_items"
 KEY = ["run", "source", "optimizer", "tester"]
 
 
@@ -192,9 +191,10 @@ def _accuracy_cells(condition: str, counts, key: str, ci: CIOptions) -> dict:
 def overall_scores(
     collection: RunCollection, scores: pd.DataFrame, ci: CIOptions = CIOptions()
 ) -> pd.DataFrame:
-    """Weighted averages per run/source/optimizer/tester, once by the paper's test-set sizes
-    (benchmarks outside Table 2 left out) and once by the items evaluated, with intervals
-    from stratified resampling (items resampled within each benchmark)."""
+    """The paper's weighted average per run/source/optimizer/tester: benchmarks weighted by
+    the paper's test-set sizes (benchmarks outside Table 2 left out), with intervals from
+    stratified resampling (items resampled within each benchmark). One weighting only, so
+    every table and figure means the same thing by "weighted average"."""
     rows = []
     for key_values, group in scores.groupby(KEY, sort=False):
         key = "/".join(key_values[1:])  # no run name: same items, same draws
@@ -208,7 +208,6 @@ def overall_scores(
                     if b in published.PAPER_TEST_SIZES
                 },
             ),
-            (WAVG_ITEMS, {b: float(by_bench.loc[b, "n_optimized"]) for b in by_bench.index}),
         ):
             row = dict(zip(KEY, key_values, strict=True))
             row["benchmark"] = label
@@ -256,7 +255,7 @@ def overall_scores(
 
 # --- Table 2: tester x benchmark --------------------------------------------------------
 
-TABLE2_COLUMNS = [*published.BENCHMARKS, WAVG_PAPER, WAVG_ITEMS]
+TABLE2_COLUMNS = [*published.BENCHMARKS, WAVG_PAPER]
 VALUE_COLUMNS = ["naive", "optimized", "delta"]
 
 

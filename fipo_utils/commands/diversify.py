@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "Diversify POP records into SFT, DPO and IPL training data (FACTS section 3)."
+HELP = "Diversify POP records into SFT, DPO and IPL training data (the FIPO paper's method)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Dataset diversification: POP records -> SFT, DPO and IPL training rows (FACTS section 3).
+"""Dataset diversification (the paper's): POP records -> SFT, DPO and IPL training rows.
 
 No model is involved: each record is randomly turned into a two-option multiple-choice item
 or kept as generation, rendered with one of four template variants (no response, silver,
@@ -28,7 +28,7 @@ keeps its template variant and extra-row type across variants:
 - ``partial``: only the template variants without the silver response: "silver" becomes
   "none" and "silver+golden" becomes "golden", so the main rows are half case 0, half case 3.
   This removes the response diversity the modular template adds on top of the plain test-time
-  form and the usual reference-answer form (FACTS section 2: "training keeps responses
+  form and the usual reference-answer form (the paper's modular template: "training keeps responses
   diversely"), the ingredient the ablation is meant to isolate.
 """
 

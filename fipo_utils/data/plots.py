@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from fipo_utils.data.diversify import CASE_NAMES
 from fipo_utils.data.template import count_words, unwrap_tulu
+from fipo_utils.runs.figure_files import plain_ticks
 
 
 def type_mix_table(summary: dict[str, Any]) -> pd.DataFrame:
@@ -47,12 +48,12 @@ def plot_type_mix(summary: dict[str, Any], title: str = "") -> Figure:
         ax.bar([p + 0.2 for p in positions], part["expected"], width=0.4, label="expected")
         ax.set_xticks(list(positions), [str(c) for c in part["case_type"]])
         ax.set_xlabel("case type")
+        ax.set_ylabel("share of rows")
         ax.set_title(f"{group} rows (n={int(part['count'].sum())})")
-    axes[0].set_ylabel("share of rows")
     axes[0].legend()
     fig.suptitle(title or f"Case-type mix ({summary.get('variant', '?')}, {summary.get('mode')})")
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)
 
 
 def length_frame(data_dir: str | Path) -> pd.DataFrame:
@@ -83,10 +84,10 @@ def plot_length_distributions(lengths: pd.DataFrame) -> Figure:
         ax.hist(main[column], bins=min(30, max(5, len(main) // 4)), color="tab:blue", alpha=0.8)
         ax.set_title(column)
         ax.set_xlabel("words")
-    axes[0].set_ylabel("optimizer rows")
+        ax.set_ylabel("optimizer rows")
     fig.suptitle("Length distributions (words, split on single spaces)")
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)
 
 
 def plot_variant_mixes(summaries: dict[str, dict[str, Any]]) -> Figure:
@@ -101,9 +102,9 @@ def plot_variant_mixes(summaries: dict[str, dict[str, Any]]) -> Figure:
             ax.bar([c + offset for c in cases], list(shares.values()), width=width, label=variant)
             ax.set_xticks(cases, [str(c) for c in cases])
         ax.set_xlabel("case type")
+        ax.set_ylabel("share of rows")
         ax.set_title(f"{group} rows")
-    axes[0].set_ylabel("share of rows")
     axes[0].legend(title="variant")
     fig.suptitle("Case-type mix of the ablation variants")
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)

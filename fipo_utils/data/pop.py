@@ -2,7 +2,8 @@
 
 One POP record pairs a naive Alpaca instruction with a silver (text-davinci-003) and a golden
 (GPT-4) response and with a rejected (GPT-3.5) and a chosen (GPT-4) optimized prompt
-(FACTS section 1). Everything downstream (diversification, training) trusts these six fields,
+(the paper's POP dataset). Everything downstream (diversification, training) trusts these six
+fields,
 so loading checks them once, here, and names the file, line and field of any problem.
 """
 

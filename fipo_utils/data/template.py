@@ -1,6 +1,6 @@
 """The modular FIPO meta-template as data: loading, slot rendering, and chat wrapping.
 
-A template is five strings with literal slot names (FACTS section 2):
+A template is five strings with literal slot names (the paper's modular template):
 
 - ``optimizer``: the rewrite instruction; slots ``S_P`` (naive prompt), ``O_C`` (optional
   content: nothing, the silver block, the golden block, or both, silver first) and ``G_N``

@@ -1,6 +1,7 @@
 """Optimizer inference: rewrite prompts with a FIPO optimizer (notebook 05, ``fipo optimize``).
 
-At test time the template carries no responses (FACTS section 2): only the naive prompt and
+At test time the template carries no responses (the paper's testing phase): only the naive prompt
+and
 the word limit ``G_N``. For benchmarks the optimizer sees only the final task instruction;
 few-shot examples and options stay as they are, so naive and optimized prompts differ only
 where the paper allows.
@@ -148,7 +149,7 @@ def optimize_prompts(
 
 
 def cheating_note(item: BenchmarkItem, optimized: str) -> bool:
-    """Whether an optimized instruction gives away the item's answer (FACTS section 6).
+    """Whether an optimized instruction gives away the item's answer (the paper's "cheating notes").
 
     Numbers: the gold number appears in the rewrite but not in the naive instruction.
     Options: the rewrite states the gold letter as the answer, or (multiple choice, whose

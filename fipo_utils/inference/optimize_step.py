@@ -8,8 +8,9 @@ by construction) and ``bpo-style`` (the BPO-style rewriter of
 :mod:`fipo_utils.inference.rewriters`, driven by ``infer.rewriter`` or the optimizer base).
 
 Writes ``optimized/<optimizer>/<benchmark>.jsonl`` (one record per item, docs/CONTRACTS.md,
-plus ``fell_back`` and ``word_limit``) and ``optimized/<optimizer>/summary.json`` (the
-optimizer's source, the settings, missing benchmarks, fallback and cheating-note counts).
+plus ``fell_back``, ``word_limit``, ``cut_at_max_new_tokens`` and the prompt's ``audit``, see
+:mod:`fipo_utils.inference.audit`) and ``optimized/<optimizer>/summary.json`` (the optimizer's
+source, the settings, missing benchmarks, fallback, cheating-note and cut-off counts).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import pandas as pd
 
 from fipo_utils.data.benchmarks import load_benchmarks
 from fipo_utils.data.template import load_template
+from fipo_utils.inference.audit import audit_prompt
 from fipo_utils.inference.optimize import (
     STRATEGY_ORDER,
     WordLimit,
-    cheating_note,
     optimize_prompts,
     resolve_optimizer,
 )
@@ -108,16 +109,18 @@ def _run_one(
     fmt = models.get("prompt_format", "chat_template")
     params = generation_params(settings, profile.get("seed", 2024))
     stats: Any = "no model"
+    # (prompt, raw output, fell back, word limit, tokens the optimizer generated)
     if spec == "identity":
         name, source = "identity", REFERENCE_OPTIMIZERS["identity"]
-        results = [(text, "", False, None) for text in naive]
+        results = [(text, "", False, None, 0) for text in naive]
     elif spec == "bpo-style":
         name = "bpo-style"
         source = settings.get("rewriter") or models["optimizer_base"]
         generator = generator_from_settings(source, settings, models)
         found = rewrite_outputs(generator, naive, fmt=fmt, params=params)
         results = [
-            (new, raw, new == old, None) for (new, raw), old in zip(found, naive, strict=True)
+            (new, raw, new == old, None, _n_tokens(generator, raw))
+            for (new, raw), old in zip(found, naive, strict=True)
         ]
         generator.close()
         stats = generator.stats
@@ -132,13 +135,19 @@ def _run_one(
             params=params,
             word_limit=WordLimit(**(settings.get("word_limit") or {})),
         )
-        results = [(r.prompt, r.raw_output, r.fell_back, r.word_limit) for r in found]
+        results = [
+            (r.prompt, r.raw_output, r.fell_back, r.word_limit, _n_tokens(generator, r.raw_output))
+            for r in found
+        ]
         generator.close()
         stats = generator.stats
     out_dir = run_dir / "optimized" / name
     rows = []
     by_benchmark: dict[str, list[dict[str, Any]]] = {}
-    for item, (prompt, raw_output, fell_back, word_limit) in zip(items, results, strict=True):
+    for item, (prompt, raw_output, fell_back, word_limit, n_tokens) in zip(
+        items, results, strict=True
+    ):
+        audit = audit_prompt(item, prompt, word_limit)
         record = {
             "id": item.id,
             "benchmark": item.benchmark,
@@ -146,9 +155,12 @@ def _run_one(
             "naive_instruction": item.instruction,
             "optimized_instruction": prompt,
             "raw_output": raw_output,
-            "cheating_note": cheating_note(item, prompt),
+            "cheating_note": audit["gold_leaked"],
             "fell_back": fell_back,
             "word_limit": word_limit,
+            # the rewrite used the whole token budget: it was probably cut off mid-prompt
+            "cut_at_max_new_tokens": n_tokens >= params.max_new_tokens,
+            "audit": audit,
         }
         by_benchmark.setdefault(item.benchmark, []).append(record)
     for benchmark, records in by_benchmark.items():
@@ -159,6 +171,7 @@ def _run_one(
                 "n_items": len(records),
                 "fell_back": sum(r["fell_back"] for r in records),
                 "cheating_notes": sum(r["cheating_note"] for r in records),
+                "cut_at_max_new_tokens": sum(r["cut_at_max_new_tokens"] for r in records),
                 "source": loaded[benchmark].source,
             }
         )
@@ -180,3 +193,8 @@ def _run_one(
         "cache": stats,
         "out_dir": out_dir,
     }
+
+
+def _n_tokens(generator: Any, text: str) -> int:
+    """How many tokens the optimizer generated for ``text`` (to spot outputs cut off)."""
+    return len(generator.tokenizer(text, add_special_tokens=False).input_ids)

@@ -84,6 +84,8 @@ class RoundEdit:
     n_instruction_rewritten: int = 0
     n_discrimination_before: int = 0
     n_discrimination_after: int = 0
+    # one record per optimizer row: current and rewritten prompt, the judge's letter, kept?
+    decisions: list[dict] = field(default_factory=list)
 
     @property
     def replaced_share(self) -> float | None:
@@ -164,7 +166,19 @@ def rebuild_round_rows(
     for row, new, first, verdict, text in zip(
         optimizer, new_prompts, new_in_a, verdicts, rewrites, strict=True
     ):
-        if text.strip() and (verdict == "A") == first and new != row["s_p"]:
+        kept = bool(text.strip()) and (verdict == "A") == first and new != row["s_p"]
+        edit.decisions.append(
+            {
+                "id": row.get("id"),
+                "case_type": row["case_type"],
+                "current": row["s_p"],
+                "rewrite": new,
+                "rewrite_slot": "A" if first else "B",
+                "verdict": verdict,
+                "kept": kept,
+            }
+        )
+        if kept:
             row["s_p"] = new
             edit.n_replaced += 1
 
@@ -332,6 +346,7 @@ def run_ipl(
             )
             rows = edit.rows
             _write_json(data_file.with_name("edit.json"), edit.stats())
+            write_jsonl(edit.decisions, data_file.with_name("judge.jsonl"))
             entry.update(edit.stats())
             del loaded, generator
         write_jsonl(rows, data_file)

@@ -1,4 +1,11 @@
-"""Figures of training runs, drawn from the trainer log history in ``metrics.json``."""
+"""Figures of training runs, drawn from the trainer log history in ``metrics.json``.
+
+Every panel has one quantity on one axis: losses of different strategies are never drawn on a
+shared axis (an IPO loss near 2500 would flatten a DPO loss near 0.69). IPO's reward margin is
+drawn against its target, and IPL rounds against the paper's published markers, each bar with
+the count it rests on. Tick labels are plain numbers (no offset or scientific notation), so a
+reader can read values off the axis.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,17 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from fipo_utils.runs.figure_files import plain_axis, plain_ticks
+
 PREFERENCE_PANELS = (
     ("loss", "loss"),
     ("rewards/margins", "reward margin (chosen - rejected)"),
     ("rewards/accuracies", "reward accuracy"),
 )
+# The paper's IPL markers (FIPO, arXiv 2402.11811 v4, iterative preference learning): the
+# judge's accuracy on a 5% held-out split, and the share of prompts replaced per round.
+PUBLISHED_JUDGE_ACCURACY = 1.0
+PUBLISHED_REPLACED_SHARE = {2: 0.0125, 3: 0.024}
 
 
 def _series(log_history: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -19,51 +32,121 @@ def _series(log_history: list[dict], key: str) -> tuple[list[float], list[float]
 
 
 def plot_sft_loss(log_history: list[dict], title: str) -> Figure:
-    """Completion-only SFT loss per optimizer step."""
+    """Completion-only SFT loss per optimizer step (and the eval loss when one was logged)."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     steps, loss = _series(log_history, "loss")
-    ax.plot(steps, loss, marker="o")
-    ax.set(xlabel="step", ylabel="loss (completion tokens)", title=title)
+    ax.plot(steps, loss, marker="o", label="train")
+    steps, loss = _series(log_history, "eval_loss")
+    if loss:
+        ax.plot(steps, loss, marker="s", linestyle="--", label="eval")
+        ax.legend()
+    ax.set(xlabel="step", ylabel="cross-entropy (completion tokens)", title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
+    plain_axis(ax)
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)
 
 
-def plot_preference_curves(log_history: list[dict], title: str) -> Figure:
-    """Loss, reward margin and reward accuracy per step (one colour per IPL round if any)."""
-    fig, axes = plt.subplots(1, len(PREFERENCE_PANELS), figsize=(13, 3.2))
+def plot_preference_curves(log_history: list[dict], title: str, loss: str = "dpo") -> Figure:
+    """Loss, reward margin and reward accuracy per step, one colour per IPL round if any.
+
+    ``loss="ipo"`` draws IPO's target on the margin panel: the loss is minimal at a margin
+    ``h = 1/(2 beta)``, i.e. a logged reward margin ``beta * h`` of 0.5 whatever beta is.
+    Eval metrics (``eval_*`` keys), when the trainer logged them, are drawn dashed.
+    """
+    fig, axes = plt.subplots(1, len(PREFERENCE_PANELS), figsize=(13, 3.4))
     rounds = sorted({h.get("round") for h in log_history if "loss" in h}, key=lambda r: r or 0)
     for ax, (key, label) in zip(axes, PREFERENCE_PANELS, strict=True):
         for number in rounds:
             part = [h for h in log_history if h.get("round") == number]
             steps, values = _series(part, key)
-            ax.plot(steps, values, marker="o", label=f"round {number}" if number else None)
-        ax.set(xlabel="step", ylabel=label)
+            name = f"round {number}" if number else "train"
+            (line,) = ax.plot(steps, values, marker="o", label=name)
+            steps, values = _series(part, f"eval_{key}")
+            if values:
+                ax.plot(
+                    steps,
+                    values,
+                    marker="s",
+                    linestyle="--",
+                    color=line.get_color(),
+                    label=f"{name} (eval)",
+                )
+        if key == "rewards/margins" and loss == "ipo":
+            ax.axhline(0.5, color="grey", linestyle=":", label="IPO target (0.5)")
+        ax.set(xlabel="step", ylabel=label if key != "loss" else f"{loss.upper()} loss")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    if len(rounds) > 1:
-        axes[0].legend()
+        plain_axis(ax)
+        if ax.get_legend_handles_labels()[0] and (len(rounds) > 1 or key != "loss"):
+            ax.legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)
 
 
 def plot_ipl_rounds(rounds: list[dict], title: str) -> Figure:
-    """Per IPL round: share of prompts replaced, judge accuracy on held-out rows, mean loss."""
+    """Per IPL round: share of prompts replaced and judge accuracy, beside the paper's markers.
+
+    Each bar is annotated with its value and the count behind it (``n_replaced`` of
+    ``n_optimizer_rows``; ``n_judge_holdout`` rows for the judge); round 1 rewrites nothing
+    and shows "n/a". Mean training loss per round is the third panel.
+    """
     numbers = [r["round"] for r in rounds]
     panels = (
         ("replaced_share", "prompts replaced (share)"),
         ("judge_accuracy", "judge accuracy (held out)"),
         ("loss_mean", "mean training loss"),
     )
-    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.4))
     for ax, (key, label) in zip(axes, panels, strict=True):
         values = [r.get(key) for r in rounds]
-        ax.bar([str(n) for n in numbers], [v if v is not None else 0.0 for v in values])
-        for x, v in enumerate(values):
-            ax.annotate("n/a" if v is None else f"{v:.3g}", (x, v or 0.0), ha="center", va="bottom")
+        ax.bar(numbers, [v if v is not None else 0.0 for v in values], label="this run")
+        for number, value, entry in zip(numbers, values, rounds, strict=True):
+            ax.annotate(
+                _bar_label(key, value, entry),
+                (number, value or 0.0),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
+        if key == "replaced_share":
+            marked = [n for n in numbers if n in PUBLISHED_REPLACED_SHARE]
+            if marked:
+                published = [PUBLISHED_REPLACED_SHARE[n] for n in marked]
+                ax.scatter(marked, published, marker="D", color="black", zorder=3, label="paper")
+        if key == "judge_accuracy":
+            ax.scatter(
+                numbers,
+                [PUBLISHED_JUDGE_ACCURACY] * len(numbers),
+                marker="D",
+                color="black",
+                zorder=3,
+                label="paper",
+            )
+        # head room above the tallest bar or marker for the labels and the legend
+        tallest = max([v for v in values if v is not None] + [0.0])
+        if key == "judge_accuracy":
+            tallest = max(tallest, PUBLISHED_JUDGE_ACCURACY)
+        if key == "replaced_share":
+            tallest = max([tallest, *(PUBLISHED_REPLACED_SHARE.get(n, 0.0) for n in numbers)])
+        ax.set_ylim(0, 1.5 * tallest or 1.0)
+        if key != "loss_mean":
+            ax.legend(fontsize="small", loc="upper left")
+        ax.set_xticks(numbers, [str(n) for n in numbers])
         ax.set(xlabel="round", ylabel=label)
+        plain_axis(ax)
     fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return plain_ticks(fig)
+
+
+def _bar_label(key: str, value: float | None, entry: dict) -> str:
+    if value is None:
+        return "n/a"
+    if key == "replaced_share":
+        return f"{value:.1%}\n{entry.get('n_replaced')}/{entry.get('n_optimizer_rows')}"
+    if key == "judge_accuracy":
+        return f"{value:.0%}\nn={entry.get('n_judge_holdout')}"
+    return f"{value:,.4g}"

@@ -1,26 +1,72 @@
-"""A look at a trained optimizer: rewrite a few naive prompts the way inference will.
+"""A look at a trained optimizer on prompts it never trained on, beside the base and the target.
 
-Notebooks 02-04 end with this so a reader sees what training changed, not only a loss. The
-prompts are rendered with the test-time template variant (no responses) and wrapped in the
-profile's chat format, then decoded greedily.
+Notebooks 02-04 end with this so a reader sees what training changed, not only a loss, and
+can judge it the way the paper's case study does: the base model's rewrite, the trained
+model's rewrite and the reference (the chosen GPT-4 prompt) of the same held-out naive prompt.
+Rewriting a training row would show memorisation, not learning, so the prompts come from POP
+records none of whose rows were in the trained slice. Inputs use the test-time template
+variant (no responses), the profile's chat format, and greedy decoding with room for a full
+rewrite (nothing is cut for display).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
+OPTIMIZER_CASES = frozenset(range(6))
+
+
+def held_out_examples(
+    run_dir: str | Path, trained_file: str | Path, n_trained: int | None, n: int = 3
+) -> list[dict]:
+    """``n`` naive prompts with their chosen rewrite from records the training never saw.
+
+    ``trained_file`` is the data file the strategy read (``sft.json``, ``dpo.jsonl`` or
+    ``ipl.jsonl``) and ``n_trained`` how many of its first rows it used (``None``: all).
+    Candidates are the optimizer rows (case 0-5) of ``data/ipl.jsonl``, which carry the raw
+    naive prompt; a record counts as seen when any trained row has its ``id``. Returns an
+    empty list when every record was trained on (then there is nothing honest to preview).
+    """
+    seen = _row_ids(Path(trained_file), n_trained)
+    examples = []
+    with (Path(run_dir) / "data" / "ipl.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row["case_type"] not in OPTIMIZER_CASES or row["id"] in seen:
+                continue
+            examples.append({"id": row["id"], "naive": row["r_p"], "reference": row["chosen"]})
+            seen.add(row["id"])
+            if len(examples) == n:
+                break
+    return examples
+
+
+def _row_ids(path: Path, n_rows: int | None) -> set[str]:
+    """The ``id`` of the first ``n_rows`` rows of a JSON list or JSONL data file."""
+    if path.suffix == ".json":
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        with path.open(encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+    return {str(r["id"]) for r in (rows if n_rows is None else rows[:n_rows])}
+
 
 def preview_rewrites(
-    model_dir: str | Path,
-    naive_prompts: list[str],
+    models: dict[str, str | Path],
+    examples: list[dict],
     *,
     prompt_format: str,
     template_path: str | None = None,
-    max_new_tokens: int = 32,
+    max_new_tokens: int = 256,
 ) -> pd.DataFrame:
-    """One row per prompt: the naive prompt and the model's rewrite of it."""
+    """One row per held-out example: the naive prompt, one column per model, the reference.
+
+    ``models`` maps a column name (e.g. ``"base model"``, ``"trained"``) to a model folder or
+    name. The word limit ``G_N`` is the reference's word count, as at training time.
+    """
     from fipo_utils.data.template import (
         count_words,
         load_template,
@@ -31,29 +77,23 @@ def preview_rewrites(
     from fipo_utils.models.loading import load_model
 
     template = load_template(template_path)
-    loaded = load_model(str(model_dir))
-    inputs = [
-        wrap_prompt(
-            render_optimizer_prompt(template, p, word_limit=count_words(p) + 30),
-            prompt_format,
-            loaded.tokenizer,
-        )
-        for p in naive_prompts
-    ]
-    generator = TransformersGenerator(loaded.model, loaded.tokenizer)
-    outputs = generator.generate(inputs, GenerationParams(max_new_tokens=max_new_tokens))
-    return pd.DataFrame({"naive prompt": naive_prompts, "rewrite": [o.strip() for o in outputs]})
-
-
-def sample_naive_prompts(run_dir: str | Path, n: int = 2) -> list[str]:
-    """The first ``n`` raw prompts of the run's IPL data (the POP records' naive prompts)."""
-    from fipo_utils.training.rows import read_jsonl_rows
-
-    rows = read_jsonl_rows(Path(run_dir) / "data" / "ipl.jsonl", fields=("r_p",))
-    seen: list[str] = []
-    for row in rows:
-        if row["r_p"] not in seen:
-            seen.append(row["r_p"])
-        if len(seen) == n:
-            break
-    return seen
+    table = pd.DataFrame({"id": [e["id"] for e in examples]})
+    table["naive prompt"] = [e["naive"] for e in examples]
+    for column, model_dir in models.items():
+        loaded = load_model(str(model_dir))
+        inputs = [
+            wrap_prompt(
+                render_optimizer_prompt(
+                    template, e["naive"], word_limit=count_words(e["reference"])
+                ),
+                prompt_format,
+                loaded.tokenizer,
+            )
+            for e in examples
+        ]
+        generator = TransformersGenerator(loaded.model, loaded.tokenizer)
+        outputs = generator.generate(inputs, GenerationParams(max_new_tokens=max_new_tokens))
+        table[column] = [o.strip() for o in outputs]
+        del loaded, generator
+    table["reference (chosen)"] = [e["reference"] for e in examples]
+    return table.set_index("id")

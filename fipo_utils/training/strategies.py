@@ -7,7 +7,7 @@ adapter disabled; with full fine-tuning the reference is a frozen copy of the st
 (or none at all when its log-probs are precomputed).
 
 Settings come from a profile: the shared ``train`` section, then ``sft`` or ``preference``;
-``paper`` holds the paper's values (FACTS section 4) and ``smoke`` changes only sizes,
+``paper`` holds the paper's training settings and ``smoke`` changes only sizes,
 steps and the learning rate (see docs/training.md).
 """
 
@@ -55,6 +55,10 @@ class TrainSettings:
     save_steps: int = 50
     save_total_limit: int = 2
     max_rows: int | None = None
+    # rows after the trained slice, never trained on, evaluated every ``eval_steps`` steps
+    # (eval loss and reward margins beside the training curves); 0: no eval split
+    eval_rows: int = 0
+    eval_steps: int = 10
     seed: int = 2024
 
     def __post_init__(self) -> None:
@@ -97,10 +101,15 @@ def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) 
     return TrainSettings(strategy=strategy, **merged)
 
 
-def _common_arguments(settings: TrainSettings, output_dir: str) -> dict[str, Any]:
+def _common_arguments(
+    settings: TrainSettings, output_dir: str, evaluate: bool = False
+) -> dict[str, Any]:
     import torch
 
     return {
+        "eval_strategy": "steps" if evaluate else "no",
+        "eval_steps": settings.eval_steps if evaluate else None,
+        "per_device_eval_batch_size": settings.batch_size,
         # Without a GPU, ranks started by `accelerate launch` (torchrun) join over gloo
         "use_cpu": not torch.cuda.is_available(),
         "output_dir": output_dir,
@@ -133,13 +142,14 @@ def build_sft_trainer(
     examples: list[dict],
     output_dir: str,
     callbacks: list[TrainerCallback] | None = None,
+    eval_examples: list[dict] | None = None,
 ):
     """``SFTTrainer`` over prompt/completion rows; the loss covers completion tokens only."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     config = SFTConfig(
-        **_common_arguments(settings, output_dir),
+        **_common_arguments(settings, output_dir, evaluate=bool(eval_examples)),
         completion_only_loss=True,
         packing=settings.packing,
         packing_strategy="wrapped" if settings.packing else "bfd",
@@ -148,6 +158,7 @@ def build_sft_trainer(
         model=model,
         args=config,
         train_dataset=Dataset.from_list(examples),
+        eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None,
         processing_class=tokenizer,
         peft_config=settings.lora_settings.peft_config() if settings.lora else None,
         callbacks=callbacks,
@@ -162,6 +173,7 @@ def build_preference_trainer(
     output_dir: str,
     ref_model: PreTrainedModel | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    eval_examples: list[dict] | None = None,
 ):
     """``DPOTrainer`` for ``dpo`` (sigmoid) or ``ipo``; ``SummedIPOTrainer`` for summed IPO.
 
@@ -176,7 +188,7 @@ def build_preference_trainer(
     if settings.strategy not in PREFERENCE_LOSSES:
         raise ValueError(f"{settings.strategy!r} is not a preference strategy (dpo, ipo)")
     config = DPOConfig(
-        **_common_arguments(settings, output_dir),
+        **_common_arguments(settings, output_dir, evaluate=bool(eval_examples)),
         loss_type=[PREFERENCE_LOSSES[settings.strategy]],
         beta=settings.beta,
         precompute_ref_log_probs=settings.precompute_ref_log_probs,
@@ -194,6 +206,7 @@ def build_preference_trainer(
         ref_model=ref_model,
         args=config,
         train_dataset=Dataset.from_list(examples),
+        eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None,
         processing_class=tokenizer,
         peft_config=settings.lora_settings.peft_config() if settings.lora else None,
         callbacks=callbacks,

@@ -90,6 +90,7 @@ def fit(
     reference_model: str | None = None,
     callbacks: list[TrainerCallback] | None = None,
     hash_path: str | Path | None = None,
+    eval_rows: list[dict] | None = None,
 ) -> FitResult:
     """Train ``start_model`` (default: the settings' base) on ``rows``, resuming if possible.
 
@@ -107,19 +108,31 @@ def fit(
     model, tokenizer = loaded.model, loaded.tokenizer
     model.train()
     examples = prepare_examples(settings, rows, tokenizer)
+    held_out = prepare_examples(settings, eval_rows, tokenizer) if eval_rows else None
     output_dir = str(checkpoint_dir)
     if settings.strategy == "sft":
-        trainer = build_sft_trainer(settings, model, tokenizer, examples, output_dir, callbacks)
+        trainer = build_sft_trainer(
+            settings, model, tokenizer, examples, output_dir, callbacks, eval_examples=held_out
+        )
     else:
         ref = None
         if not settings.lora and not settings.precompute_ref_log_probs:
             ref = load_model(reference_model or start, dtype=settings.dtype).model
         trainer = build_preference_trainer(
-            settings, model, tokenizer, examples, output_dir, ref_model=ref, callbacks=callbacks
+            settings,
+            model,
+            tokenizer,
+            examples,
+            output_dir,
+            ref_model=ref,
+            callbacks=callbacks,
+            eval_examples=held_out,
         )
     resume = get_last_checkpoint(output_dir) if checkpoint_dir.is_dir() else None
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
+    if held_out:  # the last point of the eval curve, whatever eval_steps was
+        trainer.evaluate()
     wall_s = time.perf_counter() - began
 
     if hash_path is not None:
@@ -180,11 +193,7 @@ def train_strategy(
         training_fingerprint,
         write_fingerprint,
     )
-    from fipo_utils.training.rows import (
-        read_jsonl_rows,
-        read_sft_rows,
-        take_rows,
-    )
+    from fipo_utils.training.rows import read_jsonl_rows, read_sft_rows
     from fipo_utils.training.strategies import settings_from_profile
 
     run_dir = Path(run_dir)
@@ -197,8 +206,8 @@ def train_strategy(
         if data_path
         else variant_data_path(run_dir, DATA_FILES[strategy], data_variant)
     )
-    rows = read_sft_rows(data_path) if strategy == "sft" else read_jsonl_rows(data_path)
-    rows = take_rows(rows, settings.max_rows)
+    every = read_sft_rows(data_path) if strategy == "sft" else read_jsonl_rows(data_path)
+    rows, eval_rows = split_eval_rows(every, settings.max_rows, settings.eval_rows)
     fingerprint = training_fingerprint(
         settings.as_dict(),
         data_path,
@@ -219,6 +228,7 @@ def train_strategy(
         checkpoint_dir,
         callbacks=callbacks,
         hash_path=run_dir / "train" / name / "weights.sha256",
+        eval_rows=eval_rows,
     )
     record = {
         "name": name,
@@ -227,6 +237,7 @@ def train_strategy(
         "data": str(data_path),
         "n_rows": len(rows),
         "fingerprint": fingerprint["hash"],
+        "n_eval_rows": len(eval_rows),
         "final_dir": str(result.final_dir),
         "resumed_from": result.resumed_from,
         "train_wall_s": result.wall_s,
@@ -236,6 +247,21 @@ def train_strategy(
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         metrics_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return record
+
+
+def split_eval_rows(
+    rows: list[dict], max_rows: int | None, n_eval: int
+) -> tuple[list[dict], list[dict]]:
+    """(trained rows, eval rows): the first ``max_rows`` rows train, the next ``n_eval`` are
+    held out; without ``max_rows`` the eval rows come off the end so none is ever trained."""
+    from fipo_utils.training.rows import take_rows
+
+    if n_eval <= 0:
+        return take_rows(rows, max_rows), []
+    end = len(rows) - n_eval if not max_rows else min(max_rows, len(rows) - n_eval)
+    if end <= 0:
+        raise ValueError(f"eval_rows {n_eval} leaves no training rows of {len(rows)}")
+    return rows[:end], rows[end : end + n_eval]
 
 
 def is_main_process() -> bool:

@@ -26,7 +26,7 @@ from fipo_utils.baselines.oirl.splits import leaking_rows, make_split
 from fipo_utils.baselines.oirl.table import build_table
 from fipo_utils.runs.safe_write import write_text_preserving
 
-# Prompt-OIRL's released LLaMA-2 numbers (FACTS section 8), carried beside ours.
+# Prompt-OIRL's released LLaMA-2 numbers (Prompt-OIRL, arXiv 2309.06553), carried beside ours.
 PUBLISHED = {
     "gsm8k": {
         "best_of_n_accuracy": 0.258,

@@ -1,0 +1,72 @@
+"""Items whose verdict the optimized prompt flipped: the evidence behind an accuracy change.
+
+A gain of two points on 100 items can be 2 items fixed and none broken, or 12 fixed and 10
+broken; only the second says the rewrites change a tester's answers a lot in both
+directions. Every item is answered under both conditions with the same context, so the pairs
+are read from ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` by item id, using
+each record's primary verdict (``correct``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+FIXED = "naive wrong -> optimized right"
+BROKEN = "naive right -> optimized wrong"
+
+
+def paired_predictions(run_dir: str | Path) -> pd.DataFrame:
+    """One row per (optimizer, tester, benchmark, item): both prompts, predictions, verdicts."""
+    rows = []
+    for path in sorted((Path(run_dir) / "eval" / "predictions").glob("*/*/**/*.jsonl")):
+        if ".prev-" in path.name:
+            continue
+        with path.open(encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle if line.strip()]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    keys = ["optimizer", "tester", "benchmark", "id"]
+    wide = frame.pivot_table(
+        index=keys,
+        columns="condition",
+        values=["prompt", "prediction", "correct"],
+        aggfunc="first",
+    )
+    wide.columns = [f"{condition}_{value}" for value, condition in wide.columns]
+    gold = frame.groupby(keys)["gold"].first()
+    return wide.join(gold).reset_index()
+
+
+def flipped_items(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs whose verdict differs between the naive and the optimized prompt."""
+    if pairs.empty:
+        return pairs
+    naive = pairs["naive_correct"].astype(bool)
+    optimized = pairs["optimized_correct"].astype(bool)
+    flipped = pairs[naive != optimized].copy()
+    flipped.insert(0, "flip", [FIXED if ok else BROKEN for ok in optimized[naive != optimized]])
+    columns = ["flip", "optimizer", "tester", "benchmark", "id", "naive_prompt"]
+    columns += ["naive_prediction", "optimized_prompt", "optimized_prediction", "gold"]
+    return flipped[columns].sort_values(["flip", "benchmark", "id"], ignore_index=True)
+
+
+def flip_counts(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per optimizer, tester and benchmark family: items, fixed, broken and the net change."""
+    if pairs.empty:
+        return pairs
+    naive = pairs["naive_correct"].astype(bool)
+    optimized = pairs["optimized_correct"].astype(bool)
+    frame = pairs.assign(
+        family=pairs["benchmark"].str.split("/").str[0],
+        fixed=~naive & optimized,
+        broken=naive & ~optimized,
+    )
+    counts = frame.groupby(["optimizer", "tester", "family"]).agg(
+        n_items=("id", "size"), fixed=("fixed", "sum"), broken=("broken", "sum")
+    )
+    counts["net"] = counts["fixed"] - counts["broken"]
+    return counts.reset_index().rename(columns={"family": "benchmark"})

@@ -1,0 +1,190 @@
+"""Every figure the notebooks draw, rendered from a tiny run, reads like a paper's figure.
+
+One test per figure builder over the same small inputs: the synthetic run folder of the
+analysis tests (docs/CONTRACTS.md layout), the sample POP diversified as notebook 01 does, a
+trainer log history shaped like trl's, IPL rounds as notebook 04 records them, and a
+notebook-06 summary with a benchmark no item got right. Each figure must label its axes,
+print plain tick labels (no offset text such as "+1e3" and no scientific notation) and keep
+internal names (file names, fields, this project's notes) out of every text it shows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+from analysis_synthetic import make_run
+from matplotlib.text import Text
+
+from fipo_utils.analysis import figures as analysis_figures
+from fipo_utils.analysis import report
+from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
+
+INTERNAL = re.compile(
+    r"\.py\b|\.jsonl?\b|\.csv\b|FACTS|run_dir|metrics\.json|rounds\.json|\b[a-z]+_[a-z_]+\b"
+)  # file names, notes, and snake_case field names such as replaced_share
+
+
+def _texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def check_figure(fig) -> None:
+    """Axis labels on every panel that shows data, no offset text, no internal names."""
+    fig.canvas.draw()  # offset texts are only computed when the figure is drawn
+    for ax in fig.axes:
+        if not (ax.lines or ax.patches or ax.collections):
+            continue
+        assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), (ax.get_title(), fig)
+        for axis in (ax.xaxis, ax.yaxis):
+            assert axis.get_offset_text().get_text() == "", (ax.get_title(), axis)
+    leaks = [t for t in _texts(fig) if INTERNAL.search(t)]
+    assert not leaks, leaks
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    run = make_run(tmp_path_factory.mktemp("render"), "20260101-000000-render")
+    result = report.analyse([run], report.AnalysisSettings(bootstrap_replicates=100))
+    yield result
+    report.close_figures(result)
+
+
+def test_every_analysis_figure_reads_cleanly(analysis):
+    names = sorted(f.name for f in analysis.figures)
+    assert "analysis_accuracy" in names and "analysis_training_curves" in names
+    for result in analysis.figures:
+        assert not INTERNAL.search(result.caption), (result.name, result.caption)
+        check_figure(result.figure)
+
+
+def test_strategies_figure_compares_identical_benchmark_sets(analysis):
+    result = next(f for f in analysis.figures if f.name == "analysis_strategies")
+    ticks = [t.get_text() for t in result.figure.axes[0].get_xticklabels()]
+    # bpo evaluated GSM8K only; the others three benchmarks: bpo is left out, and said so
+    assert ticks and not any("bpo" in t for t in ticks)
+    assert "left out" in result.caption and "bpo" in result.caption
+
+
+@pytest.fixture(scope="module")
+def diversified(tmp_path_factory):
+    from fipo_utils.data.diversify import diversify_to_dir
+    from fipo_utils.data.pop import load_pop, resolve_pop_source
+    from fipo_utils.data.template import load_template
+
+    folder = tmp_path_factory.mktemp("data")
+    records = load_pop(resolve_pop_source("sample"))
+    summaries = {
+        variant: diversify_to_dir(
+            records, folder / variant, variant=variant, template=load_template()
+        )
+        for variant in ("full", "gen")
+    }
+    return folder, summaries
+
+
+def test_data_figures_read_cleanly(diversified):
+    from fipo_utils.data import plots
+
+    folder, summaries = diversified
+    for fig in (
+        plots.plot_type_mix(summaries["full"]),
+        plots.plot_length_distributions(plots.length_frame(folder / "full")),
+        plots.plot_variant_mixes(summaries),
+    ):
+        check_figure(fig)
+        matplotlib.pyplot.close(fig)
+
+
+LOG = [
+    {"step": s, "loss": 2500.0 - s, "rewards/margins": 0.1 * s, "rewards/accuracies": 0.5}
+    for s in (1, 2, 3)
+] + [{"step": 3, "eval_loss": 2499.0, "eval_rewards/margins": 0.25}]
+
+
+def test_training_figures_read_cleanly_and_show_ipo_target():
+    from fipo_utils.training import plots
+
+    sft = plots.plot_sft_loss([{"step": 1, "loss": 10.1}, {"step": 2, "loss": 10.0}], "SFT")
+    check_figure(sft)
+    ipo = plots.plot_preference_curves(LOG, "IPO", loss="ipo")
+    check_figure(ipo)
+    margin = ipo.axes[1]
+    assert any(line.get_label() == "IPO target (0.5)" for line in margin.lines)
+    assert any("(eval)" in line.get_label() for line in margin.lines)
+    assert ipo.axes[0].get_ylabel() == "IPO loss"
+    for fig in (sft, ipo):
+        matplotlib.pyplot.close(fig)
+
+
+def test_analysis_training_curves_never_share_an_axis_across_losses():
+    logs = {
+        ("r", "dpo-lora"): [{"step": s, "loss": 0.69, "rewards/margins": 0.01 * s} for s in (1, 2)],
+        ("r", "ipo-lora"): [
+            {"step": s, "loss": 2500.0, "rewards/margins": 0.1 * s} for s in (1, 2)
+        ],
+    }
+    result = analysis_figures.training_curves_figure(logs)
+    check_figure(result.figure)
+    loss_axes = [ax for ax in result.figure.axes if ax.get_ylabel() == "loss"]
+    assert [ax.get_title() for ax in loss_axes] == ["dpo-lora", "ipo-lora"]
+    assert loss_axes[0].get_ylim()[1] < 10 < loss_axes[1].get_ylim()[0]  # own scale each
+    ipo_margin = next(
+        ax
+        for ax in result.figure.axes
+        if ax.get_title() == "ipo-lora" and ax.get_ylabel() == "reward margins"
+    )
+    assert any(line.get_label() == "IPO target 0.5" for line in ipo_margin.lines)
+    matplotlib.pyplot.close(result.figure)
+
+
+def test_ipl_rounds_figure_marks_the_paper_and_annotates_counts():
+    from fipo_utils.training import plots
+
+    rounds = [
+        {"round": 1, "replaced_share": None, "judge_accuracy": 1.0, "n_judge_holdout": 3},
+        {
+            "round": 2,
+            "replaced_share": 0.25,
+            "n_replaced": 2,
+            "n_optimizer_rows": 8,
+            "judge_accuracy": 0.5,
+            "n_judge_holdout": 3,
+        },
+    ]
+    for r in rounds:
+        r["loss_mean"] = 1000.5
+    fig = plots.plot_ipl_rounds(rounds, "IPL")
+    check_figure(fig)
+    texts = _texts(fig)
+    assert "n/a" in texts and "25.0%\n2/8" in texts and "50%\nn=3" in texts
+    replaced = fig.axes[0]
+    paper = [c for c in replaced.collections if c.get_label() == "paper"]
+    assert paper and list(paper[0].get_offsets()[:, 0]) == [2]  # aligned with round 2
+    matplotlib.pyplot.close(fig)
+
+
+def test_notebook_06_accuracy_figure_marks_zero_bars():
+    summary = pd.DataFrame(
+        [
+            ("base", "tiny-random", "naive", "gsm8k", 2, 0, 0.0, 1319),
+            ("base", "tiny-random", "optimized", "gsm8k", 2, 1, 0.5, 1319),
+            ("base", "tiny-random", "naive", "piqa", 2, 2, 1.0, 1838),
+            ("base", "tiny-random", "optimized", "piqa", 2, 1, 0.5, 1838),
+        ],
+        columns=SUMMARY_COLUMNS,
+    )
+    accuracy = analysis_figures.accuracy_with_intervals(summary)
+    assert accuracy.loc[0, "low"] == 0.0 and accuracy.loc[3, "high"] <= 100.0
+    result = analysis_figures.absolute_accuracy_figure(accuracy)
+    check_figure(result.figure)
+    ax = result.figure.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["0"]  # the naive GSM8K bar of height zero
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["GSM8K\nn=2", "PiQA\nn=2", "weighted avg\nn=4"]
+    # the paper's weighted average, by full test-set sizes (GSM8K 1,319; PiQA 1,838)
+    naive = accuracy[(accuracy.benchmark == "weighted_average") & (accuracy.condition == "naive")]
+    assert naive["accuracy"].item() == round(100 * 1838 / (1319 + 1838), 2)
+    matplotlib.pyplot.close(result.figure)
