@@ -27,12 +27,14 @@ from fipo_utils.baselines.oirl.logs import read_prompt_names
 from fipo_utils.baselines.oirl.report import run_oirl, write_results
 from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs, score_candidates
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
-from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark, render_prompt
-from fipo_utils.data.template import load_template, wrap_prompt
+from fipo_utils.baselines.search.candidates import answer_items
+from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
+from fipo_utils.data.template import load_template
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.evaluation.scoring import is_correct
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
+from fipo_utils.inference.optimize_step import generation_params
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.paths import reference_data_dir
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
@@ -181,14 +183,14 @@ def run_baselines(
         "fipo-single": single,
         "fipo-x-oirl": [c[k] for c, k in zip(candidates, fx_picks, strict=True)],
     }
-    answer_params = GenerationParams(int(settings["tester_max_new_tokens"]), 0.0, 1.0, seed)
+    answer_params = tester_params(profile, settings)
     rows, win_rates = [], {}
     for tester in settings.get("testers") or models["testers"]:
         generator = generator_from_settings(tester, settings, models)
         name = tester_name(tester)
-        naive = _answer(generator, items, questions, fmt, answer_params)
+        naive = answer_items(generator, items, questions, fmt, answer_params)
         for baseline in BASELINE_ORDER:
-            optimized = _answer(generator, items, instructions[baseline], fmt, answer_params)
+            optimized = answer_items(generator, items, instructions[baseline], fmt, answer_params)
             records = _records(items, baseline, name, "naive", naive) + _records(
                 items, baseline, name, "optimized", optimized
             )
@@ -244,6 +246,16 @@ def run_baselines(
     return {"results": results, "choices": choices, "win_rates": win_table, "summary": summary}
 
 
+def tester_params(profile: dict[str, Any], settings: dict[str, Any]) -> GenerationParams:
+    """The testers' decoding: notebook 06's (``evaluate`` temperature, top-p and seed), so
+    baseline rows are comparable with ``eval/`` rows; ``tester_max_new_tokens`` of the
+    baselines section sets the length when given, else ``evaluate.max_new_tokens``."""
+    evaluate = dict(profile["evaluate"])
+    if settings.get("tester_max_new_tokens"):
+        evaluate["max_new_tokens"] = settings["tester_max_new_tokens"]
+    return generation_params(evaluate, int(profile.get("seed", 2024)))
+
+
 def pairwise_win_rate(
     naive: list[str], optimized: list[str], items: list[BenchmarkItem]
 ) -> WinRate:
@@ -255,20 +267,6 @@ def pairwise_win_rate(
         b = is_correct(item.benchmark, before, item.gold)
         counts["win" if a and not b else "lose" if b and not a else "tie"] += 1
     return WinRate(**counts)
-
-
-def _answer(
-    generator: Any,
-    items: list[BenchmarkItem],
-    instructions: list[str],
-    fmt: str,
-    params: GenerationParams,
-) -> list[tuple[str, str]]:
-    prompts = [
-        wrap_prompt(render_prompt(item, text), fmt, generator.tokenizer)
-        for item, text in zip(items, instructions, strict=True)
-    ]
-    return list(zip(prompts, generator.generate(prompts, params), strict=True))
 
 
 def _records(
