@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from fipo_utils.analysis.search_table import break_even_queries
 from fipo_utils.baselines.search.ape import run_ape
 from fipo_utils.baselines.search.candidates import (
     DevScorer,
     SearchBudget,
     clean_instruction,
 )
-from fipo_utils.baselines.search.cost import Cost, CountingGenerator, break_even_queries
+from fipo_utils.baselines.search.cost import Cost, CountingGenerator
 from fipo_utils.baselines.search.opro import render_meta_prompt, run_opro
 from fipo_utils.baselines.search.split import split_for_search, with_instruction
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
@@ -163,7 +164,7 @@ def test_counting_generator_counts_calls_tokens_and_starts_over_on_take():
 def test_break_even_of_a_trained_method_against_a_search():
     # training 100 s, 1 s per query vs search 10 s once, 2 s per query: 90 queries
     assert break_even_queries(100, 1, 10, 2) == pytest.approx(90)
-    assert break_even_queries(100, 3, 10, 2) is None  # never cheaper
+    assert break_even_queries(100, 3, 10, 2) == float("inf")  # never cheaper
     assert break_even_queries(5, 1, 10, 2) == 0.0
 
 

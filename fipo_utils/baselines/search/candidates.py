@@ -44,7 +44,9 @@ class SearchBudget:
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> SearchBudget:
         known = cls.__dataclass_fields__
-        unknown = sorted(set(settings) - set(known) - {"tasks", "proposer", "n_items"})
+        unknown = sorted(
+            set(settings) - set(known) - {"tasks", "proposer", "n_items", "cache_generations"}
+        )
         if unknown:
             raise ValueError(f"baselines.search: unknown keys {unknown}; known: {sorted(known)}")
         return cls(**{k: v for k, v in settings.items() if k in known})

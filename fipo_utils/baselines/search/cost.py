@@ -93,17 +93,3 @@ class CountingGenerator:
 
     def close(self) -> None:
         self.inner.close()
-
-
-def break_even_queries(
-    one_off: float, per_query: float, other_one_off: float, other_per_query: float
-) -> float | None:
-    """Queries after which a method with a larger one-off cost (training) and a smaller
-    per-query cost becomes cheaper than the other; ``None`` when it never does (its
-    per-query cost is not smaller) and 0 when it is cheaper from the first query."""
-    if one_off <= other_one_off and per_query <= other_per_query:
-        return 0.0
-    saving = other_per_query - per_query
-    if saving <= 0:
-        return None
-    return max(0.0, (one_off - other_one_off) / saving)
