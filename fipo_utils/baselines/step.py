@@ -17,6 +17,7 @@ when the run has none, the base model; ``summary.json`` says which.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,18 @@ from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preser
 BASELINE_ORDER = ("bpo-style", "oirl-best-of-n", "fipo-single", "fipo-x-oirl")
 
 
-def run_oirl_table(run_dir: str | Path, settings: dict[str, Any], seed: int = 2024) -> pd.DataFrame:
-    """Prompt-OIRL per dataset and split into ``baselines/oirl/<dataset>/<split>/results.json``."""
+def run_oirl_table(
+    run_dir: str | Path,
+    settings: dict[str, Any],
+    seed: int = 2024,
+    annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Prompt-OIRL per dataset and split into ``baselines/oirl/<dataset>/<split>/results.json``.
+
+    ``settings["seeds"]`` fits one reward model per seed; ``annotate`` adds to each result
+    before it is written (notebook 08 passes ``fipo_utils.analysis.oirl_gain``'s interval,
+    which this stage cannot import).
+    """
     data_dir = _data_dir()
     config = RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed})
     rows = []
@@ -57,7 +68,10 @@ def run_oirl_table(run_dir: str | Path, settings: dict[str, Any], seed: int = 20
                 max_train_rows=settings.get("max_train_rows"),
                 max_test_rows=settings.get("max_test_rows"),
                 seed=seed,
+                seeds=settings.get("seeds"),
             )
+            if annotate is not None:
+                results = annotate(results)
             write_results(results, Path(run_dir) / "baselines" / "oirl" / dataset / split)
             rows.append(oirl_row(results))
     return pd.DataFrame(rows)
@@ -90,6 +104,7 @@ def bpo_preference_data(run_dir: str | Path, settings: dict[str, Any]) -> dict[s
 def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
     """One flat table row of a ``results.json`` (ours beside the published numbers)."""
     confidence = results.get("self_confidence") or {}
+    gain = results.get("gain") or {}
     return {
         "dataset": results["dataset"],
         "split": results["split"],
@@ -99,6 +114,10 @@ def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
         "best_single_prompt": results["best_single_prompt_accuracy"],
         "oracle": results["oracle_accuracy"],
         "self_confidence": confidence.get("accuracy"),
+        "n_seeds": len(results.get("seeds") or [None]),
+        "gain": gain.get("mean"),
+        "gain_low": gain.get("low"),
+        "gain_high": gain.get("high"),
         "rm_f1": results["reward_model"]["f1"],
         "train_seconds": results["reward_model"]["train_seconds"],
         "published_best_of_n": results["published"]["best_of_n_accuracy"],
