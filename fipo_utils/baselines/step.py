@@ -23,7 +23,12 @@ from typing import Any
 
 import pandas as pd
 
-from fipo_utils.baselines.bpo import WinRate, rewrite_prompts
+from fipo_utils.baselines.bpo import (
+    WinRate,
+    bpo_instruction,
+    bpo_rewrite_params,
+    rewrite_prompts,
+)
 from fipo_utils.baselines.oirl.logs import read_prompt_names
 from fipo_utils.baselines.oirl.report import run_oirl, write_results
 from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs, score_candidates
@@ -146,7 +151,14 @@ def run_baselines(
         run_dir, settings.get("fipo_optimizer") or "auto", models["optimizer_base"]
     )
     rewriter = generator_from_settings(rewriter_name, settings, models)
-    bpo_prompts = rewrite_prompts(rewriter, questions, fmt=fmt, params=greedy)
+    bpo_template = (settings.get("bpo") or {}).get("template")
+    bpo_prompts = rewrite_prompts(
+        rewriter,
+        questions,
+        fmt=fmt,
+        params=bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed),
+        instruction=bpo_instruction(bpo_template),
+    )
     # Each generator is dropped once done, so loading the next model can evict and free its
     # weights from the model pool rather than hold both in memory.
     optimizer = rewriter if fipo_source == rewriter_name else None

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from fipo_utils.baselines.bpo import rewrite_prompts
+from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params, rewrite_prompts
 from fipo_utils.baselines.search.ape import run_ape
 from fipo_utils.baselines.search.candidates import DevScorer, SearchBudget, answer_items
 from fipo_utils.baselines.search.cost import Cost, CountingGenerator
@@ -35,7 +35,6 @@ from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts
 from fipo_utils.inference.optimize_step import generation_params
-from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
 COST_COLUMNS = (
@@ -53,10 +52,15 @@ COST_COLUMNS = (
 
 
 def trained_optimizers(run_dir: Path) -> list[tuple[str, str]]:
-    """(name, path) of every ``checkpoints/<name>/final`` model in the run folder."""
+    """(name, path) of every ``checkpoints/<name>/final`` FIPO optimizer in the run folder
+    (BPO's rewriter, ``checkpoints/bpo-*``, is another method and not among them)."""
     folder = run_dir / "checkpoints"
     finals = sorted(folder.glob("*/final")) if folder.is_dir() else []
-    return [(f.parent.name, str(f)) for f in finals if (f / "config.json").is_file()]
+    return [
+        (f.parent.name, str(f))
+        for f in finals
+        if (f / "config.json").is_file() and not f.parent.name.startswith("bpo-")
+    ]
 
 
 def training_cost(run_dir: Path, name: str) -> dict[str, Any]:
@@ -144,12 +148,13 @@ def run_table8(
             costs.append(_cost_row(method, "-", task, "rewrite", len(split.test), rewriting.take()))
         rewriting.close()
         del rewriting
-    bpo_params = GenerationParams(int(settings["optimizer_max_new_tokens"]), 0.0, 1.0, seed)
+    bpo_params = bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed)
+    bpo_request = bpo_instruction((settings.get("bpo") or {}).get("template"))
     rewriter = generator(settings.get("rewriter") or models["optimizer_base"])
     for task, split in splits.items():
         questions = [item.instruction for item in split.test]
         rewrites.setdefault("bpo-style", {})[task] = rewrite_prompts(
-            rewriter, questions, fmt=fmt, params=bpo_params
+            rewriter, questions, fmt=fmt, params=bpo_params, instruction=bpo_request
         )
         costs.append(_cost_row("bpo-style", "-", task, "rewrite", len(questions), rewriter.take()))
     rewriter.close()
