@@ -27,9 +27,9 @@ BPO_INSTRUCTION = (
     "User prompt:\n{prompt}\n\nRewritten prompt:"
 )
 
-# BPO's published inference request (thu-coai/BPO, src/infer_example.py, line 7), without its
-# Llama-2 ``[INST] ... [/INST]`` wrapping: the model's own chat format supplies that here.
-# Its sampling (line 16 of the same file): temperature 0.6, top-p 0.9.
+# BPO's published inference request (thu-coai/BPO at 9bf5415, src/infer_example.py, line 7)
+# without its Llama-2 ``[INST] ... [/INST]`` wrapping: the model's own chat format supplies it.
+# Its sampling (line 19 of the same file): temperature 0.6, top-p 0.9.
 BPO_ORIGINAL_INSTRUCTION = (
     "You are an expert prompt engineer. Please help me improve this prompt to get a more "
     "helpful and harmless response:\n{prompt}"
