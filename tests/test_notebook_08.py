@@ -34,6 +34,7 @@ PREDICTION_FIELDS = set(
 
 def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
     book = nbformat.read(NOTEBOOK, as_version=4)
+    assert not any("\\n" in c.source for c in book.cells if c.cell_type == "markdown")
     assert book.cells[0].cell_type == "markdown"
     tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
@@ -91,5 +92,14 @@ def test_baselines_notebook_writes_rows_beside_fipo(shared_data, tmp_path):
                 (run_dir / "baselines" / "oirl" / dataset / split / "results.json").read_text()
             )
             assert oirl["split"] == split and oirl["n_test_questions"] > 0
+            gain = oirl["gain"]  # seed-averaged, with a paired interval over test questions
+            assert gain["n_seeds"] == 3 and gain["low"] <= gain["mean"] <= gain["high"]
     assert (run_dir / "baselines" / "bpo_dpo.jsonl").stat().st_size > 0
     assert (run_dir / "figures" / "08_baselines.png").is_file()
+    # BPO as BPO evaluated it: a trained rewriter and the zero-shot row, judged both orders.
+    assert (run_dir / "checkpoints" / "bpo-sft" / "final" / "config.json").is_file()
+    for rewriter in ("bpo-sft", "bpo-style-zero-shot"):
+        path = run_dir / "baselines" / "bpo_win_rate" / "bpo_test" / f"{rewriter}.jsonl"
+        judged = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(judged) == 2 and {j["verdict"] for j in judged} <= {"win", "tie", "lose"}
+        assert all(len(j["rewrite_first"]) == len(j["original_first"]) == 2 for j in judged)

@@ -23,7 +23,7 @@ from fipo_utils.runs.folders import MissingStepOutput
 OPTIMIZED_FIELDS = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 ACCURACY_TOLERANCE = 1e-3
 # Where each results table comes from: (source label, folder in the run).
-SOURCES = (("eval", "eval"), ("baselines", "baselines"))
+SOURCES = (("eval", "eval"), ("baselines", "baselines"), ("table8", "baselines/table8"))
 
 
 class ResultFileError(ValueError):

@@ -23,6 +23,35 @@ from fipo_utils.inference.rewriters import (  # noqa: F401 - re-exported for 08 
     render_bpo_request,
     rewrite_prompts,
 )
+from fipo_utils.models.generate import GenerationParams
+
+# BPO's published inference request (thu-coai/BPO at 9bf5415, src/infer_example.py, line 7)
+# without its Llama-2 ``[INST] ... [/INST]`` wrapping: the model's own chat format supplies it.
+# Its sampling (line 19 of the same file): temperature 0.6, top-p 0.9.
+BPO_ORIGINAL_INSTRUCTION = (
+    "You are an expert prompt engineer. Please help me improve this prompt to get a more "
+    "helpful and harmless response:\n{prompt}"
+)
+BPO_ORIGINAL_SAMPLING = {"temperature": 0.6, "top_p": 0.9}
+BPO_TEMPLATES = {"project": BPO_INSTRUCTION, "original": BPO_ORIGINAL_INSTRUCTION}
+
+
+def bpo_instruction(template: str | None) -> str:
+    """The rewrite request for ``bpo.template`` (``project``, the default, or ``original``)."""
+    name = template or "project"
+    if name not in BPO_TEMPLATES:
+        raise ValueError(f"bpo.template must be one of {sorted(BPO_TEMPLATES)}, got {name!r}")
+    return BPO_TEMPLATES[name]
+
+
+def bpo_rewrite_params(
+    settings: dict[str, Any], max_new_tokens: int, seed: int
+) -> GenerationParams:
+    """Decoding of the BPO rewriter: ``original`` samples as BPO's inference script does;
+    ``project`` is greedy (a deterministic baseline row)."""
+    if (settings.get("bpo") or {}).get("template") == "original":
+        return GenerationParams(max_new_tokens, seed=seed, **BPO_ORIGINAL_SAMPLING)
+    return GenerationParams(max_new_tokens, 0.0, 1.0, seed)
 
 
 class BpoDataError(ValueError):
@@ -127,6 +156,26 @@ def bpo_preference_rows(
             }
         )
     return rows, skipped
+
+
+def bpo_sft_records(pairs: Iterable[BpoPair], instruction: str) -> list[dict[str, Any]]:
+    """``data/sft.json``-shaped records that teach a rewriter BPO's mapping: the user turn is
+    the rewrite request for the original prompt (Tulu-wrapped, as notebook 01 writes it), the
+    bot turn BPO's optimized prompt. Training on them with notebook 02's SFT is BPO's
+    training recipe on the companion's trainer."""
+    return [
+        {
+            "id": f"bpo-{pair.id}",
+            "conversations": [
+                {
+                    "role": "user",
+                    "value": wrap_tulu(render_bpo_request(pair.original, instruction)),
+                },
+                {"role": "bot", "value": pair.optimized},
+            ],
+        }
+        for pair in pairs
+    ]
 
 
 @dataclass(frozen=True)

@@ -17,22 +17,30 @@ when the run has none, the base model; ``summary.json`` says which.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fipo_utils.baselines.bpo import WinRate, rewrite_prompts
+from fipo_utils.baselines.bpo import (
+    WinRate,
+    bpo_instruction,
+    bpo_rewrite_params,
+    rewrite_prompts,
+)
 from fipo_utils.baselines.oirl.logs import read_prompt_names
 from fipo_utils.baselines.oirl.report import run_oirl, write_results
 from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs, score_candidates
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
-from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark, render_prompt
-from fipo_utils.data.template import load_template, wrap_prompt
+from fipo_utils.baselines.search.candidates import answer_items
+from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
+from fipo_utils.data.template import load_template
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.evaluation.scoring import generation_verdicts, is_correct
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
+from fipo_utils.inference.optimize_step import generation_params
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.paths import reference_data_dir
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
@@ -40,8 +48,18 @@ from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preser
 BASELINE_ORDER = ("bpo-style", "oirl-best-of-n", "fipo-single", "fipo-x-oirl")
 
 
-def run_oirl_table(run_dir: str | Path, settings: dict[str, Any], seed: int = 2024) -> pd.DataFrame:
-    """Prompt-OIRL per dataset and split into ``baselines/oirl/<dataset>/<split>/results.json``."""
+def run_oirl_table(
+    run_dir: str | Path,
+    settings: dict[str, Any],
+    seed: int = 2024,
+    annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Prompt-OIRL per dataset and split into ``baselines/oirl/<dataset>/<split>/results.json``.
+
+    ``settings["seeds"]`` fits one reward model per seed; ``annotate`` adds to each result
+    before it is written (notebook 08 passes ``fipo_utils.analysis.oirl_gain``'s interval,
+    which this stage cannot import).
+    """
     data_dir = _data_dir()
     config = RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed})
     rows = []
@@ -55,7 +73,10 @@ def run_oirl_table(run_dir: str | Path, settings: dict[str, Any], seed: int = 20
                 max_train_rows=settings.get("max_train_rows"),
                 max_test_rows=settings.get("max_test_rows"),
                 seed=seed,
+                seeds=settings.get("seeds"),
             )
+            if annotate is not None:
+                results = annotate(results)
             write_results(results, Path(run_dir) / "baselines" / "oirl" / dataset / split)
             rows.append(oirl_row(results))
     return pd.DataFrame(rows)
@@ -88,6 +109,7 @@ def bpo_preference_data(run_dir: str | Path, settings: dict[str, Any]) -> dict[s
 def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
     """One flat table row of a ``results.json`` (ours beside the published numbers)."""
     confidence = results.get("self_confidence") or {}
+    gain = results.get("gain") or {}
     return {
         "dataset": results["dataset"],
         "split": results["split"],
@@ -97,6 +119,10 @@ def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
         "best_single_prompt": results["best_single_prompt_accuracy"],
         "oracle": results["oracle_accuracy"],
         "self_confidence": confidence.get("accuracy"),
+        "n_seeds": len(results.get("seeds") or [None]),
+        "gain": gain.get("mean"),
+        "gain_low": gain.get("low"),
+        "gain_high": gain.get("high"),
         "rm_f1": results["reward_model"]["f1"],
         "train_seconds": results["reward_model"]["train_seconds"],
         "published_best_of_n": results["published"]["best_of_n_accuracy"],
@@ -125,7 +151,14 @@ def run_baselines(
         run_dir, settings.get("fipo_optimizer") or "auto", models["optimizer_base"]
     )
     rewriter = generator_from_settings(rewriter_name, settings, models)
-    bpo_prompts = rewrite_prompts(rewriter, questions, fmt=fmt, params=greedy)
+    bpo_template = (settings.get("bpo") or {}).get("template")
+    bpo_prompts = rewrite_prompts(
+        rewriter,
+        questions,
+        fmt=fmt,
+        params=bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed),
+        instruction=bpo_instruction(bpo_template),
+    )
     # Each generator is dropped once done, so loading the next model can evict and free its
     # weights from the model pool rather than hold both in memory.
     optimizer = rewriter if fipo_source == rewriter_name else None
@@ -181,14 +214,14 @@ def run_baselines(
         "fipo-single": single,
         "fipo-x-oirl": [c[k] for c, k in zip(candidates, fx_picks, strict=True)],
     }
-    answer_params = GenerationParams(int(settings["tester_max_new_tokens"]), 0.0, 1.0, seed)
+    answer_params = tester_params(profile, settings)
     rows, win_rates = [], {}
     for tester in settings.get("testers") or models["testers"]:
         generator = generator_from_settings(tester, settings, models)
         name = tester_name(tester)
-        naive = _answer(generator, items, questions, fmt, answer_params)
+        naive = answer_items(generator, items, questions, fmt, answer_params)
         for baseline in BASELINE_ORDER:
-            optimized = _answer(generator, items, instructions[baseline], fmt, answer_params)
+            optimized = answer_items(generator, items, instructions[baseline], fmt, answer_params)
             records = _records(items, baseline, name, "naive", naive) + _records(
                 items, baseline, name, "optimized", optimized
             )
@@ -244,6 +277,16 @@ def run_baselines(
     return {"results": results, "choices": choices, "win_rates": win_table, "summary": summary}
 
 
+def tester_params(profile: dict[str, Any], settings: dict[str, Any]) -> GenerationParams:
+    """The testers' decoding: notebook 06's (``evaluate`` temperature, top-p and seed), so
+    baseline rows are comparable with ``eval/`` rows; ``tester_max_new_tokens`` of the
+    baselines section sets the length when given, else ``evaluate.max_new_tokens``."""
+    evaluate = dict(profile["evaluate"])
+    if settings.get("tester_max_new_tokens"):
+        evaluate["max_new_tokens"] = settings["tester_max_new_tokens"]
+    return generation_params(evaluate, int(profile.get("seed", 2024)))
+
+
 def pairwise_win_rate(
     naive: list[str], optimized: list[str], items: list[BenchmarkItem]
 ) -> WinRate:
@@ -255,20 +298,6 @@ def pairwise_win_rate(
         b = is_correct(item.benchmark, before, item.gold)
         counts["win" if a and not b else "lose" if b and not a else "tie"] += 1
     return WinRate(**counts)
-
-
-def _answer(
-    generator: Any,
-    items: list[BenchmarkItem],
-    instructions: list[str],
-    fmt: str,
-    params: GenerationParams,
-) -> list[tuple[str, str]]:
-    prompts = [
-        wrap_prompt(render_prompt(item, text), fmt, generator.tokenizer)
-        for item, text in zip(items, instructions, strict=True)
-    ]
-    return list(zip(prompts, generator.generate(prompts, params), strict=True))
 
 
 def _records(

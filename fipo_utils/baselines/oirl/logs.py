@@ -84,11 +84,15 @@ def read_prompt_names(oirl_dir: Path, dataset: str) -> PromptNames:
     return PromptNames(aliases=aliases, texts=list(data["prompts"]))
 
 
-def read_critics(oirl_dir: Path, dataset: str, n_prompts: int) -> np.ndarray | None:
+def read_critics(
+    oirl_dir: Path, dataset: str, n_prompts: int, *, signed: bool = True
+) -> np.ndarray | None:
     """Self-confidence scores ``[n_test_rows, n_prompts]`` or ``None`` when not shipped.
 
-    The score is the stated confidence when LLaMA-2 judged its own answer correct and its
-    negation otherwise, so "confidently wrong" ranks below "unsure but right".
+    ``signed`` (the project's score): the stated confidence when LLaMA-2 judged its own
+    answer correct and its negation otherwise, so "confidently wrong" ranks below "unsure but
+    right". ``signed=False``: the stated confidence alone, which is what Prompt-OIRL's
+    selection used (``llama_exps/llama_step5_offline_optimization.py``, lines 143 and 159).
     """
     folder = Path(oirl_dir) / "critics"
     columns = []
@@ -101,7 +105,7 @@ def read_critics(oirl_dir: Path, dataset: str, n_prompts: int) -> np.ndarray | N
         c = np.load(confidence, allow_pickle=False).astype(float)
         if v.shape != c.shape:
             raise OirlLogError(f"{verdict}: shape {v.shape} differs from {confidence}: {c.shape}")
-        columns.append(np.where(v > 0, c, -c))
+        columns.append(np.where(v > 0, c, -c) if signed else c)
     lengths = {len(col) for col in columns}
     if len(lengths) != 1:
         raise OirlLogError(f"{folder}: critics of {dataset} have different lengths {lengths}")

@@ -28,6 +28,16 @@ class RewardModelConfig:
     n_threads: int = 2
     seed: int = 2024
     device: str = "cpu"  # "cuda" runs XGBoost on a GPU with the same trees
+    # Row and feature sampling per tree: below 1 the seed matters, so several seeds measure
+    # how much the selection depends on the fit (1.0 = deterministic trees, as the original).
+    subsample: float = 1.0
+    colsample: float = 1.0
+    # Weigh correct pairs by (negatives / positives): GSM8K's positive rate is ~18%, and an
+    # unweighted model almost never predicts "correct" (the original does not weigh).
+    balance_classes: bool = False
+    # The first fraction of the training pairs (question-major order) is fitted, the rest
+    # held out, as Prompt-OIRL's step 4 fits the first 80% (1.0 = every training pair).
+    train_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -35,7 +45,7 @@ class RewardModelConfig:
 
 
 PAPER_XGBOOST = RewardModelConfig(
-    backend="xgboost", max_depth=10, learning_rate=0.001, n_rounds=2000
+    backend="xgboost", max_depth=10, learning_rate=0.001, n_rounds=2000, train_fraction=0.8
 )
 
 
@@ -70,6 +80,14 @@ class RewardModel:
         labels = np.asarray(labels, dtype=np.float32).ravel()
         if len(features) != len(labels):
             raise ValueError(f"{len(features)} feature rows but {len(labels)} labels")
+        if not 0.0 < config.train_fraction <= 1.0:
+            raise ValueError(f"train_fraction must be in (0, 1], got {config.train_fraction}")
+        keep = int(config.train_fraction * len(labels))
+        features, labels = features[:keep], labels[:keep]
+        positives = float(labels.sum())
+        weight = (
+            (len(labels) - positives) / positives if config.balance_classes and positives else 1
+        )
         start, cpu_start = time.perf_counter(), time.process_time()
         if config.backend == "xgboost":
             import xgboost as xgb
@@ -83,6 +101,9 @@ class RewardModel:
                 "nthread": config.n_threads,
                 "seed": config.seed,
                 "device": config.device,
+                "subsample": config.subsample,
+                "colsample_bytree": config.colsample,
+                "scale_pos_weight": weight,
             }
             booster = xgb.train(params, xgb.DMatrix(features, label=labels), config.n_rounds)
         else:
@@ -97,6 +118,10 @@ class RewardModel:
                 "seed": config.seed,
                 "deterministic": True,
                 "verbose": -1,
+                "bagging_fraction": config.subsample,
+                "bagging_freq": 1 if config.subsample < 1 else 0,
+                "feature_fraction": config.colsample,
+                "scale_pos_weight": weight,
             }
             booster = lgb.train(params, lgb.Dataset(features, label=labels), config.n_rounds)
         return cls(config, booster, time.perf_counter() - start, time.process_time() - cpu_start)

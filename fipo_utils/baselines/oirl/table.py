@@ -40,7 +40,8 @@ class OirlTable:
     correct: np.ndarray  # bool [n_rows, n_prompts]
     original_test: np.ndarray  # bool [n_rows]
     critic_row: np.ndarray  # int [n_rows]
-    critics: np.ndarray | None  # float [n_critic_rows, n_prompts]
+    critics: np.ndarray | None  # float [n_critic_rows, n_prompts]: signed confidence
+    confidence: np.ndarray | None = None  # the stated confidence alone (the original's score)
 
     @property
     def n_rows(self) -> int:
@@ -95,6 +96,7 @@ def build_table(data_dir: Path, dataset: str) -> OirlTable:
         original_test=original_test,
         critic_row=critic_row,
         critics=critics,
+        confidence=read_critics(oirl_dir, dataset, len(names.aliases), signed=False),
     )
 
 

@@ -1,0 +1,265 @@
+"""FIPO's Table 8 as a run: naive, APE, OPRO, every trained FIPO optimizer and a BPO-style
+zero-shot rewrite on the BBH tasks of Table 8, the same testers and test items for all.
+
+Per task the pool is split once (:mod:`fipo_utils.baselines.search.split`): APE and OPRO
+search on demonstrations and dev items, every method is answered on the remaining test
+items. Decoding of the testers is notebook 06's (``evaluate`` section), so the rows sit
+beside ``eval/`` rows. Every model call is counted (:mod:`.search.cost`).
+
+Writes ``baselines/table8/`` in the layout of ``eval/`` (docs/CONTRACTS.md):
+``predictions/<method>/<tester>/bbh/<task>.jsonl`` (each method with its ``naive`` and
+``optimized`` rows), ``results.csv``, ``cost.csv`` (one row per method, tester, task and
+phase), ``search.jsonl`` (every scored candidate) and ``summary.json``. The table with
+intervals and the published columns is built from these files by
+``fipo_utils.analysis.table8``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params, rewrite_prompts
+from fipo_utils.baselines.search.ape import run_ape
+from fipo_utils.baselines.search.candidates import DevScorer, SearchBudget, answer_items
+from fipo_utils.baselines.search.cost import Cost, CountingGenerator
+from fipo_utils.baselines.search.opro import run_opro
+from fipo_utils.baselines.search.split import SearchSplit, split_for_search, with_instruction
+from fipo_utils.baselines.step import _records, tester_params
+from fipo_utils.data.benchmarks import BenchmarkMissing, load_benchmark
+from fipo_utils.data.template import load_template
+from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
+from fipo_utils.evaluation.evaluate import tester_name
+from fipo_utils.inference.optimize import WordLimit, optimize_prompts
+from fipo_utils.inference.optimize_step import generation_params
+from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
+
+COST_COLUMNS = (
+    "method",
+    "tester",
+    "task",
+    "phase",
+    "n_queries",
+    "calls",
+    "prompt_tokens",
+    "generated_tokens",
+    "seconds",
+    "cached_calls",
+)
+
+
+def trained_optimizers(run_dir: Path) -> list[tuple[str, str]]:
+    """(name, path) of every ``checkpoints/<name>/final`` FIPO optimizer in the run folder
+    (BPO's rewriter, ``checkpoints/bpo-*``, is another method and not among them)."""
+    folder = run_dir / "checkpoints"
+    finals = sorted(folder.glob("*/final")) if folder.is_dir() else []
+    return [
+        (f.parent.name, str(f))
+        for f in finals
+        if (f / "config.json").is_file() and not f.parent.name.startswith("bpo-")
+    ]
+
+
+def training_cost(run_dir: Path, name: str) -> dict[str, Any]:
+    """Trainer seconds (sum of ``train_runtime`` over the log, all IPL rounds) and rows of
+    ``train/<name>/metrics.json``; zeros with ``known: False`` when the log is absent."""
+    path = run_dir / "train" / name / "metrics.json"
+    if not path.is_file():
+        return {"seconds": 0.0, "n_rows": None, "known": False}
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    seconds = sum(
+        float(entry.get("train_runtime", 0.0)) for entry in metrics.get("log_history", [])
+    )
+    return {"seconds": seconds, "n_rows": metrics.get("n_rows"), "known": True}
+
+
+def load_splits(settings: dict[str, Any], budget: SearchBudget, seed: int):
+    """The split of each Table 8 task the local data has; (splits by task, missing reasons)."""
+    splits: dict[str, SearchSplit] = {}
+    missing: dict[str, str] = {}
+    for task in settings["tasks"]:
+        try:
+            bench = load_benchmark(f"bbh/{task}")
+        except (BenchmarkMissing, ValueError) as error:
+            missing[task] = str(error)
+            continue
+        splits[task] = split_for_search(
+            bench.items,
+            n_demos=budget.n_demos,
+            dev_size=budget.dev_size,
+            n_test=settings.get("n_items"),
+            seed=seed,
+        )
+    return splits, missing
+
+
+def run_table8(
+    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Search, rewrite, answer and count; ``settings`` is the profile's ``baselines`` section
+    (its ``search`` mapping holds the tasks, the budget and the proposer)."""
+    from fipo_utils.models.generators import generator_from_settings
+
+    run_dir = Path(run_dir)
+    out = run_dir / "baselines" / "table8"
+    seed = int(profile.get("seed", 2024))
+    models = profile["models"]
+    fmt = models.get("prompt_format", "chat_template")
+    search = dict(settings["search"])
+    budget = SearchBudget.from_settings(search)
+    # A cached answer costs no compute, so timing a method needs the model to run: the
+    # generation cache is bypassed unless the profile asks for it (then seconds undercount).
+    use_cache = bool(search.get("cache_generations", False))
+
+    def generator(model: str) -> CountingGenerator:
+        return CountingGenerator(
+            generator_from_settings(model, settings, models, use_cache=use_cache)
+        )
+
+    splits, missing = load_splits(search, budget, seed)
+    if not splits:
+        raise BenchmarkMissing(f"no Table 8 task is available locally: {missing}")
+    answer_params = tester_params(profile, settings)
+
+    costs: list[dict[str, Any]] = []
+    rewrites: dict[str, dict[str, list[str]]] = {}  # method -> task -> question per test item
+    fipo_names: dict[str, str] = {}
+    optimizers = trained_optimizers(run_dir) or [("base", models["optimizer_base"])]
+    template = load_template(settings.get("template"))
+    word_limit = WordLimit(**(settings.get("word_limit") or {}))
+    infer_params = generation_params(profile["infer"], seed)
+    for name, source in optimizers:
+        method = f"fipo-{name}"
+        fipo_names[method] = source
+        rewriting = generator(source)
+        for task, split in splits.items():
+            found = optimize_prompts(
+                rewriting,
+                [item.instruction for item in split.test],
+                template=template,
+                fmt=fmt,
+                params=infer_params,
+                word_limit=word_limit,
+            )
+            rewrites.setdefault(method, {})[task] = [r.prompt for r in found]
+            costs.append(_cost_row(method, "-", task, "rewrite", len(split.test), rewriting.take()))
+        rewriting.close()
+        del rewriting
+    bpo_params = bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed)
+    bpo_request = bpo_instruction((settings.get("bpo") or {}).get("template"))
+    rewriter = generator(settings.get("rewriter") or models["optimizer_base"])
+    for task, split in splits.items():
+        questions = [item.instruction for item in split.test]
+        rewrites.setdefault("bpo-style", {})[task] = rewrite_prompts(
+            rewriter, questions, fmt=fmt, params=bpo_params, instruction=bpo_request
+        )
+        costs.append(_cost_row("bpo-style", "-", task, "rewrite", len(questions), rewriter.take()))
+    rewriter.close()
+    del rewriter
+
+    rows: list[dict[str, Any]] = []
+    searched: list[dict[str, Any]] = []
+    proposer_name = search.get("proposer") or models["optimizer_base"]
+    for tester in settings.get("testers") or models["testers"]:
+        name = tester_name(tester)
+        answerer = generator(tester)
+        proposer = answerer if proposer_name == tester else generator(proposer_name)
+        for task, split in splits.items():
+            test = split.test
+            naive = answer_items(answerer, test, [i.instruction for i in test], fmt, answer_params)
+            costs.append(_cost_row("naive", name, task, "answer", len(test), answerer.take()))
+            questions = {method: by_task[task] for method, by_task in rewrites.items()}
+            for method, runner in (("ape", run_ape), ("opro", run_opro)):
+                scorer = DevScorer(answerer, split, fmt, answer_params)
+                proposer.take()
+                result = runner(proposer, scorer, split, budget, fmt=fmt, seed=seed)
+                spent = proposer.take() if proposer is not answerer else Cost()
+                costs.append(_cost_row(method, name, task, "search", 0, spent.add(answerer.take())))
+                questions[method] = [with_instruction(i, result.best_instruction) for i in test]
+                searched.extend(
+                    {"method": method, "tester": name, "task": task, **candidate}
+                    for candidate in result.candidates
+                )
+            for method, texts in questions.items():
+                optimized = answer_items(answerer, test, texts, fmt, answer_params)
+                costs.append(_cost_row(method, name, task, "answer", len(test), answerer.take()))
+                records = _records(test, method, name, "naive", naive) + _records(
+                    test, method, name, "optimized", optimized
+                )
+                path = out / "predictions" / method / name / "bbh" / f"{task}.jsonl"
+                write_jsonl_preserving(path, records)
+                rows.extend(result_rows(records))
+        if proposer is not answerer:
+            proposer.close()
+        answerer.close()
+        del answerer, proposer
+    for method in fipo_names:
+        trained = training_cost(run_dir, method.removeprefix("fipo-"))
+        if not trained["known"]:  # the base model: nothing was trained
+            continue
+        costs.append(
+            {
+                **_cost_row(method, "-", "all", "training", 0, Cost(seconds=trained["seconds"])),
+                "calls": None,
+                "prompt_tokens": None,
+                "generated_tokens": None,
+                "cached_calls": None,
+            }
+        )
+
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    cost = pd.DataFrame(costs, columns=list(COST_COLUMNS))
+    write_text_preserving(out / "results.csv", results.to_csv(index=False))
+    write_text_preserving(out / "cost.csv", cost.to_csv(index=False))
+    write_jsonl_preserving(out / "search.jsonl", searched)
+    summary = {
+        "tasks": sorted(splits),
+        "missing_tasks": missing,
+        "split": {
+            task: {
+                "n_demos": len(s.demos),
+                "n_dev": len(s.dev),
+                "n_test": len(s.test),
+                "search_ids": sorted(s.search_ids()),
+            }
+            for task, s in splits.items()
+        },
+        "budget": budget.__dict__,
+        "proposer": proposer_name,
+        "fipo_optimizers": fipo_names,
+        "fipo_note": (
+            "no trained checkpoint in the run folder: the base model acted as FIPO optimizer"
+            if list(fipo_names) == ["fipo-base"]
+            else "every checkpoints/<name>/final of the run"
+        ),
+        "answer_params": answer_params.as_dict(),
+        "generation_cache": use_cache,
+        "best_instructions": _best_per_search(searched),
+    }
+    write_text_preserving(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return {"results": results, "cost": cost, "search": pd.DataFrame(searched), "summary": summary}
+
+
+def _best_per_search(searched: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    best: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for candidate in searched:
+        key = (candidate["method"], candidate["tester"], candidate["task"])
+        if key not in best or candidate["dev_accuracy"] > best[key]["dev_accuracy"]:
+            best[key] = candidate
+    return list(best.values())
+
+
+def _cost_row(
+    method: str, tester: str, task: str, phase: str, n_queries: int, cost: Cost
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "tester": tester,
+        "task": task,
+        "phase": phase,
+        "n_queries": n_queries,
+        **cost.as_dict(),
+    }
