@@ -113,7 +113,7 @@ def test_training_figures_read_cleanly_and_show_ipo_target():
     check_figure(ipo)
     margin = ipo.axes[1]
     assert any(line.get_label() == "IPO target (0.5)" for line in margin.lines)
-    assert any("(eval)" in line.get_label() for line in margin.lines)
+    assert any(line.get_label() == "eval (held out)" for line in margin.lines)
     assert ipo.axes[0].get_ylabel() == "IPO loss"
     for fig in (sft, ipo):
         matplotlib.pyplot.close(fig)

@@ -71,7 +71,7 @@ def plot_preference_curves(log_history: list[dict], title: str, loss: str = "dpo
                     marker="s",
                     linestyle="--",
                     color=line.get_color(),
-                    label=f"{name} (eval)",
+                    label=f"{name} (eval)" if number else "eval (held out)",
                 )
         if key == "rewards/margins" and loss == "ipo":
             ax.axhline(0.5, color="grey", linestyle=":", label="IPO target (0.5)")
