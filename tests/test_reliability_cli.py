@@ -131,3 +131,16 @@ def test_nothing_was_written_where_an_error_stopped(bad):
     assert not (bad / "o1").exists() and not (bad / "o").exists()
     assert sorted(p.name for p in (bad / "empty_run").iterdir()) in ([], ["analysis"])
     shutil.rmtree(bad / "empty_run" / "analysis", ignore_errors=True)
+
+
+@pytest.mark.parametrize("bug", [RuntimeError("internal"), KeyError("loss"), AttributeError("x")])
+def test_a_bug_keeps_its_traceback(bug, monkeypatch):
+    """Only errors a user can fix become one line; a programming error still raises."""
+    from fipo_utils.commands import compare
+
+    def broken(args):
+        raise bug
+
+    monkeypatch.setattr(compare, "run", broken)
+    with pytest.raises(type(bug)):
+        main(["compare", "a", "b"])
