@@ -170,3 +170,38 @@ def test_an_unknown_notebook_in_a_chain(tmp_path):
         reproduce(str(profile), resume=run_dir, **QUIET)
     step = read_manifest(run_dir)["steps"][1]
     assert step["status"] == "failed" and "gone" in step["reason"]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.slow
+def test_killing_the_kernel_of_a_real_training_step_is_recorded_and_resumes(tmp_path):
+    """notebook 02 on the tiny profile: its kernel killed mid-training (what the
+    out-of-memory killer does), the step is `failed` with the reason, and the same command
+    again finishes it: the fingerprint written before the kill matches, so the run continues
+    (from a trainer checkpoint when one was saved) instead of being refused."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from train_rows import write_run_data
+
+    run_dir = write_run_data(tmp_path / "run")
+    argv = ["run", "02_sft_training", "--profile", "tiny", "--run-dir", str(run_dir)]
+    argv += ["-p", "max_steps", "40", "-p", "batch_size", "1"]
+    runner = _fipo(*argv)
+    _wait_for(run_dir / "checkpoints" / "sft-lora" / "fingerprint.json", timeout=240)
+    (kernel,) = _children(runner.pid)
+    os.kill(kernel, signal.SIGKILL)
+    _, err = runner.communicate(timeout=120)
+    assert runner.returncode == 1 and "Traceback" not in err
+    assert "kernel died" in err.strip().splitlines()[-1]
+    step = _only_step(run_dir)
+    assert step["status"] == "failed" and "kernel died" in step["reason"]
+    assert not (run_dir / "checkpoints" / "sft-lora" / "final").exists()
+
+    again = _fipo(*argv)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert [s["status"] for s in read_manifest(run_dir)["steps"]] == ["failed", "done"]
+    assert (run_dir / "checkpoints" / "sft-lora" / "final" / "model.safetensors").is_file()

@@ -99,3 +99,35 @@ def test_resume_after_the_profile_changed_stops_unless_accepted(tmp_path):
     manifest = read_manifest(run_dir)
     assert manifest["profile_resolved"]["sft"]["learning_rate"] == 0.5
     assert manifest["profile_changes"][0]["changes"] == ["sft.learning_rate: 0.001 -> 0.5"]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_fipo_run_of_a_trained_step_with_new_settings_stops_naming_them(tmp_path, capsys):
+    """The issue's reproduction: SFT trained into a run folder, then
+    ``fipo run 02_sft_training --run-dir SAME -p max_steps 6 -p learning_rate 0.5``."""
+    from fipo_utils.cli import main
+    from fipo_utils.runs.manifest import read_manifest
+
+    run_dir = write_run_data(tmp_path / "run")
+    base = ["run", "02_sft_training", "--profile", "tiny", "--run-dir", str(run_dir)]
+    assert main(base) == 0
+    weights = run_dir / "checkpoints/sft-lora/final/model.safetensors"
+    written = weights.stat().st_mtime_ns
+    capsys.readouterr()
+
+    assert main([*base, "-p", "max_steps", "6", "-p", "learning_rate", "0.5"]) == 1
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "StaleResultError" in message and "settings.max_steps: 3 -> 6" in message
+    assert "settings.learning_rate: 0.0002 -> 0.5" in message and "-p name" in message
+    assert weights.stat().st_mtime_ns == written
+    manifest = read_manifest(run_dir)
+    assert [s["status"] for s in manifest["steps"]] == ["done", "failed"]
+    assert "max_steps" in manifest["steps"][1]["reason"]
+    assert manifest["profile_resolved"]["train"]["max_steps"] == 3
+    assert len(manifest["profile_hash"]) == 64
+
+    # the documented way to train with the new settings: a new name, beside the old one
+    assert main([*base, "-p", "max_steps", "6", "-p", "name", "sft-lora-6"]) == 0
+    assert (run_dir / "checkpoints/sft-lora-6/final/model.safetensors").is_file()
+    assert weights.stat().st_mtime_ns == written

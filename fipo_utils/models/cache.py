@@ -8,11 +8,15 @@ a different model), the backend, the generation parameters and the prompt.
 
 Storage is one append-only JSONL file per (model, backend, parameters): every finished batch
 is appended and fsynced, so a crash loses at most the batch in flight and a rerun only pays
-for what is missing. A torn last line (a crash mid-write) is skipped on read.
+for what is missing. A torn last line (a crash mid-write) is cut off when the file is next
+opened, so the next entry starts on a line of its own instead of being glued onto it; an
+exclusive ``flock`` around healing and appending keeps two processes from tearing each
+other's lines.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -83,6 +87,7 @@ class GenerationCache:
         if key not in self._memory:
             table: dict[str, Any] = {}
             if path.exists():
+                heal_torn_tail(path)
                 with path.open(encoding="utf-8") as handle:
                     for line in handle:
                         try:
@@ -100,10 +105,39 @@ class GenerationCache:
         path = self.file_for(params_key)
         lines = "".join(json.dumps({"k": k, "v": v}) + "\n" for k, v in items.items())
         with path.open("a", encoding="utf-8") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
         self.entries(params_key).update(items)
+
+
+def heal_torn_tail(path: Path) -> int:
+    """Cut a last line that has no newline (a crash in the middle of an append) off ``path``;
+    returns how many bytes were cut. Every complete line ends with one, so only the torn
+    entry is lost - it is recomputed on the next miss."""
+    with path.open("rb+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # not while another process appends
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return 0
+        keep = 0
+        position = size
+        while position > 0 and not keep:
+            start = max(0, position - (1 << 16))
+            handle.seek(start)
+            block = handle.read(position - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+            position = start
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+        return size - keep
 
 
 def prompt_key(prompt: str) -> str:

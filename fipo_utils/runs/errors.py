@@ -70,8 +70,8 @@ def user_message(error: BaseException) -> str | None:
         text = f"a file is not UTF-8 text ({error.reason} at byte {error.start})"
     elif isinstance(error, OSError):
         text = _os_message(error)
-    elif isinstance(error, KeyError) and error.args:
-        text = str(error.args[0])
+    elif isinstance(error, KeyError) and error.args and " " in str(error.args[0]):
+        text = str(error.args[0])  # a sentence naming the key; a bare key is a bug's KeyError
     elif isinstance(error, ValueError | ImportError):
         text = str(error)
     else:

@@ -12,6 +12,7 @@ not yet done.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -237,7 +238,7 @@ def settle_orphaned_steps(manifest: dict, previous_holder: dict | None) -> int:
 
 
 def _record_end(
-    run_dir: Path, manifest: dict, record: dict, status: str, started: float, **fields: Any
+    run_dir: Path, manifest: dict, record: dict, status: str, *, started: float, **fields: Any
 ) -> None:
     """Record how a step ended; an unwritable folder must not hide the original error."""
     record.update(status=status, wall_time_s=round(time.perf_counter() - started, 2), **fields)
@@ -275,29 +276,30 @@ def _run_pending(
         write_manifest(run_dir, manifest)
         log(f"[{number}/{len(steps)}] {record['key']}: running")
         started = time.perf_counter()
-        end = _record_end
+        end = functools.partial(_record_end, run_dir, manifest, record, started=started)
         try:
             with _sigterm_as_exception():
                 output = execute_step(step, run_dir, profile, progress)
         except StepFailed as failure:
             error = failure.error
-            reason = f"{error.get('ename')}: {error.get('evalue')} (cell {error.get('cell_index')})"
+            evalue = " ".join(str(error.get("evalue")).split())  # one line, as every reason
+            reason = f"{error.get('ename')}: {evalue} (cell {error.get('cell_index')})"
             output_notebook = str(failure.output.relative_to(run_dir))
             fields = {"reason": reason, "error": error, "output_notebook": output_notebook}
-            end(run_dir, manifest, record, "failed", started, **fields)
+            end("failed", **fields)
             raise
         except KeyboardInterrupt as stop:
             _silence_kernel_teardown()
             reason = str(stop) or "interrupted (Ctrl-C)"
-            end(run_dir, manifest, record, "interrupted", started, reason=reason)
+            end("interrupted", reason=reason)
             raise
         except DeadKernelError as died:
             reason = f"the notebook's kernel died (killed, e.g. out of memory): {died}"
-            end(run_dir, manifest, record, "failed", started, reason=reason)
+            end("failed", reason=reason)
             raise StepAborted(record["key"], reason, run_dir) from died
         except Exception as error:
             reason = user_message(error) or f"{type(error).__name__}: {error}"
-            end(run_dir, manifest, record, "failed", started, reason=reason)
+            end("failed", reason=reason)
             raise
         record.update(
             status="done",

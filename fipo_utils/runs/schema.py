@@ -4,7 +4,9 @@ Both places use the same key names (a notebook's ``max_steps`` parameter overrid
 profile's ``train.max_steps``), so one table says what each may hold. A value is checked
 where it enters: profiles when loaded (every section, nested ones too), notebook parameters
 before the step runs (:func:`fipo_utils.runs.runner.run_notebook`), training overrides when
-the settings are built. A key the table does not know is left to the step that reads it.
+the settings are built. A key the table does not know is left to the step that reads it
+(so are open-ended choices such as ``backend`` and ``mc_scoring``, which their stages check
+against the backends and scorers they offer).
 """
 
 from __future__ import annotations
@@ -106,7 +108,6 @@ SCHEMA: dict[str, Field] = {
     # models, generation, evaluation (05-08)
     "prompt_format": Field("choice", choices=("tulu", "chat_template", "raw")),
     "dtype": Field("choice", choices=("float32", "bfloat16", "float16")),
-    "backend": Field("choice", choices=("transformers", "vllm", "xgboost", "lightgbm")),
     "tensor_parallel_size": _count(),
     "n_items": _count(nullable=True),
     "max_new_tokens": _count(),
@@ -117,7 +118,6 @@ SCHEMA: dict[str, Field] = {
     "top_p": _TOP_P,
     "candidate_top_p": _TOP_P,
     "n_candidates": _count(),
-    "mc_scoring": Field("choice", choices=("logprob", "generate")),
     "reward_train_rows": _count(nullable=True),
     "max_train_rows": _count(nullable=True),
     "max_test_rows": _count(nullable=True),
