@@ -54,15 +54,24 @@ ASSUMPTIONS = {
     "sft_s_per_step": (120 - 30) / 8,
     "pref_s_per_step": (90 - 30) / 4,
     "run_overhead_s": 30,
+    # the pilot's rates are CPU seconds of one kernel (one core); torch's two threads on an
+    # idle 2-core machine do a forward pass about this much faster (the shared machine the
+    # pilot ran on could not measure it).
+    "two_core_speedup": 1.7,
     # notebooks 00, 01 and 07: under a minute each in smoke.
     "small_steps_s": 3 * 60,
 }
+# mean words of a rendered naive prompt (few-shot context, question, options), measured on
+# the seeded items of each benchmark: a scored prompt's cost grows with its length.
+PROMPT_WORDS = {"piqa": 192, "cosmosqa": 742, "mmlu": 644}
 GENERATING_OPTIMIZERS = ("base", "sft-lora", "dpo-lora", "ipo-lora", "ipl-ipo-lora", "bpo-style")
 MULTIPLE_CHOICE = ("piqa", "cosmosqa", "mmlu")
 
 
 def step_seconds(run_dir: Path) -> dict[str, float]:
-    """Wall seconds of each finished step, from the manifest."""
+    """Wall seconds of each finished step, from the manifest (none without one)."""
+    if not (run_dir / "manifest.json").is_file():
+        return {}
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     return {
         s["notebook"]: float(s["wall_time_s"]) for s in manifest["steps"] if s.get("wall_time_s")
@@ -74,26 +83,35 @@ def _lines(path: Path) -> list[dict]:
 
 
 def pilot_rates(
-    run_dirs: list[Path], cpu_05: float | None, cpu_06: float | None
+    run_dirs: list[Path],
+    cpu_05: float | None,
+    cpu_06: float | None,
+    rewrites_05: int | None = None,
 ) -> dict[str, float]:
     """Seconds per rewrite and per scored prompt (distinct prompts: naive + rewritten), over
     all ``run_dirs``; CPU seconds when given, else the manifests' wall seconds."""
-    rewrites = prompts = 0
+    rewrites = prompts = words = 0
     wall_05 = wall_06 = 0.0
     for run_dir in run_dirs:
         rewrites += sum(len(_lines(p)) for p in (run_dir / "optimized").glob("*/*.jsonl"))
         for path in (run_dir / "eval" / "predictions").rglob("*.jsonl"):
-            prompts += len({r["prompt"] for r in _lines(path)})
+            distinct = {r["prompt"] for r in _lines(path)}
+            prompts += len(distinct)
+            words += sum(len(p.split()) for p in distinct)
         walls = step_seconds(run_dir)
         wall_05 += walls.get("05_batch_inference", math.nan)
         wall_06 += walls.get("06_evaluation", math.nan)
+    rewrites = rewrites_05 or rewrites
     return {
         "rewrites": rewrites,
         "scored_prompts": prompts,
+        "scored_words": words,
         "wall_05": wall_05,
         "wall_06": wall_06,
         "s_per_rewrite": (cpu_05 or wall_05) / rewrites,
-        "s_per_letter": (cpu_06 or wall_06) / prompts,
+        # a scored prompt costs one forward pass over it: seconds per prompt word, so
+        # benchmarks with long few-shot contexts (CosmosQA) cost what their length says
+        "s_per_letter_word": (cpu_06 or wall_06) / words,
     }
 
 
@@ -132,12 +150,15 @@ def project(profile_name: str, rates: dict[str, float]) -> pd.DataFrame:
     for name in GENERATING_OPTIMIZERS:
         rows.append((f"05 {name} ({total} rewrites)", total * rewrite))
     rows.append(("05 identity", 0.0))
-    rows.append(
-        (
-            f"06 multiple choice ({mc} items x {conditions} prompts x {len(testers)} testers)",
-            mc * conditions * tester_factor * scoring_factor * rates["s_per_letter"],
+    for benchmark in MULTIPLE_CHOICE:
+        n = counts.get(benchmark) or 0
+        per_prompt = PROMPT_WORDS[benchmark] * rates["s_per_letter_word"]
+        rows.append(
+            (
+                f"06 {benchmark} ({n} items x {conditions} prompts x {len(testers)} testers)",
+                n * conditions * tester_factor * scoring_factor * per_prompt,
+            )
         )
-    )
     rows.append(
         (
             f"06 generation ({generation} items x {conditions} prompts x {len(testers)} testers)",
@@ -154,6 +175,9 @@ def project(profile_name: str, rates: dict[str, float]) -> pd.DataFrame:
         )
     )
     table = pd.DataFrame(rows, columns=["step", "seconds"])
+    # rates measured in CPU seconds (05, 06, 08) -> wall seconds on 2 cores
+    measured = table["step"].str.match(r"0[568] ")
+    table.loc[measured, "seconds"] /= a["two_core_speedup"]
     table["minutes"] = (table["seconds"] / 60).round(1)
     return table
 
@@ -163,6 +187,9 @@ def main() -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+")
     parser.add_argument("--cpu-05", type=float, default=None, help="CPU seconds of step 05")
     parser.add_argument("--cpu-06", type=float, default=None, help="CPU seconds of step 06")
+    parser.add_argument(
+        "--rewrites-05", type=int, default=None, help="rewrites --cpu-05 paid for (default: all)"
+    )
     parser.add_argument("--profile", default="study")
     args = parser.parse_args()
     settings = AnalysisSettings.from_profile(load_profile(args.profile))
@@ -172,7 +199,7 @@ def main() -> None:
     sizes = pilot_sizes(table)
     print("## Discordance and items needed (95% paired half-width 5 points)\n")
     print(markdown_table(sizes.round(3)))
-    rates = pilot_rates(args.run_dirs, args.cpu_05, args.cpu_06)
+    rates = pilot_rates(args.run_dirs, args.cpu_05, args.cpu_06, args.rewrites_05)
     print("\n## Measured rates\n")
     print(json.dumps({k: round(v, 3) for k, v in rates.items()}, indent=1))
     projection = project(args.profile, rates)
