@@ -12,6 +12,7 @@ from analysis_synthetic import make_run
 
 from fipo_utils.analysis.results import collect_runs
 from fipo_utils.analysis.significance import (
+    half_width_for_items,
     holm,
     items_for_half_width,
     mcnemar_exact_p,
@@ -42,6 +43,9 @@ def test_items_for_half_width() -> None:
     assert items_for_half_width(0.0) == 1
     with pytest.raises(ValueError):
         items_for_half_width(1.5)
+    # the inverse: 308 items at discordance 0.2 resolve just under 5 points
+    assert half_width_for_items(0.2, 308) == pytest.approx(0.05, abs=2e-4)
+    assert half_width_for_items(0.2, 308) <= 0.05
 
 
 def test_study_table_counts_on_the_synthetic_run(tmp_path: Path) -> None:

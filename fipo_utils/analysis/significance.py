@@ -106,6 +106,15 @@ def items_for_half_width(
     return max(1, math.ceil(z**2 * variance / half_width**2))
 
 
+def half_width_for_items(
+    discordance: float, n_items: int, confidence: float = 0.95, gain: float = 0.0
+) -> float:
+    """The paired interval's expected half-width on ``n_items`` items: the inverse of
+    :func:`items_for_half_width`, for stating what a study of a given size can resolve."""
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    return z * math.sqrt(max(discordance - gain**2, 0.0) / n_items)
+
+
 def paired_cells(collection: RunCollection) -> dict[tuple, PairedCell]:
     """Per (run, source, optimizer, tester, benchmark group, scoring): aligned verdicts.
 

@@ -1,0 +1,66 @@
+"""The `study` profiles: what the reference run evaluates, and item counts that agree with
+the pilot measurement written beside them."""
+
+from __future__ import annotations
+
+import pytest
+
+from fipo_utils.analysis.significance import half_width_for_items, items_for_half_width
+from fipo_utils.data.benchmarks import items_for
+from fipo_utils.runs.profiles import load_profile
+from fipo_utils.runs.runner import chain_from_profile
+
+OPTIMIZERS = ["identity", "base", "sft-lora", "dpo-lora", "ipo-lora", "ipl-ipo-lora", "bpo-style"]
+
+
+def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> None:
+    profile = load_profile("study")
+    steps = chain_from_profile("study")
+    inference = [s.parameters.get("optimizer") for s in steps if s.notebook.startswith("05")]
+    assert inference == OPTIMIZERS
+    names = [s.notebook for s in steps]
+    # evaluation after every rewrite, analysis last (it sees the baselines too)
+    assert names.index("06_evaluation") > max(i for i, n in enumerate(names) if n.startswith("05"))
+    assert names[-1] == "07_analysis" and "08_baselines" in names
+    assert profile["models"]["optimizer_base"] == "smollm2-135m-instruct"
+    assert profile["models"]["testers"] == ["smollm2-135m-instruct", "gemma3-270m"]
+    assert profile["evaluate"]["mc_scoring"] == ["letter", "continuation"]
+    assert profile["diversify"]["input"] == "bpo:history/val.json"
+    assert len(profile["infer"]["benchmarks"]) >= 4
+
+
+def test_stated_half_widths_follow_from_the_pilot_and_the_item_counts() -> None:
+    profile = load_profile("study")
+    sizing = profile["sizing"]
+    assert sizing["discordance"]  # the pilot measured at least one benchmark
+    for benchmark, discordance in sizing["discordance"].items():
+        n_items = items_for(benchmark, profile["infer"]["n_items"])
+        stated = sizing["expected_half_width"][benchmark]
+        assert stated == pytest.approx(
+            half_width_for_items(discordance, n_items, sizing["confidence"]), abs=5e-4
+        )
+        # a benchmark claimed to reach the target has the items the calculator asks for
+        if stated <= sizing["target_half_width"]:
+            assert n_items >= items_for_half_width(
+                discordance, sizing["target_half_width"], sizing["confidence"]
+            ) or stated == pytest.approx(sizing["target_half_width"], abs=5e-4)
+
+
+def test_item_counts_per_benchmark() -> None:
+    counts = {"piqa": 300, "bbh": 60, "default": 10}
+    assert items_for("piqa", counts) == 300
+    assert items_for("bbh/date_understanding", counts) == 60  # by family
+    assert items_for("gsm8k", counts) == 10
+    assert items_for("gsm8k", {"piqa": 1}) is None  # not named: the full set
+    assert items_for("gsm8k", 5) == 5
+
+
+def test_ablations_train_on_variants_that_01_writes() -> None:
+    profile = load_profile("study-ablations")
+    variants = {
+        s.parameters["data_variant"]
+        for s in chain_from_profile("study-ablations")
+        if "data_variant" in s.parameters
+    }
+    assert variants == {"gen", "partial"}
+    assert variants <= set(profile["diversify"]["ablations"])
