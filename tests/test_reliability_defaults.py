@@ -20,7 +20,7 @@ def test_fipo_figures_writes_only_into_the_run_unless_out_is_given(tmp_path, cap
     assert main(["figures", str(run)]) == 0
     assert _snapshot(FIGURES_DIR) == tracked, "the tracked figures/ changed without --out"
     made = sorted(p.name for p in (run / "figures").iterdir())
-    assert "analysis_accuracy_delta.png" in made
+    assert "analysis_accuracy.png" in made
     assert "copied into" not in capsys.readouterr().out
 
     out = tmp_path / "readme_figures"
