@@ -136,3 +136,12 @@ def test_original_ipl_procedure_rebuilds_a_round_with_the_tiny_model(tiny) -> No
     assert all(r["rejected"] in ("a", "b", "A", "B") for r in case_6)
     assert original.n_zero_gradient_dropped == 0
     assert all(r["rejected"] != r["chosen"] for r in edits["project"].rows)
+
+
+def test_paper_profile_generates_as_long_as_the_original_test_script() -> None:
+    paper, smoke = load_profile("paper"), load_profile("smoke")
+    assert paper["infer"]["max_new_tokens"] == paper["evaluate"]["max_new_tokens"] == 4096
+    assert smoke["evaluate"]["max_new_tokens"] < 4096
+    assert paper["evaluate"]["scoring"] == smoke["evaluate"]["scoring"] == "strict"
+    assert paper["sft"]["warmup_ratio"] == 0.1  # the paper's; the original script's 0.04 is a key
+    assert settings_from_profile("paper", "sft", warmup_ratio=0.04).warmup_ratio == 0.04
