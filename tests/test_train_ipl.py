@@ -134,3 +134,103 @@ def run_ipl_rounds(run_dir, rounds, **overrides):
     from fipo_utils.training.ipl import run_ipl
 
     return run_ipl(run_dir, "tiny", "ipo", rounds=rounds, **overrides)
+
+
+class OriginalScriptedGenerator:
+    """For ``procedure: original``: every call sampled; one-token calls are the judge (``a``
+    for even-numbered rewrites, which sit in slot A) or a multiple-choice re-answer (``B``)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], GenerationParams]] = []
+
+    def generate(self, prompts, params):
+        self.calls.append((list(prompts), params))
+        if params.max_new_tokens == 16:
+            return [f"Golden Prompt: Rewritten prompt {i}" for i in range(len(prompts))]
+        if params.max_new_tokens == 1:
+            return [self._one_token(p) for p in prompts]
+        return ["forty-one apples" for _ in prompts]
+
+    @staticmethod
+    def _one_token(prompt: str) -> str:
+        if "Candidate Prompt B" not in prompt:  # a re-answer, not the judge
+            return " B"
+        number = int(prompt.split("Rewritten prompt ")[1].split()[0].strip("`"))
+        return " a" if number % 2 == 0 else " A."
+
+
+def test_original_procedure_judges_and_re_answers_as_the_original_script():
+    rows = ipl_records(n_per_case=4)
+    settings = IplSettings(
+        rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95),
+        procedure="original",
+    )
+    generator = OriginalScriptedGenerator()
+    edit = rebuild_round_rows(
+        rows,
+        generator=generator,
+        judge=lambda prompts: ["A"] * len(prompts),  # the original never asks the log-prob judge
+        to_model_input=lambda p: p,
+        template=load_template(),
+        settings=settings,
+        round_index=2,
+    )
+    rewrites, judge = generator.calls[0], generator.calls[1]
+    assert all(p.startswith("<|user|>") for p in rewrites[0])  # the optimizer input is wrapped
+    # the judge: new prompt always in slot A, no chat wrapping, one sampled token
+    assert all("Rewritten prompt" in q.split("Candidate Prompt B")[0] for q in judge[0])
+    assert not any("<|user|>" in q for q in judge[0])
+    assert (judge[1].max_new_tokens, judge[1].temperature, judge[1].top_p) == (1, 0.8, 0.95)
+    # only a plain "a" keeps the new prompt ("A." does not), and the echo prefix is stripped
+    assert edit.n_replaced == 12
+    replaced = [r for r in edit.rows if r["s_p"].startswith("Rewritten prompt")]
+    assert all(int(r["s_p"].split()[2]) % 2 == 0 for r in replaced)
+    # re-answers: sampled; a kept prompt unwrapped, instruction rows as stored (wrapped)
+    assert all(params.temperature == 0.8 for _, params in generator.calls[2:])
+    silver_calls, instruction_calls = generator.calls[2:4], generator.calls[4:]
+    assert not any(p.startswith("<|user|>") for prompts, _ in silver_calls for p in prompts)
+    assert all(p.startswith("<|user|>") for prompts, _ in instruction_calls for p in prompts)
+    case_6 = [r for r in edit.rows if r["case_type"] == 6]
+    assert case_6 and all(r["rejected"] == "b" for r in case_6)
+    silver_mc = [r for r in edit.rows if r["case_type"] in (1, 4)]
+    assert all("\nb\n" in unwrap_tulu(r["prompt"]) for r in silver_mc)
+    assert edit.n_zero_gradient_dropped == 0
+
+
+class _AnswersTheGoldenLetter(ScriptedGenerator):
+    def generate(self, prompts, params):
+        texts = super().generate(prompts, params)
+        return ["A" if params.max_new_tokens == 1 else text for text in texts]
+
+
+def test_project_procedure_drops_rows_whose_re_answer_equals_the_chosen_side():
+    rows = ipl_records(n_per_case=4)
+    edits = {}
+    for procedure in ("project", "original"):
+        settings = IplSettings(
+            rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95),
+            procedure=procedure,
+        )
+        edits[procedure] = rebuild_round_rows(
+            rows,
+            generator=_AnswersTheGoldenLetter(),
+            judge=_judge_prefers_new_on_even_rows,
+            to_model_input=lambda p: p,
+            template=load_template(),
+            settings=settings,
+            round_index=2,
+        )
+    # the 4 multiple-choice instruction rows re-answer "A" == chosen: no gradient, dropped
+    project = edits["project"]
+    assert project.n_zero_gradient_dropped == 4
+    assert not [r for r in project.rows if r["case_type"] == 6]
+    assert all(r["rejected"] != r["chosen"] for r in project.rows)
+    # the original trained them (its lower-casing made them "a" != "A")
+    assert [r["rejected"] for r in edits["original"].rows if r["case_type"] == 6] == ["a"] * 4
+
+
+def test_an_unknown_ipl_procedure_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="ipl.procedure"):
+        IplSettings.from_mapping({"procedure": "faithful"})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,6 +39,7 @@ PROMPT_FORMATS = ("tulu", "chat_template", "raw")
 # The wording the original script used for instruction-following rows (a format string there).
 ORIGINAL_INSTRUCTION = "Answer the question with no more than G_N words: R_P"
 DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parent / "resources" / "default_template.json"
+ORIGINAL = "original"  # a template setting naming the original prompts.json of the reference data
 
 # Slots each template string must contain; a template missing one would silently drop content.
 _REQUIRED_SLOTS = {
@@ -64,13 +66,46 @@ class Template:
     instruction: str = ORIGINAL_INSTRUCTION
 
 
+def original_template_path() -> Path | None:
+    """The original project's ``prompts.json`` in the reference data, if it is there."""
+    from fipo_utils.runs.paths import reference_data_dir
+
+    root = reference_data_dir()
+    path = root / "fipo" / "prompts.json" if root else None
+    return path if path and path.is_file() else None
+
+
+def resolve_template_path(path: str | Path | None) -> tuple[Path, str]:
+    """The file a template setting names, and a sentence saying which wording it is.
+
+    ``None`` is the project's own wording; ``"original"`` is the original ``prompts.json``
+    (``fipo/prompts.json`` under ``FIPO_DATA_DIR``), or the project's wording when that file
+    is absent, which the sentence then says; anything else is a path.
+    """
+    if path is None:
+        return DEFAULT_TEMPLATE_PATH, "the project's own template wording"
+    if str(path) == ORIGINAL:
+        found = original_template_path()
+        if found is None:
+            return DEFAULT_TEMPLATE_PATH, (
+                "template 'original' asked for, but fipo/prompts.json is not under the reference "
+                "data (FIPO_DATA_DIR): using the project's own wording instead"
+            )
+        return found, f"the original FIPO template strings ({found})"
+    return Path(path), f"the template file {path}"
+
+
 def load_template(path: str | Path | None = None) -> Template:
     """Load a template from a JSON object of strings (the shape of the original ``prompts.json``).
 
-    ``None`` loads the project's own default template (own wording, same slots). Use the
-    original ``prompts.json`` when driving a trained FIPO model: it expects those exact strings.
+    ``None`` loads the project's own default template (own wording, same slots);
+    ``"original"`` the original strings when the reference data has them (see
+    :func:`resolve_template_path`; a fallback is reported as a warning). Use the original
+    strings when driving a trained FIPO model: it expects those exact bytes.
     """
-    source = Path(path) if path is not None else DEFAULT_TEMPLATE_PATH
+    source, note = resolve_template_path(path)
+    if str(path) == ORIGINAL and source == DEFAULT_TEMPLATE_PATH:
+        warnings.warn(note, stacklevel=2)
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:

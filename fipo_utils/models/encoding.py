@@ -122,6 +122,7 @@ def score_options(
             input_ids=ids.to(model.device),
             attention_mask=mask.to(model.device),
             position_ids=positions.to(model.device),
+            logits_to_keep=1,  # only the next token is scored: skip the vocabulary elsewhere
         )
         logprobs = torch.log_softmax(logits.logits[:, -1, :].float(), dim=-1).cpu()
         for row, context in enumerate(batch):

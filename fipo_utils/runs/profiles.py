@@ -65,7 +65,23 @@ def _load_chain(name_or_path: str, seen: list[Path], beside: Path | None = None)
         inherited = _load_chain(str(parent), [*seen, path.resolve()], path.parent)
         data = merge_settings(inherited, data, skip_none=False)
     data["name"] = path.stem
+    inherit_template(data)
     return data
+
+
+# Steps that render the FIPO template after diversification rendered the training data.
+TEMPLATE_STEPS = ("infer", "baselines", "ipl")
+
+
+def inherit_template(profile: dict[str, Any]) -> dict[str, Any]:
+    """Test with the template the data was trained with: a step whose ``template`` is unset
+    (``null``) takes ``diversify.template`` (the original runs one template throughout)."""
+    trained_with = (profile.get("diversify") or {}).get("template")
+    for step in TEMPLATE_STEPS:
+        settings = profile.get(step)
+        if isinstance(settings, dict) and settings.get("template") is None:
+            settings["template"] = trained_with
+    return profile
 
 
 def merge_settings(

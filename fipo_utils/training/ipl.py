@@ -13,6 +13,17 @@ previous round produced rebuilds the data:
 4. instruction-following rows (case 6/7) get the model's own answer as the rejected side;
 5. half of the discrimination rows (case 8) are dropped.
 
+That is ``ipl.procedure: project``, which also drops rows whose rejected side came out equal
+to the chosen one after re-answering (they carry no gradient). ``ipl.procedure: original``
+runs the steps as the original script did (``get_model_infer_batch_ipl.py``; the ``paper``
+profile uses it): the new prompt always in slot A, the discriminator prompt not chat-wrapped,
+one judge token sampled at the rewrite temperature and anything but ``a`` keeping the old
+prompt; re-answers sampled at that temperature (a kept prompt answered unwrapped; instruction
+rows as stored, which is wrapped), multiple-choice letters
+lower-cased (a reply that is no letter becomes a random upper-case one); each discrimination
+row kept with probability 1 - ``drop_discrimination``; every discrimination row trains (no
+held-out slice: judge accuracy is then measured on training rows, as the original printed it).
+
 The next round trains from the previous round's model, which is also its reference (LoRA:
 a fresh adapter on the merged previous model, disabled for the reference). A held-out slice
 of discrimination rows measures the judge after every round. Everything a round produces is
@@ -38,6 +49,7 @@ GOLDEN_CASES = frozenset({3, 4, 5})
 INSTRUCTION_CASES = frozenset({6, 7})
 MC_INSTRUCTION_CASE = 6
 DISCRIMINATION_CASE = 8
+PROCEDURES = ("project", "original")
 
 
 class Generator(Protocol):
@@ -57,7 +69,13 @@ class IplSettings:
     drop_discrimination: float = 0.5
     generation_batch_size: int = 8
     template: str | None = None
+    procedure: str = "project"  # "original": the original script's steps (module docstring)
+    lora: bool | None = None  # None: train.lora; the paper's released IPL-IPO 70B was full
     seed: int = 2024
+
+    def __post_init__(self) -> None:
+        if self.procedure not in PROCEDURES:
+            raise ValueError(f"ipl.procedure {self.procedure!r}: use one of {PROCEDURES}")
 
     @classmethod
     def from_mapping(cls, values: dict | None, seed: int = 2024) -> IplSettings:
@@ -65,7 +83,7 @@ class IplSettings:
         values.pop("loss", None)
         rewrite = values.pop("rewrite", None) or {}
         known = {"rounds", "answer_max_new_tokens", "judge_holdout", "drop_discrimination"}
-        known |= {"generation_batch_size", "template", "seed"}
+        known |= {"generation_batch_size", "template", "seed", "procedure", "lora"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise KeyError(f"unknown ipl settings {unknown}")
@@ -86,6 +104,7 @@ class RoundEdit:
     n_discrimination_after: int = 0
     # one record per optimizer row: current and rewritten prompt, the judge's letter, kept?
     decisions: list[dict] = field(default_factory=list)
+    n_zero_gradient_dropped: int = 0
 
     @property
     def replaced_share(self) -> float | None:
@@ -100,6 +119,7 @@ class RoundEdit:
             "n_instruction_rewritten": self.n_instruction_rewritten,
             "n_discrimination_before": self.n_discrimination_before,
             "n_discrimination_after": self.n_discrimination_after,
+            "n_zero_gradient_dropped": self.n_zero_gradient_dropped,
         }
 
 
@@ -143,6 +163,7 @@ def rebuild_round_rows(
     )
 
     rng = random.Random(settings.seed * 1000 + round_index)
+    original = settings.procedure == "original"
     rows = [dict(r) for r in rows]
     edit = RoundEdit(rows=rows)
     edit.n_discrimination_before = sum(r["case_type"] == DISCRIMINATION_CASE for r in rows)
@@ -153,16 +174,21 @@ def rebuild_round_rows(
     # 1-2. rewrite and judge
     rewrites = generator.generate([to_model_input(r["prompt"]) for r in optimizer], rewrite)
     new_prompts = [text.strip() + r["p_o"] for text, r in zip(rewrites, optimizer, strict=True)]
-    new_in_a = [rng.random() < 0.5 for _ in optimizer]
+    if original:  # the original stripped a "Golden Prompt:" echo and always put the new in A
+        new_prompts = [p.replace("Golden Prompt:", "").strip() for p in new_prompts]
+        new_in_a = [True] * len(optimizer)
+    else:
+        new_in_a = [rng.random() < 0.5 for _ in optimizer]
     questions = []
     for row, new, first in zip(optimizer, new_prompts, new_in_a, strict=True):
         a, b = (new, row["s_p"]) if first else (row["s_p"], new)
-        questions.append(
-            to_model_input(
-                wrap_tulu(render_discriminator_prompt(template, row["r_p"], a, b, row["g_r"]))
-            )
-        )
-    verdicts = judge(questions)
+        question = render_discriminator_prompt(template, row["r_p"], a, b, row["g_r"])
+        questions.append(question if original else to_model_input(wrap_tulu(question)))
+    if original:  # one sampled token; anything but "a" keeps the old prompt
+        sampled = _sample_one_token(generator, questions, settings, rng)
+        verdicts = ["A" if token.lower() == "a" else "B" for token in sampled]
+    else:
+        verdicts = judge(questions)
     for row, new, first, verdict, text in zip(
         optimizer, new_prompts, new_in_a, verdicts, rewrites, strict=True
     ):
@@ -185,7 +211,7 @@ def rebuild_round_rows(
     # 3. re-answer with the kept prompt: the new silver response
     needs_answer = [r for r in optimizer if r["case_type"] in SILVER_CASES]
     silver = _answer(
-        generator, needs_answer, [r["s_p"] for r in needs_answer], to_model_input, settings
+        generator, needs_answer, [r["s_p"] for r in needs_answer], to_model_input, settings, rng
     )
     for row, answer in zip(needs_answer, silver, strict=True):
         row["silver"] = answer
@@ -202,15 +228,40 @@ def rebuild_round_rows(
 
     # 4. instruction-following rows: the model's own answer is the rejected side
     instruction = [r for r in rows if r["case_type"] in INSTRUCTION_CASES]
-    answers = _answer(generator, instruction, [None] * len(instruction), to_model_input, settings)
+    answers = _answer(
+        generator, instruction, [None] * len(instruction), to_model_input, settings, rng
+    )
     for row, answer in zip(instruction, answers, strict=True):
         row["rejected"] = answer
         edit.n_instruction_rewritten += 1
 
     # 5. drop half of the discrimination rows
-    edit.rows = drop_discrimination_rows(rows, settings.drop_discrimination, rng)
+    if original:  # a coin per row, as the original
+        keep = 1 - settings.drop_discrimination
+        rows = [r for r in rows if r["case_type"] != DISCRIMINATION_CASE or rng.random() < keep]
+    else:
+        rows = drop_discrimination_rows(rows, settings.drop_discrimination, rng)
+        # rows whose re-answer equals the chosen side would train on a zero gradient
+        kept = [r for r in rows if r["rejected"].strip() != r["chosen"].strip()]
+        edit.n_zero_gradient_dropped = len(rows) - len(kept)
+        rows = kept
+    edit.rows = rows
     edit.n_discrimination_after = sum(r["case_type"] == DISCRIMINATION_CASE for r in edit.rows)
     return edit
+
+
+def _sample_one_token(
+    generator: Generator, prompts: list[str], settings: IplSettings, rng: random.Random
+) -> list[str]:
+    """One token per prompt, sampled at the rewrite temperature (the original's judge and
+    multiple-choice re-answers), stripped."""
+    params = GenerationParams(
+        max_new_tokens=1,
+        temperature=settings.rewrite.temperature,
+        top_p=settings.rewrite.top_p,
+        seed=rng.randrange(2**31),
+    )
+    return [text.strip() for text in generator.generate(prompts, params)]
 
 
 def _answer(
@@ -219,27 +270,61 @@ def _answer(
     questions: list[str | None],
     to_model_input: Callable[[str], str],
     settings: IplSettings,
+    rng: random.Random,
 ) -> list[str]:
     """Answer each row: one token for multiple choice, up to ``answer_max_new_tokens`` else.
 
     A question of ``None`` means the row's own prompt is the question (instruction rows).
+    ``project``: greedy, chat-wrapped. ``original``: sampled at the rewrite temperature, a
+    kept prompt answered as bare text (instruction rows keep their stored wrapping, as the
+    original's did), letters lower-cased and a non-letter replaced by a random one.
     """
     from fipo_utils.data.template import wrap_tulu
 
+    original = settings.procedure == "original"
     outputs: list[str] = [""] * len(rows)
     groups: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         is_mc = row["p_o"] != "" or row["case_type"] == MC_INSTRUCTION_CASE
         groups.setdefault(1 if is_mc else settings.answer_max_new_tokens, []).append(i)
     for max_tokens, index in groups.items():
-        params = GenerationParams(max_new_tokens=max_tokens, temperature=0.0, seed=settings.seed)
-        prompts = [
-            to_model_input(rows[i]["prompt"] if questions[i] is None else wrap_tulu(questions[i]))
-            for i in index
-        ]
+        if original:
+            prompts = [
+                to_model_input(rows[i]["prompt"]) if questions[i] is None else questions[i]
+                for i in index
+            ]
+            params = GenerationParams(
+                max_new_tokens=max_tokens,
+                temperature=settings.rewrite.temperature,
+                top_p=settings.rewrite.top_p,
+                seed=rng.randrange(2**31),
+            )
+        else:
+            prompts = [
+                to_model_input(
+                    rows[i]["prompt"] if questions[i] is None else wrap_tulu(questions[i])
+                )
+                for i in index
+            ]
+            params = GenerationParams(
+                max_new_tokens=max_tokens, temperature=0.0, seed=settings.seed
+            )
         for i, text in zip(index, generator.generate(prompts, params), strict=True):
             outputs[i] = text.strip()
+            if original and max_tokens == 1:
+                letter = outputs[i].lower()
+                outputs[i] = letter if letter in ("a", "b") else rng.choice(["A", "B"])
     return outputs
+
+
+def ipl_settings(data: dict, loss: str, **overrides: Any) -> tuple[IplSettings, Any]:
+    """The ``ipl`` section and the training settings of one round (one epoch; ``ipl.lora``,
+    when set, chooses LoRA or full fine-tuning for IPL alone)."""
+    from fipo_utils.training.strategies import settings_from_profile
+
+    ipl = IplSettings.from_mapping(data.get("ipl"), seed=data.get("seed", 2024))
+    lora = {} if ipl.lora is None else {"lora": ipl.lora}
+    return ipl, settings_from_profile(data, loss, **{"epochs": 1, **lora, **overrides})
 
 
 def run_ipl(
@@ -280,15 +365,13 @@ def run_ipl(
         take_rows,
         write_jsonl,
     )
-    from fipo_utils.training.strategies import settings_from_profile
     from fipo_utils.training.train import fit, variant_data_path, variant_name
 
     if loss not in ("dpo", "ipo"):
         raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
     run_dir = Path(run_dir)
     data = load_profile(profile) if isinstance(profile, str) else profile
-    settings = settings_from_profile(data, loss, **{"epochs": 1, **overrides})
-    ipl = IplSettings.from_mapping(data.get("ipl"), seed=data.get("seed", 2024))
+    ipl, settings = ipl_settings(data, loss, **overrides)
     n_rounds = rounds or ipl.rounds
     name = name or variant_name(f"ipl-{settings.name}", data_variant)
     checkpoints = run_dir / "checkpoints" / name
@@ -315,7 +398,10 @@ def run_ipl(
     legacy = (_read_json(train_dir / "metrics.json") or {}).get("settings")
     check_fingerprint(checkpoints, fingerprint, legacy)
     write_fingerprint(checkpoints, fingerprint)
-    rows, holdout = split_judge_holdout(rows, ipl.judge_holdout, ipl.seed)
+    if ipl.procedure == "original":  # every discrimination row trains; judged on them
+        holdout = [r for r in rows if r["case_type"] == DISCRIMINATION_CASE]
+    else:
+        rows, holdout = split_judge_holdout(rows, ipl.judge_holdout, ipl.seed)
     # the template 01 rendered the data with, unless IPL names its own
     template = load_template(ipl.template or data.get("diversify", {}).get("template"))
     previous = settings.base_model

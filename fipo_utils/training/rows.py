@@ -137,13 +137,26 @@ def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
     return path
 
 
-def truncate_prompt(prompt: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> str:
+def truncate_prompt(
+    prompt: str,
+    tokenizer: PreTrainedTokenizerBase,
+    max_tokens: int,
+    *,
+    response_tokens: int | None = None,
+    max_length: int | None = None,
+) -> str:
     """Keep the last ``max_tokens`` tokens of a prompt (its end holds the assistant tag).
 
     The paper caps prompts at 1536 of the 2048 tokens so a long prompt never leaves the
     response without room; trl 1.16 only caps the whole sequence, so the prompt cap is here.
+    With ``response_tokens`` and ``max_length`` (``truncation: original``) the prompt is cut
+    only when prompt + the longest response exceed ``max_length``, as the original's DPO
+    collator did; otherwise every prompt is capped (``truncation: project``).
     """
     ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    fits = response_tokens is not None and max_length is not None
+    if fits and len(ids) + response_tokens <= max_length:
+        return prompt
     if len(ids) <= max_tokens:
         return prompt
     return tokenizer.decode(ids[-max_tokens:])

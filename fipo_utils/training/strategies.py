@@ -24,6 +24,7 @@ from fipo_utils.training.lora import LoraSettings
 
 STRATEGIES = ("sft", "dpo", "ipo")
 PREFERENCE_LOSSES = {"dpo": "sigmoid", "ipo": "ipo"}
+TRUNCATIONS = ("project", "original")
 
 
 @dataclass
@@ -45,11 +46,15 @@ class TrainSettings:
     weight_decay: float = 0.0
     max_length: int = 2048
     max_prompt_length: int = 1536
+    # "project": every prompt capped at max_prompt_length; "original": a prompt is cut only
+    # when prompt + the longest response exceed max_length (the original DPO collator).
+    truncation: str = "project"
     beta: float = 0.01
     ipo_variant: str = "averaged"  # "summed": the original FIPO code's IPO (SummedIPOTrainer)
     precompute_ref_log_probs: bool = False
     packing: bool = False
     bf16: bool = False
+    tf32: bool = False  # TF32 matmuls on Ampere+ GPUs, as the original scripts; ignored on CPU
     gradient_checkpointing: bool = False
     logging_steps: int = 1
     save_steps: int = 50
@@ -66,6 +71,8 @@ class TrainSettings:
             raise ValueError(f"strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
         if self.ipo_variant not in ("averaged", "summed"):
             raise ValueError(f"ipo_variant {self.ipo_variant!r}: use 'averaged' (trl) or 'summed'")
+        if self.truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation {self.truncation!r}: use one of {TRUNCATIONS}")
         if isinstance(self.lora_settings, dict):
             self.lora_settings = LoraSettings.from_mapping(self.lora_settings)
 
@@ -123,6 +130,8 @@ def _common_arguments(
         "lr_scheduler_type": "linear",
         "max_length": settings.max_length,
         "bf16": settings.bf16,
+        # transformers refuses tf32 without a CUDA device: a CPU run simply goes without.
+        "tf32": settings.tf32 if torch.cuda.is_available() else None,
         "gradient_checkpointing": settings.gradient_checkpointing,
         "logging_steps": settings.logging_steps,
         "save_strategy": "steps",

@@ -75,8 +75,14 @@ def prepare_examples(settings: TrainSettings, rows: list[dict], tokenizer) -> li
     build = sft_examples if settings.strategy == "sft" else preference_examples
     examples = build(rows, settings.prompt_format, tokenizer)
     for example in examples:
+        limits: dict[str, int] = {}
+        if settings.truncation == "original":
+            responses = [example[k] for k in ("completion", "chosen", "rejected") if k in example]
+            longest = max(len(tokenizer(r, add_special_tokens=False).input_ids) for r in responses)
+            # +1: the original collator appended EOS to every response before comparing
+            limits = {"response_tokens": longest + 1, "max_length": settings.max_length}
         example["prompt"] = truncate_prompt(
-            example["prompt"], tokenizer, settings.max_prompt_length
+            example["prompt"], tokenizer, settings.max_prompt_length, **limits
         )
     return examples
 
