@@ -545,7 +545,8 @@ def main() -> None:
             max_gen_toks=args.max_gen_toks,
         )
     report["machine"] = machine_description()
-    out = HERE / "results" / f"lmeval-agreement-{stamp}"
+    out = HERE / "results" / "lmeval" / stamp  # not beside the suite's own reports
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
     print(to_markdown(report))
