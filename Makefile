@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm bench bench-full bench-vllm
+.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm lmeval-env test-lmeval lmeval-agreement bench bench-full bench-vllm
 
 setup: $(STAMP)
 
@@ -52,6 +52,27 @@ $(VLLM_STAMP):
 
 test-vllm: vllm-env
 	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_generation.py
+
+# lm-evaluation-harness (docs/evaluation.md, agreement and speed) lives in its own
+# environment: lm-eval 0.4.13 pins python-dateutil below 3 (via typepy), and the main one has
+# 4. torch and transformers are pinned to the main environment's versions so both sides run
+# the same kernels.
+LMEVAL_VENV ?= .venv-lmeval
+LMEVAL_STAMP := $(LMEVAL_VENV)/.installed
+
+lmeval-env: $(LMEVAL_STAMP)
+
+$(LMEVAL_STAMP):
+	$(PYTHON) -m venv $(LMEVAL_VENV)
+	$(LMEVAL_VENV)/bin/pip install -q --upgrade pip
+	$(LMEVAL_VENV)/bin/pip install -q lm-eval==0.4.13 torch==2.13.0 transformers==5.24.0 accelerate pyyaml
+	touch $(LMEVAL_STAMP)
+
+test-lmeval: setup lmeval-env
+	$(BIN)/python -m pytest -m lmeval tests/test_lmeval_agreement.py
+
+lmeval-agreement: setup lmeval-env
+	$(BIN)/python benchmarks/lmeval_agreement.py --model smollm2-135m-instruct --piqa 200 --mmlu 200 --gsm8k 20
 
 # Speed and memory (docs/performance.md): quick < 5 min on 2 cores; the full mode runs
 # SmolLM2 throughout, adds vLLM (from .venv-vllm) and refreshes the README table.

@@ -385,6 +385,56 @@ def vllm_rows(quick: bool) -> list[dict]:
         return json.loads(out.read_text())
 
 
+def bench_continuous(loaded: Any, quick: bool) -> list[dict]:
+    """Batch 32: static padded batches vs transformers' continuous batching
+    (``batching: continuous``) vs one prompt at a time, on prompts of mixed length whose
+    answers end at different steps. Outputs are compared on the prompts all three run."""
+    from fipo_utils.models.generate_continuous import ContinuousGenerator
+
+    n_single, size = (4, 32) if quick else (8, 32)
+    params = GenerationParams(max_new_tokens=16 if quick else 32)
+    prompts = prompts_for(loaded.tokenizer, size, mixed=True)
+    single = TransformersGenerator(loaded.model, loaded.tokenizer, batch_size=1)
+    static = TransformersGenerator(loaded.model, loaded.tokenizer, batch_size=size)
+    continuous = ContinuousGenerator(loaded.model, loaded.tokenizer, batch_size=size)
+    single.generate(prompts[:1], params)  # warm-up
+    one, one_speed, _, _ = timed(single, prompts[:n_single], params, loaded.tokenizer)
+    fixed, static_speed, _, _ = timed(static, prompts, params, loaded.tokenizer)
+    flowing, cont_speed, _, _ = timed(continuous, prompts, params, loaded.tokenizer)
+    same_single = sum(a == b for a, b in zip(flowing[:n_single], one, strict=True))
+    same_static = sum(a == b for a, b in zip(flowing, fixed, strict=True))
+    label = f"({MODEL}, {size} mixed-length prompts, {params.max_new_tokens} new tokens)"
+    equal = f"greedy outputs equal: continuous vs one-at-a-time {same_single}/{n_single}, "
+    equal += f"continuous vs static {same_static}/{size}"
+    return [
+        ratio_row(
+            f"batch {size}: static batching vs one at a time {label}",
+            "one prompt at a time",
+            f"static batch {size}",
+            "tokens/s",
+            [one_speed],
+            [static_speed],
+        ),
+        ratio_row(
+            f"batch {size}: continuous batching vs one at a time {label}",
+            "one prompt at a time",
+            f"continuous batching, {size} requests",
+            "tokens/s",
+            [one_speed],
+            [cont_speed],
+            notes=equal,
+        ),
+        ratio_row(
+            f"batch {size}: continuous vs static batching {label}",
+            f"static batch {size}",
+            f"continuous batching, {size} requests",
+            "tokens/s",
+            [static_speed],
+            [cont_speed],
+        ),
+    ]
+
+
 def run(quick: bool, vllm_only: bool = False) -> list[dict]:
     if vllm_only:
         return bench_vllm(quick)
@@ -393,6 +443,7 @@ def run(quick: bool, vllm_only: bool = False) -> list[dict]:
     if not quick:
         records.append(bench_generation_length(loaded))
     records.append(bench_bucketing(loaded, quick))
+    records.extend(bench_continuous(loaded, quick))
     records.append(bench_cache(loaded, quick))
     if vllm_wanted(quick):
         del loaded

@@ -27,6 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.harness import cpu_flags  # noqa: E402
+
 RESULTS_DIR = HERE / "results"
 README = HERE.parent / "README.md"
 README_START = "<!-- benchmark-table:start -->"
@@ -46,6 +48,7 @@ def machine_description() -> dict:
         pass
     return {
         "cpu": cpu,
+        "cpu_flags": cpu_flags(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
@@ -107,6 +110,16 @@ def merge_reports(earlier: dict, now: dict) -> dict:
     return {**now, "results": rows, "area_dates": dates, "seconds_per_area": seconds}
 
 
+def simd_summary(machine: dict) -> str:
+    """AVX2 / AVX-512 / AMX in a few words (the full list stays in the JSON)."""
+    flags = set(machine.get("cpu_flags") or [])
+    parts = ["AVX2" if "avx2" in flags else "no AVX2"]
+    parts.append("AVX-512" if "avx512f" in flags else "no AVX-512")
+    if any(f.startswith("amx") for f in flags):
+        parts.append("AMX")
+    return "/".join(parts)
+
+
 def markdown_table(report: dict) -> str:
     machine = report["machine"]
     older = sorted(
@@ -116,7 +129,8 @@ def markdown_table(report: dict) -> str:
     merged = f" Areas measured earlier in the same mode: {', '.join(older)}." if older else ""
     lines = [
         f"Measured {report['date']} ({'quick' if report['quick'] else 'full'} mode) on "
-        f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}. "
+        f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}"
+        f"{', ' + simd_summary(machine) if machine.get('cpu_flags') else ''}. "
         f"Ratio > 1 means the candidate wins; min / median / max over repeats.{merged}",
         "",
         "| area | measurement | baseline | candidate | ratio min | median | max | notes |",

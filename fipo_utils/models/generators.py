@@ -18,6 +18,7 @@ from fipo_utils.models.encoding import adds_special_tokens
 from fipo_utils.models.generate import GenerationParams
 
 BACKENDS = ("transformers", "vllm")
+BATCHING = ("static", "continuous")  # transformers backend: padded batches or generate_batch
 
 
 class Generator(Protocol):
@@ -127,6 +128,7 @@ def make_generator(
     chunk_size: int = 32,
     show_progress: bool = True,
     backend_options: dict[str, Any] | None = None,
+    batching: str = "static",
 ) -> Any:
     """A generator for a model name or path (see ``fipo_utils.models.loading``) on a backend.
 
@@ -134,20 +136,26 @@ def make_generator(
     (``fipo_utils.models.pool``): a second generator for the same weights does not load them
     again. ``use_cache=False`` returns the bare backend (benchmarks measure it that way).
     ``backend_options`` go to the vLLM engine (e.g. ``gpu_memory_utilization``).
+    ``batching="continuous"`` generates with transformers' continuous batching
+    (``fipo_utils.models.generate_continuous``) instead of static padded batches.
     """
     from fipo_utils.models.loading import resolve_model_path
 
     if backend not in BACKENDS:
         raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")
+    if batching not in BATCHING:
+        raise ValueError(f"unknown batching {batching!r}; choose one of {BATCHING}")
     source = resolve_model_path(model_name)
     if backend == "transformers":
         from fipo_utils.models.generate import TransformersGenerator
+        from fipo_utils.models.generate_continuous import ContinuousGenerator
         from fipo_utils.models.pool import get_model
 
         # Shared with earlier generators of the same weights (fipo_utils.models.pool); the
         # generator only reads the model, and its own settings (batch size) stay its own.
         loaded = get_model(source, dtype=dtype, device=device)
-        inner: Any = TransformersGenerator(
+        kind = ContinuousGenerator if batching == "continuous" else TransformersGenerator
+        inner: Any = kind(
             loaded.model, loaded.tokenizer, batch_size=batch_size, show_progress=False
         )
     else:
@@ -173,7 +181,8 @@ def generator_from_settings(
     ``baselines``) and its ``models`` section, the one place those keys are read.
 
     ``settings`` may set ``backend``, ``batch_size``, ``tensor_parallel_size`` and
-    ``backend_options`` (a mapping for the vLLM engine, e.g. ``gpu_memory_utilization``);
+    ``backend_options`` (a mapping for the vLLM engine, e.g. ``gpu_memory_utilization``) and
+    ``batching`` (``static`` or ``continuous``, transformers backend);
     ``models`` sets ``dtype``. ``overrides`` (e.g. ``show_progress=False``) go to
     ``make_generator`` as they are.
     """
@@ -182,6 +191,7 @@ def generator_from_settings(
         "batch_size": int(settings.get("batch_size", 8)),
         "tensor_parallel_size": int(settings.get("tensor_parallel_size", 1)),
         "backend_options": dict(settings.get("backend_options") or {}),
+        "batching": settings.get("batching", "static"),
     }
     return make_generator(
         model_name, settings.get("backend", "transformers"), **{**options, **overrides}
