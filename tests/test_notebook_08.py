@@ -38,6 +38,20 @@ def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
     assert book.cells[0].cell_type == "markdown"
     tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
+    # papermill must see every parameter (a comment it cannot parse hides the name)
+    from papermill.translators import PythonTranslator
+
+    names = [p.name for p in PythonTranslator.inspect(tagged[0])]
+    assert names == [
+        "run_dir",
+        "profile",
+        "n_items",
+        "n_candidates",
+        "fipo_optimizer",
+        "rewriter",
+        "testers",
+        "oirl_datasets",
+    ]
     assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
 
 

@@ -1,0 +1,69 @@
+"""The Table 8 run's table: per-task means with intervals, paired gains over naive, published
+columns (and published-only rows), and the cost table's one-off / per-query split."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from fipo_utils.analysis.search_table import accuracy_table, cost_table, method_label
+from fipo_utils.analysis.tables import CIOptions
+from fipo_utils.baselines.table8 import COST_COLUMNS
+
+
+def _write_predictions(run_dir, method, task, naive, optimized):
+    folder = run_dir / "baselines" / "table8" / "predictions" / method / "smol" / "bbh"
+    folder.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"id": f"bbh/{task}-{i}", "benchmark": f"bbh/{task}", "optimizer": method,
+         "tester": "smol", "condition": condition, "correct": bool(flag)}
+        for condition, flags in (("naive", naive), ("optimized", optimized))
+        for i, flag in enumerate(flags)
+    ]  # fmt: skip
+    (folder / f"{task}.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+
+
+def test_accuracy_table_pairs_methods_with_naive_and_the_published_numbers(tmp_path):
+    naive = {"object_counting": [0, 0, 1, 0], "penguins_in_a_table": [1, 0, 0, 0]}
+    for task, flags in naive.items():
+        _write_predictions(tmp_path, "ape", task, flags, [1, 1, 1, 0])
+        _write_predictions(tmp_path, "opro", task, flags, flags)
+        _write_predictions(tmp_path, "fipo-sft-lora", task, flags, [1, 1, 1, 1])
+    table = accuracy_table(tmp_path, CIOptions(replicates=300), "Tulu2-7B").set_index("method")
+    assert table.loc["naive", "accuracy"] == pytest.approx(25.0)
+    assert table.loc["ape", "accuracy"] == pytest.approx(75.0)
+    assert table.loc["ape", "gain"] == pytest.approx(50.0)
+    assert table.loc["opro", "gain"] == 0 and table.loc["opro", "gain_low"] == 0
+    assert table.loc["fipo-sft-lora", "gain_low"] > 0  # every naive miss fixed, on 8 items
+    assert table.loc["ape", "accuracy_low"] <= 75.0 <= table.loc["ape", "accuracy_high"]
+    assert table.loc["ape", "published"] == 48.9 and table.loc["naive", "published"] == 44.7
+    assert table.loc["fipo-sft-lora", "published"] == 55.4
+    assert math.isnan(table.loc["opro", "published"])  # OPRO is not in Table 8
+    published_only = table[table["source"] == "published"]
+    assert set(published_only.index) == {"PromptAgent", "GPT-4 rewrite"}
+    assert published_only["label"].str.contains("published; not run here").all()
+    assert method_label("bpo-style") == "BPO-style zero-shot rewrite"
+
+
+def test_cost_table_separates_one_off_from_per_query_cost_and_finds_break_even(tmp_path):
+    rows = [
+        ("ape", "smol", "t", "search", 0, 10, 1000, 100, 50.0, 0),
+        ("ape", "smol", "t", "answer", 10, 10, 2000, 500, 20.0, 0),
+        ("fipo-x", "-", "t", "rewrite", 10, 10, 800, 300, 5.0, 0),
+        ("fipo-x", "smol", "t", "answer", 10, 10, 2000, 500, 5.0, 0),
+        ("fipo-x", "-", "all", "training", 0, None, None, None, 130.0, None),
+    ]
+    folder = tmp_path / "baselines" / "table8"
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows, columns=list(COST_COLUMNS)).to_csv(folder / "cost.csv", index=False)
+    table = cost_table(tmp_path).set_index("method")
+    assert table.loc["ape", "one_off_seconds"] == 50 and table.loc["ape", "per_query_seconds"] == 2
+    fipo = table.loc["fipo-x"]
+    assert fipo["training_seconds"] == 130 and fipo["per_query_seconds"] == 1
+    assert fipo["calls"] == 20 and fipo["per_query_tokens"] == pytest.approx(360)
+    # (130 - 50) / (2 - 1) = 80 queries until training pays for itself against APE
+    assert fipo["break_even_vs_ape"] == pytest.approx(80)
+    assert math.isnan(table.loc["ape", "break_even_vs_ape"])
