@@ -136,12 +136,19 @@ def test_generator_from_settings_reads_the_profile_keys(monkeypatch) -> None:
                 "batch_size": 32,
                 "tensor_parallel_size": 8,
                 "backend_options": {"gpu_memory_utilization": 0.3},
+                "batching": "static",
                 "show_progress": False,
             },
         ),
         (
             ("m", "transformers"),
-            {"dtype": "float32", "batch_size": 8, "tensor_parallel_size": 1, "backend_options": {}},
+            {
+                "dtype": "float32",
+                "batch_size": 8,
+                "tensor_parallel_size": 1,
+                "backend_options": {},
+                "batching": "static",
+            },
         ),
     ]
 
