@@ -139,3 +139,25 @@ def test_figures_are_written_into_the_run_and_copied_to_figures_dir(analysis, tm
         and png == (run_dir / "figures/analysis_accuracy.png").read_bytes()
     )
     assert b"<svg" in (tmp_path / "figures" / "analysis_accuracy.svg").read_bytes()[:2000]
+
+
+def test_accuracy_figure_keeps_one_optimizer_name_from_two_sources_apart(tmp_path):
+    # notebook 08 and the Table 8 run of 09 can both score an optimizer of the same name
+    run = make_run(tmp_path, "20260101-000000-shared", optimized={"bpo": {"gsm8k": [0, 0, 1, 1]}})
+    result = report.analyse([run], FAST)
+    try:
+        figure = _by_name(result)["analysis_accuracy"].figure
+        titles = sorted(ax.get_title() for ax in figure.axes)
+        assert titles == [
+            "tester smollm2-135m-instruct, optimizer bpo, baselines",
+            "tester smollm2-135m-instruct, optimizer bpo, eval",
+        ]
+        heights = {
+            ax.get_title().rsplit(", ", 1)[1]: round(
+                ax.patches[len(ax.get_xticks())].get_height(), 6
+            )
+            for ax in figure.axes
+        }
+        assert heights == {"eval": 50.0, "baselines": 75.0}  # optimized GSM8K in each source
+    finally:
+        report.close_figures(result)

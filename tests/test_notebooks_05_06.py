@@ -89,16 +89,23 @@ def test_06_scores_then_serves_rerun_from_cache(
     assert f"{TESTER}: 0 cached, {n_answers} generated" in first
     results = pd.read_csv(smoke_run / "eval" / "results.csv")
     assert list(results.columns) == list(RESULT_COLUMNS)
-    assert len(results) == len(BENCHMARKS) * 2 and set(results.n_items) == {N_ITEMS}
+    primary = results[results.primary]
+    assert len(primary) == len(BENCHMARKS) * 2 and set(results.n_items) == {N_ITEMS}
+    # generation benchmarks are also scored leniently beside the strict primary
+    assert set(results[~results.primary].scoring) == {"lenient"}
+    assert len(results) == len(primary) + 2 * 2  # gsm8k and one BBH task, two conditions
     assert results.accuracy.between(0, 1).all()
     predictions = smoke_run / "eval" / "predictions" / "base" / TESTER
     for benchmark in BENCHMARKS:
         rows = pd.read_json(predictions / f"{benchmark}.jsonl", lines=True)
         assert sorted(rows.condition.unique()) == ["naive", "optimized"]
-        # every number traces back to its items
+        # every number, of every scoring, traces back to its items
         for condition, part in rows.groupby("condition"):
-            line = results[(results.benchmark == benchmark) & (results.condition == condition)]
-            assert int(line.n_correct.iloc[0]) == int(part.correct.sum())
+            lines = results[(results.benchmark == benchmark) & (results.condition == condition)]
+            for line in lines.itertuples():
+                verdicts = part.correct_by.map(lambda by, s=line.scoring: by[s])
+                assert int(line.n_correct) == int(verdicts.sum())
+            assert int(lines[lines.primary].n_correct.iloc[0]) == int(part.correct.sum())
     summary = pd.read_csv(smoke_run / "eval" / "summary.csv")
     assert "weighted_average" in set(summary.benchmark)
 

@@ -136,6 +136,12 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
     long["optimizer"] = long["optimizer"] + (
         " (" + long["run"] + ")" if long["run"].nunique() > 1 else ""
     )
+    # The same name can come from two result sources (e.g. the BPO-style rewrite scored by
+    # notebook 08 and by the Table 8 run of 09): such panels are told apart by their source.
+    shared = long.groupby("optimizer")["source"].transform("nunique") > 1
+    long.loc[shared, "optimizer"] = (
+        long.loc[shared, "optimizer"] + ", " + long.loc[shared, "source"]
+    )
     pub_tester = (
         ours["published_tester"].dropna().iloc[0]
         if ours["published_tester"].notna().any()

@@ -102,7 +102,13 @@ def train_bpo_rewriter(
 
     run_dir = Path(run_dir)
     data = write_bpo_sft_data(run_dir, pairs_path, settings)
-    overrides = {"max_steps": settings.get("train_steps"), "max_rows": settings.get("train_rows")}
+    # every selected pair trains: BPO's rewriter has no eval split, and a small smoke slice
+    # cannot spare rows for one
+    overrides = {
+        "max_steps": settings.get("train_steps"),
+        "max_rows": settings.get("train_rows"),
+        "eval_rows": 0,
+    }
     return train_strategy(run_dir, profile, "sft", name=REWRITER_NAME, data_path=data, **overrides)
 
 
