@@ -71,10 +71,19 @@ def _accuracy_panels(
     """
     order = [*published.BENCHMARKS, "weighted_average"]
     panels = list(accuracy.groupby(["optimizer", "tester"], sort=False))
+    # at most three panels a row, so a run with many optimizers stays readable
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(max(6, 5.5 * len(panels)), 4), layout="constrained", squeeze=False
+        nrows,
+        ncols,
+        figsize=(max(6, 5.5 * ncols), 4 * nrows),
+        layout="constrained",
+        squeeze=False,
     )
-    for ax, ((optimizer, tester), part) in zip(axes[0], panels, strict=True):
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, ((optimizer, tester), part) in zip(axes.flat, panels, strict=False):
         benchmarks = [b for b in order if b in set(part["benchmark"])]
         benchmarks += sorted(set(part["benchmark"]) - set(benchmarks))
         x = np.arange(len(benchmarks))
