@@ -1,4 +1,4 @@
-"""Iterative preference learning (IPL, FACTS section 4): rounds of one epoch of DPO or IPO.
+"""Iterative preference learning (IPL, FIPO paper section 4): rounds of one epoch of DPO or IPO.
 
 Round 1 trains on the static ``data/ipl.jsonl``. Before each later round the model that the
 previous round produced rebuilds the data:
