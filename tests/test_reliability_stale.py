@@ -131,3 +131,48 @@ def test_fipo_run_of_a_trained_step_with_new_settings_stops_naming_them(tmp_path
     assert main([*base, "-p", "max_steps", "6", "-p", "name", "sft-lora-6"]) == 0
     assert (run_dir / "checkpoints/sft-lora-6/final/model.safetensors").is_file()
     assert weights.stat().st_mtime_ns == written
+
+
+def test_an_accepted_profile_change_adds_the_profiles_new_steps_in_chain_order(tmp_path):
+    """A notebook inserted into a profile's chain (e.g. before the analysis) joins a resumed
+    run as pending at its place; steps that ran keep their record."""
+    import yaml
+
+    from fipo_utils.runs.runner import _adopt_chain
+
+    profile = tmp_path / "mine.yaml"
+    chain = [{"notebook": "00_tour"}, {"notebook": "09_search_baselines"}]
+    chain.append({"notebook": "07_analysis"})
+    profile.write_text(yaml.safe_dump({"inherits": "tiny", "chain": chain}))
+    manifest = {
+        "steps": [
+            {"key": "00_tour", "notebook": "00_tour", "parameters": {}, "status": "done"},
+            {
+                "key": "01_diversification",
+                "notebook": "01_diversification",
+                "parameters": {},
+                "status": "done",
+            },
+            {
+                "key": "08_baselines",
+                "notebook": "08_baselines",
+                "parameters": {},
+                "status": "pending",
+            },
+            {
+                "key": "07_analysis",
+                "notebook": "07_analysis",
+                "parameters": {},
+                "status": "pending",
+            },
+        ]
+    }
+    said: list[str] = []
+    _adopt_chain(manifest, str(profile), said.append)
+    assert [(r["key"], r["status"]) for r in manifest["steps"]] == [
+        ("00_tour", "done"),
+        ("09_search_baselines", "pending"),
+        ("07_analysis", "pending"),
+        ("01_diversification", "done"),  # dropped but ran: kept on record, never re-run
+    ]
+    assert said == ["chain: 1 step(s) added by the profile change: 09_search_baselines"]

@@ -30,6 +30,7 @@ from fipo_utils.runs.folders import new_run_dir
 from fipo_utils.runs.lock import run_folder_lock
 from fipo_utils.runs.manifest import (
     check_profile_unchanged,
+    git_revision,
     new_manifest,
     read_manifest,
     utc_now,
@@ -344,7 +345,10 @@ def reproduce(
                 log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
             profile = manifest["profile"]
             check_profile_unchanged(run_dir, manifest, accept_profile_change)
+            if accept_profile_change:
+                _adopt_chain(manifest, profile, log)
             manifest.setdefault("resumed", []).append(utc_now())
+            manifest.setdefault("resumed_at_revision", []).append(git_revision())
         write_manifest(run_dir, manifest)
         log(f"run folder: {run_dir}")
         _run_pending(run_dir, manifest, profile, log, progress)
@@ -359,6 +363,30 @@ def _naming_chain_entry(profile: str, index: int) -> Iterator[None]:
         raise FileNotFoundError(f"profile {profile!r}, chain entry {index}: {error}") from None
     except SettingsError as error:
         raise SettingsError(f"profile {profile!r}, chain entry {index}: {error}") from None
+
+
+def _adopt_chain(manifest: dict, profile: str, log: Log) -> None:
+    """Bring the run's step list in line with the profile's chain after an accepted change.
+
+    A step the profile added (e.g. a notebook inserted before the analysis) joins as pending
+    at its place in the chain; recorded steps keep their status, so done work is not redone.
+    A step the profile dropped stays in the record at the end if it ran (its outputs are in
+    the folder and the manifest says how they were made); a dropped step that never ran goes.
+    """
+    if not load_profile(profile).get("chain"):
+        return
+    chain = chain_from_profile(profile)
+    for index, step in enumerate(chain):
+        with _naming_chain_entry(profile, index):
+            check_step_parameters(step)
+    recorded = {record["key"]: record for record in manifest["steps"]}
+    keys = {step.key for step in chain}
+    steps = [recorded.get(step.key) or dict(step.as_dict(), status="pending") for step in chain]
+    dropped = [r for r in manifest["steps"] if r["key"] not in keys and r["status"] != "pending"]
+    added = [step.key for step in chain if step.key not in recorded]
+    if added:
+        log(f"chain: {len(added)} step(s) added by the profile change: {', '.join(added)}")
+    manifest["steps"] = steps + dropped
 
 
 def _settle(manifest: dict, previous: dict | None, log: Log) -> None:
