@@ -106,6 +106,7 @@ def test_holdout_and_dropping_touch_only_discrimination_rows():
 def test_ipl_runs_rounds_on_the_tiny_model_and_resumes_at_the_first_unfinished(tmp_path):
     run_dir = write_run_data(tmp_path / "run", ipl_per_case=2)
     common = {"max_steps": 2, "max_rows": 100, "batch_size": 4, "prompt_format": "tulu"}
+    common["eval_rows"] = 3
     first = run_ipl_rounds(run_dir, rounds=1, **common)
     assert [r["round"] for r in first["rounds"]] == [1]
     round_1 = run_dir / "checkpoints" / "ipl-ipo-lora" / "round_1" / "final" / "model.safetensors"
@@ -122,6 +123,10 @@ def test_ipl_runs_rounds_on_the_tiny_model_and_resumes_at_the_first_unfinished(t
     )
     assert one["n_judge_holdout"] == 1 and one["judge_accuracy"] in (0.0, 1.0)
     assert one["loss_first"] is not None and two["loss_last"] is not None
+    # a held-out eval split, the same rows every round, never trained on
+    assert one["n_eval_rows"] == two["n_eval_rows"] == 3
+    for entry in (one, two):
+        assert any("eval_loss" in h for h in entry["log_history"])
     saved = json.loads((run_dir / "train" / "ipl-ipo-lora" / "rounds.json").read_text())
     assert [r["round"] for r in saved["rounds"]] == [1, 2]
     data_2 = run_dir / "train" / "ipl-ipo-lora" / "round_2" / "data.jsonl"
@@ -195,6 +200,39 @@ def test_original_procedure_judges_and_re_answers_as_the_original_script():
     silver_mc = [r for r in edit.rows if r["case_type"] in (1, 4)]
     assert all("\nb\n" in unwrap_tulu(r["prompt"]) for r in silver_mc)
     assert edit.n_zero_gradient_dropped == 0
+    # the decision records keep what the judge sampled, so "A." (kept old) is visible
+    assert {d["sampled"] for d in edit.decisions} >= {"a"}
+    assert all(
+        d["verdict"] == ("A" if d["sampled"].lower() == "a" else "B") for d in edit.decisions
+    )
+
+
+def test_a_scoring_judge_leaves_its_log_probabilities_in_the_decisions():
+    """The log-probability judge's scores, not only its letter, reach ``judge.jsonl``: a
+    reader sees how close each keep-or-replace call was."""
+    rows = ipl_records(n_per_case=2)
+    settings = IplSettings(rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95))
+
+    def scores(prompts):  # A clearly preferred on even positions, B barely on odd ones
+        return [(-0.1, -3.0) if i % 2 == 0 else (-0.70, -0.69) for i in range(len(prompts))]
+
+    edit = rebuild_round_rows(
+        rows,
+        generator=ScriptedGenerator(),
+        judge=scores,
+        to_model_input=lambda p: p,
+        template=load_template(),
+        settings=settings,
+        round_index=2,
+    )
+    first, second = edit.decisions[0], edit.decisions[1]
+    assert (first["verdict"], first["logprob_A"], first["logprob_B"]) == ("A", -0.1, -3.0)
+    assert (second["verdict"], second["logprob_A"], second["logprob_B"]) == ("B", -0.70, -0.69)
+    assert all(
+        d["kept"] == ((d["verdict"] == "A") == (d["rewrite_slot"] == "A"))
+        for d in edit.decisions
+        if d["rewrite"] != d["current"]
+    )
 
 
 class _AnswersTheGoldenLetter(ScriptedGenerator):

@@ -1,4 +1,5 @@
-"""Iterative preference learning (IPL, FIPO paper section 4): rounds of one epoch of DPO or IPO.
+"""Iterative preference learning (IPL; FIPO §2.4, Eq. 12-14, Appendix C, Algorithm 1): rounds
+of one epoch of DPO or IPO.
 
 Round 1 trains on the static ``data/ipl.jsonl``. Before each later round the model that the
 previous round produced rebuilds the data:
@@ -153,7 +154,9 @@ def rebuild_round_rows(
     """Steps 1-5 of the module docstring; ``rows`` are not modified.
 
     ``to_model_input`` turns a stored (Tulu-wrapped) prompt into the model's chat format;
-    ``judge`` maps model-ready discriminator prompts to ``"A"``/``"B"``.
+    ``judge`` maps model-ready discriminator prompts to verdicts: a letter ``"A"``/``"B"``, or
+    the log-probabilities of both letters (``fipo_utils.training.judge.judge_scores``), which
+    then go into the round's decision records beside the letter.
     """
     from fipo_utils.data.template import (
         count_words,
@@ -186,13 +189,13 @@ def rebuild_round_rows(
         questions.append(question if original else to_model_input(wrap_tulu(question)))
     if original:  # one sampled token; anything but "a" keeps the old prompt
         sampled = _sample_one_token(generator, questions, settings, rng)
-        verdicts = ["A" if token.lower() == "a" else "B" for token in sampled]
+        judged = [{"verdict": "A" if t.lower() == "a" else "B", "sampled": t} for t in sampled]
     else:
-        verdicts = judge(questions)
-    for row, new, first, verdict, text in zip(
-        optimizer, new_prompts, new_in_a, verdicts, rewrites, strict=True
+        judged = [_judged(v) for v in judge(questions)]
+    for row, new, first, said, text in zip(
+        optimizer, new_prompts, new_in_a, judged, rewrites, strict=True
     ):
-        kept = bool(text.strip()) and (verdict == "A") == first and new != row["s_p"]
+        kept = bool(text.strip()) and (said["verdict"] == "A") == first and new != row["s_p"]
         edit.decisions.append(
             {
                 "id": row.get("id"),
@@ -200,7 +203,7 @@ def rebuild_round_rows(
                 "current": row["s_p"],
                 "rewrite": new,
                 "rewrite_slot": "A" if first else "B",
-                "verdict": verdict,
+                **said,
                 "kept": kept,
             }
         )
@@ -248,6 +251,15 @@ def rebuild_round_rows(
     edit.rows = rows
     edit.n_discrimination_after = sum(r["case_type"] == DISCRIMINATION_CASE for r in edit.rows)
     return edit
+
+
+def _judged(answer: str | tuple[float, float]) -> dict[str, Any]:
+    """A judge's answer as decision fields: the letter, and its scores when it gave them."""
+    from fipo_utils.training.judge import verdict
+
+    if isinstance(answer, str):
+        return {"verdict": answer}
+    return {"verdict": verdict(answer), "logprob_A": answer[0], "logprob_B": answer[1]}
 
 
 def _sample_one_token(
@@ -357,15 +369,9 @@ def run_ipl(
         training_fingerprint,
         write_fingerprint,
     )
-    from fipo_utils.training.judge import judge_accuracy, judge_letters
-    from fipo_utils.training.rows import (
-        IPL_FIELDS,
-        read_jsonl_rows,
-        rewrap_prompt,
-        take_rows,
-        write_jsonl,
-    )
-    from fipo_utils.training.train import fit, variant_data_path, variant_name
+    from fipo_utils.training.judge import judge_accuracy, judge_letters, judge_scores
+    from fipo_utils.training.rows import IPL_FIELDS, read_jsonl_rows, rewrap_prompt, write_jsonl
+    from fipo_utils.training.train import fit, split_eval_rows, variant_data_path, variant_name
 
     if loss not in ("dpo", "ipo"):
         raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
@@ -383,7 +389,11 @@ def run_ipl(
     data_path = (
         Path(data_path) if data_path else variant_data_path(run_dir, "data/ipl.jsonl", data_variant)
     )
-    rows = take_rows(read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows)
+    # held-out pairs (``train.eval_rows``, never trained, never rebuilt): each round's eval
+    # loss and reward margins against that round's reference, as 02 and 03 report them
+    rows, eval_rows = split_eval_rows(
+        read_jsonl_rows(data_path, IPL_FIELDS), settings.max_rows, settings.eval_rows
+    )
     # rounds may grow or shrink: earlier rounds stay valid, so they are not part of it
     ipl_shape = {**ipl.__dict__, "rewrite": ipl.rewrite.as_dict(), "loss": loss}
     ipl_shape.pop("rounds")
@@ -424,7 +434,7 @@ def run_ipl(
             edit = rebuild_round_rows(
                 rows,
                 generator=generator,
-                judge=lambda prompts, m=loaded.model, t=tokenizer: judge_letters(m, t, prompts),
+                judge=lambda prompts, m=loaded.model, t=tokenizer: judge_scores(m, t, prompts),
                 to_model_input=lambda p, t=tokenizer: rewrap_prompt(p, settings.prompt_format, t),
                 template=template,
                 settings=ipl,
@@ -444,6 +454,7 @@ def run_ipl(
             start_model=previous,
             reference_model=previous,
             callbacks=callbacks,
+            eval_rows=eval_rows,
         )
         losses = [h["loss"] for h in result.log_history if "loss" in h]
         trained = load_model(str(result.final_dir), dtype=settings.dtype)
@@ -460,6 +471,7 @@ def run_ipl(
                 "final_dir": str(result.final_dir),
                 "judge_accuracy": judge_accuracy(predicted, [r["chosen"] for r in holdout]),
                 "n_judge_holdout": len(holdout),
+                "n_eval_rows": len(eval_rows),
                 "loss_first": losses[0] if losses else None,
                 "loss_last": losses[-1] if losses else None,
                 "loss_mean": sum(losses) / len(losses) if losses else None,

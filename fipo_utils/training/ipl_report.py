@@ -35,7 +35,8 @@ def rounds_table(record: dict) -> pd.DataFrame:
 
 
 def judge_decisions(train_dir: str | Path) -> pd.DataFrame:
-    """Every rewrite the self-judge saw, per round: current prompt, rewrite, verdict, kept.
+    """Every rewrite the self-judge saw, per round: current prompt, rewrite, verdict (with the
+    log-probabilities of both letters, or the sampled token), kept.
 
     Reads ``round_<k>/judge.jsonl`` (written by :func:`fipo_utils.training.ipl.run_ipl` for
     rounds 2 onwards). Empty when no round rebuilt its data.
@@ -61,4 +62,6 @@ def kept_and_replaced(decisions: pd.DataFrame, n: int = 3) -> pd.DataFrame:
         ["round", "kept"], ascending=[True, False], kind="stable"
     )
     columns = ["round", "outcome", "id", "current", "rewrite", "rewrite_slot", "verdict"]
+    # the judge's scores where it gave them (the log-probability judge; not the sampled token)
+    columns += [c for c in ("logprob_A", "logprob_B", "sampled") if c in shown.columns]
     return shown.groupby(["round", "outcome"], sort=False).head(n)[columns]

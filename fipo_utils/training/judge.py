@@ -19,6 +19,23 @@ from fipo_utils.models.encoding import score_options
 LETTERS = ("A", "B")
 
 
+def judge_scores(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    batch_size: int = 8,
+) -> list[tuple[float, float]]:
+    """Log-probabilities of ``A`` and ``B`` as the answer to each (already wrapped)
+    discriminator prompt: the judge's verdict and how sure it was (IPL records both)."""
+    scores = score_options(model, tokenizer, prompts, LETTERS, batch_size=batch_size)
+    return [(float(a), float(b)) for a, b in scores]
+
+
+def verdict(scores: tuple[float, float]) -> str:
+    """The letter the judge prefers (``A`` on a tie, as a greedy pick of the first option)."""
+    return "A" if scores[0] >= scores[1] else "B"
+
+
 def judge_letters(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -26,8 +43,7 @@ def judge_letters(
     batch_size: int = 8,
 ) -> list[str]:
     """``"A"`` or ``"B"`` per (already wrapped) discriminator prompt."""
-    scores = score_options(model, tokenizer, prompts, LETTERS, batch_size=batch_size)
-    return ["A" if a >= b else "B" for a, b in scores]
+    return [verdict(s) for s in judge_scores(model, tokenizer, prompts, batch_size)]
 
 
 def judge_accuracy(predicted: Sequence[str], expected: Sequence[str]) -> float | None:
