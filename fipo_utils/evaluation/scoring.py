@@ -4,7 +4,7 @@ FIPO's repository has no scoring code, so the rules are the companion's own. Gen
 benchmarks (GSM8K, BBH) are judged two ways (``SCORINGS``):
 
 * ``strict`` - only the answer template the few-shot examples teach, "The answer is X"
-  (FIPO section 5 reports accuracy with such strict templates): an answer in any other
+  (FIPO §3.1.2 reports accuracy with such strict templates): an answer in any other
   phrasing is wrong. Strict is the primary scoring, the one compared with published numbers.
 * ``lenient`` - the template first, then looser cues ("Answer:", "####", the last number, the
   last option letter), so a model that answers correctly in another phrasing is not marked

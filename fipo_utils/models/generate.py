@@ -111,7 +111,8 @@ class TransformersGenerator:
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
         """Log-probability of each option (e.g. the letters ``A``-``D``) as the next token.
 
-        Multiple-choice benchmarks are scored by the highest of these (FIPO section 5). The
+        Multiple-choice benchmarks are scored by the highest of these, as the original scripts
+        read the answer letter (the paper, §3.1.2, names strict answer templates and accuracy). The
         token scored is the one the tokenizer produces for the option right after the prompt
         (``fipo_utils.models.encoding.option_targets``), only the item's own options compete.
         """
