@@ -132,6 +132,7 @@ def test_bbh_table_uses_table8_tasks_and_counts_naive_once(analysis):
     naive = _cell(table, kind="ours", method="naive")
     assert naive["tasks"] == "object_counting"  # the only one of the six tasks present
     assert naive["n_items"] == 2 and naive["accuracy"] == pytest.approx(50.0)
+    assert naive["source"] == "eval"  # where its answers came from, not a fixed label
     assert _cell(table, kind="ours", method="ipl-ipo-lora")["accuracy"] == pytest.approx(100.0)
     assert _cell(table, kind="published", method="FIPO")["published_tester"] == "Tulu2-7B"
     diff = _cell(table, kind="ours - published", method="ipl-ipo-lora")
@@ -247,3 +248,21 @@ def test_results_row_with_unreadable_primary_flag_names_the_field(run):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ResultFileError, match=r"results.csv, line 2: field 'primary' is 'yes'"):
         collect_runs([run])
+
+
+def test_bbh_table_names_where_the_naive_answers_came_from(tmp_path):
+    """A task answered naively only by the Table 8 run (notebook 09) is labelled so."""
+    run = make_run(tmp_path)
+    folder = run / "baselines" / "table8"
+    folder.mkdir(parents=True)
+    header = "optimizer,tester,benchmark,condition,scoring,primary,n_items,n_correct,accuracy\n"
+    (folder / "results.csv").write_text(
+        header
+        + f"ape,{TESTER},bbh/penguins_in_a_table,naive,strict,True,4,1,0.25\n"
+        + f"ape,{TESTER},bbh/penguins_in_a_table,optimized,strict,True,4,3,0.75\n"
+    )
+    table = report.build_tables(collect_runs([run]), FAST).tables["table8_bbh_tasks"]
+    naive = _cell(table, kind="ours", method="naive")
+    assert naive["source"] == "eval,table8"
+    assert naive["tasks"] == "object_counting,penguins_in_a_table"
+    assert _cell(table, kind="ours", method="ape")["source"] == "table8"

@@ -514,7 +514,8 @@ def bbh_task_table(
                 for t, s, o in zip(naive["task"], naive["source"], naive["optimizer"], strict=True)
             ]
         ]
-        methods = [("naive", "eval", naive)]
+        # the naive row's source is where its answers came from (eval, table8 or both)
+        methods = [("naive", ",".join(sorted(set(naive["source"]))), naive)]
         optimized = group[group["condition"] == "optimized"]
         for (source, optimizer), cells in optimized.groupby(["source", "optimizer"], sort=False):
             methods.append((optimizer, source, cells))
