@@ -16,6 +16,7 @@ import matplotlib
 import pandas as pd
 import pytest
 from analysis_synthetic import make_run
+from matplotlib.collections import PathCollection
 from matplotlib.text import Text
 
 from fipo_utils.analysis import figures as analysis_figures
@@ -188,3 +189,54 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
     naive = accuracy[(accuracy.benchmark == "weighted_average") & (accuracy.condition == "naive")]
     assert naive["accuracy"].item() == round(100 * 1838 / (1319 + 1838), 2)
     matplotlib.pyplot.close(result.figure)
+
+
+def _study_rows() -> pd.DataFrame:
+    """Pooled study cells as `significance.study_table` writes them: two testers, three
+    optimizers, two scorings; one cell called better, one worse, the rest not called."""
+    rows = []
+    for scoring in ("letter", "strict"):
+        for tester in ("smollm2-135m-instruct", "gemma3-270m"):
+            for optimizer, gain, verdict in (
+                ("identity", 0.0, "no difference"),
+                ("sft-lora", 0.08, "better" if scoring == "letter" else "no difference"),
+                ("dpo-lora", -0.06, "worse" if tester == "gemma3-270m" else "no difference"),
+            ):
+                rows.append(
+                    {
+                        "run": "20260101-000000-study",
+                        "optimizer": optimizer,
+                        "tester": tester,
+                        "benchmark": "pooled",
+                        "scoring": scoring,
+                        "n_items": 85 if scoring == "letter" else 40,
+                        "gain": gain,
+                        "gain_low": gain - 0.04,
+                        "gain_high": gain + 0.04,
+                        "verdict": verdict,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_study_gain_figure_reads_cleanly_and_marks_the_called_cells():
+    """The study's headline: one panel per scoring, every optimizer and tester, zero marked;
+    a cell the Holm-corrected test calls is drawn filled, one it does not call hollow."""
+    study = _study_rows()
+    result = analysis_figures.study_gain_figure(study)
+    assert result is not None and result.name == "analysis_study_gains"
+    check_figure(result.figure)
+    assert "95% paired bootstrap interval" in result.caption and "85" in result.caption
+    assert len(result.figure.axes) == 2  # letter, strict
+    for ax, scoring in zip(result.figure.axes, ("letter", "strict"), strict=True):
+        assert any(list(line.get_xdata()) == [0, 0] for line in ax.lines)  # the zero line
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["identity", "sft-lora", "dpo-lora"]
+        white = [
+            len(c.get_offsets())
+            for c in ax.collections
+            if isinstance(c, PathCollection) and tuple(c.get_facecolors()[0][:3]) == (1, 1, 1)
+        ]
+        view = study[study["scoring"] == scoring]
+        assert sum(white) == int((view["verdict"] == "no difference").sum())
+    matplotlib.pyplot.close(result.figure)
+    assert analysis_figures.study_gain_figure(study.iloc[0:0]) is None

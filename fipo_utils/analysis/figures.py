@@ -22,6 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
 from fipo_utils.analysis.bootstrap import accuracy_ci_from_counts
+from fipo_utils.analysis.significance import POOLED
 from fipo_utils.analysis.tables import WAVG_PAPER
 from fipo_utils.runs.figure_files import plain_ticks
 
@@ -604,3 +605,92 @@ def absolute_accuracy_figure(accuracy: pd.DataFrame) -> FigureResult | None:
         f"height zero. Compare with {published.TABLE2_SOURCE}."
     )
     return _finish(fig, "06_accuracy", caption)
+
+
+# The scorings the gain figure shows, in panel order, in words a reader of the paper knows.
+GAIN_PANELS = {
+    "letter": "multiple choice, option letter (the paper's scoring)",
+    "continuation": "multiple choice, option text log-likelihood",
+    "strict": "generation, strict answer template",
+}
+
+
+def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
+    """The study's headline: per optimizer and tester, the optimized-minus-naive accuracy of
+    all items pooled (Table 6's shape), with its 95% paired interval; filled markers where the
+    Holm-corrected McNemar test calls the difference, hollow where it does not."""
+    if study.empty:
+        return None
+    pooled = study[(study["benchmark"] == POOLED) & study["scoring"].isin(list(GAIN_PANELS))]
+    if pooled.empty:
+        return None
+    scorings = [s for s in GAIN_PANELS if s in set(pooled["scoring"])]
+    optimizers = list(dict.fromkeys(pooled["optimizer"]))
+    testers = list(dict.fromkeys(pooled["tester"]))
+    fig, axes = plt.subplots(
+        1,
+        len(scorings),
+        figsize=(4.2 * len(scorings), 1.1 + 0.42 * len(optimizers) * max(1, len(testers) / 1.5)),
+        layout="constrained",
+        squeeze=False,
+    )
+    markers = ["o", "s", "^", "D"]
+    offsets = np.linspace(-0.18, 0.18, len(testers)) if len(testers) > 1 else [0.0]
+    counts = []
+    for ax, scoring in zip(axes[0], scorings, strict=True):
+        view = pooled[pooled["scoring"] == scoring]
+        for t, tester in enumerate(testers):
+            rows = view[view["tester"] == tester].set_index("optimizer").reindex(optimizers)
+            y = np.arange(len(optimizers)) + offsets[t]
+            gain, low, high = (100 * rows[c] for c in ("gain", "gain_low", "gain_high"))
+            ax.errorbar(
+                gain,
+                y,
+                xerr=[(gain - low).clip(lower=0), (high - gain).clip(lower=0)],
+                fmt="none",
+                ecolor=f"C{t}",
+                capsize=2,
+                linewidth=1,
+            )
+            called = rows["verdict"].isin(["better", "worse"]).to_numpy()
+            label: str | None = tester  # one legend entry per tester, on its first points
+            for filled in (True, False):
+                pick = called if filled else ~called
+                if not pick.any():
+                    continue
+                ax.scatter(
+                    gain[pick],
+                    y[pick],
+                    marker=markers[t % len(markers)],
+                    s=28,
+                    edgecolors=f"C{t}",
+                    facecolors=f"C{t}" if filled else "white",
+                    zorder=3,
+                    label=label,
+                )
+                label = None
+            kind = GAIN_PANELS[scoring].split(",")[0]
+            counts.append(f"{tester}, {kind}: {int(rows['n_items'].max())}")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(textwrap.fill(GAIN_PANELS[scoring], 34), fontsize=9)
+        ax.set_xlabel("optimized minus naive accuracy (points)")
+        ax.set_ylabel("prompt optimizer")
+        ax.set_yticks(np.arange(len(optimizers)), optimizers, fontsize=8)
+        ax.invert_yaxis()
+        ax.grid(axis="x", linewidth=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", title="tester", fontsize=8)
+    fig.suptitle(
+        "Does the optimized prompt change accuracy? All items pooled, per tester",
+        x=0.01,
+        ha="left",
+    )
+    caption = (
+        f"{_describe(pooled['run'], 'Run')}. Each point is one optimizer's accuracy gain over "
+        "the naive prompt on the same items, all benchmarks of that scoring pooled (Table 6's "
+        "shape); bars: 95% paired bootstrap interval over items; filled: the Holm-corrected "
+        "exact McNemar test calls the difference at 5%, hollow: it does not. Items per point: "
+        + "; ".join(dict.fromkeys(counts))
+        + ". The identity optimizer returns the naive prompt: its gain must be 0."
+    )
+    return _finish(fig, "analysis_study_gains", caption)

@@ -123,6 +123,7 @@ def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
     candidates = [
         report_figures.accuracy_figure(analysis.tables["table2_tester_benchmark"]),
         report_figures.strategy_figure(analysis.tables["table6_strategies"]),
+        report_figures.study_gain_figure(analysis.tables["study_significance"]),
         report_figures.ipl_rounds_figure(collection.ipl_rounds),
         report_figures.training_curves_figure(collection.train_metrics),
         report_figures.type_mix_figure(collection.type_mix),
