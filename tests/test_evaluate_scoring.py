@@ -55,3 +55,27 @@ def test_both_verdicts_are_written_and_the_switch_picks_the_primary(
 def test_an_unknown_scoring_is_refused() -> None:
     with pytest.raises(ValueError, match="scoring 'loose'"):
         generation_scoring({"scoring": "loose"})
+
+
+def test_summary_weights_families_by_the_papers_test_sizes():
+    """One weighted average, the paper's: BBH counts with all of its 6,511 items however few
+    of its tasks ran, as notebook 07's tables weigh it."""
+    import pandas as pd
+
+    from fipo_utils.data.benchmarks import PAPER_TEST_SIZES
+    from fipo_utils.evaluation.columns import RESULT_COLUMNS
+    from fipo_utils.evaluation.evaluate import summarize
+
+    rows = [
+        ("o", "t", "gsm8k", "naive", "strict", True, 4, 1, 0.25),
+        ("o", "t", "gsm8k", "naive", "lenient", False, 4, 4, 1.0),  # not primary: not counted
+        ("o", "t", "bbh/date_understanding", "naive", "strict", True, 2, 2, 1.0),
+    ]
+    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    summary = summarize(results, {"gsm8k": 1319, "bbh/date_understanding": 250})
+    bbh = summary[summary.benchmark == "bbh"].iloc[0]
+    assert bbh.weight == PAPER_TEST_SIZES["bbh"]
+    average = summary[summary.benchmark == "weighted_average"].iloc[0]
+    expected = (0.25 * 1319 + 1.0 * 6511) / (1319 + 6511)
+    assert average.accuracy == pytest.approx(expected)
+    assert average.n_items == 6

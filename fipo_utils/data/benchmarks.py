@@ -57,6 +57,11 @@ BBH_TASKS = [
     "web_of_lies",
     "word_sorting",
 ]
+# Test-set sizes used for the paper's "weighted average" (its evaluation setup): GSM8K test, all
+# 27 BBH task files, PiQA validation, CosmosQA validation (its test labels are hidden), MMLU
+# test. Recomputing Table 2's weighted averages with these sizes lands within 0.05 points of
+# the printed ones (the paper's exact sizes are not stated); tests check that bound.
+PAPER_TEST_SIZES = {"gsm8k": 1319, "bbh": 6511, "piqa": 1838, "cosmosqa": 2985, "mmlu": 14042}
 MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
 PIQA_HEADER = "Choose the more appropriate solution to reach each goal."
 COSMOSQA_HEADER = "Read each passage and choose the best answer to its question."

@@ -289,10 +289,14 @@ SUMMARY_COLUMNS = [
 def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame:
     """Accuracy per benchmark family (BBH tasks pooled) and the weighted average.
 
-    The weighted average weights each family's accuracy by its full test-set size (the sum
-    over the BBH tasks evaluated), as the paper's "weighted average" does. Only each
+    The weighted average is the paper's: each family's accuracy weighted by the family's
+    test-set size in the paper (``PAPER_TEST_SIZES``: all of BBH, however few of its tasks
+    were evaluated), the same weights notebook 07's tables use. A family the paper did not
+    evaluate falls back to the full size of what was loaded (``full_sizes``). Only each
     benchmark's primary scoring counts, so one item is never counted twice.
     """
+    from fipo_utils.data.benchmarks import PAPER_TEST_SIZES
+
     frame = results[results["primary"].astype(bool)].copy() if not results.empty else results
     if frame.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -303,6 +307,8 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
         .agg(n_items=("n_items", "sum"), n_correct=("n_correct", "sum"), weight=("weight", "sum"))
         .rename(columns={"family": "benchmark"})
     )
+    paper = grouped["benchmark"].map(PAPER_TEST_SIZES)
+    grouped["weight"] = paper.fillna(grouped["weight"])
     grouped["accuracy"] = grouped["n_correct"] / grouped["n_items"]
     averages = []
     for keys, part in grouped.groupby(["optimizer", "tester", "condition"]):
