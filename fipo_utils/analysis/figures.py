@@ -622,6 +622,10 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
     if study.empty:
         return None
     pooled = study[(study["benchmark"] == POOLED) & study["scoring"].isin(list(GAIN_PANELS))]
+    # notebook 06's evaluation only: the baselines (08) and the Table 8 run (09) score some of
+    # the same optimizer names on other items, which would be other points under one label
+    if "source" in pooled.columns:
+        pooled = pooled[pooled["source"] == "eval"]
     if pooled.empty:
         return None
     scorings = [s for s in GAIN_PANELS if s in set(pooled["scoring"])]
@@ -641,6 +645,8 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
         view = pooled[pooled["scoring"] == scoring]
         for t, tester in enumerate(testers):
             rows = view[view["tester"] == tester].set_index("optimizer").reindex(optimizers)
+            if rows["gain"].isna().all():  # this tester has no cell of this scoring
+                continue
             y = np.arange(len(optimizers)) + offsets[t]
             gain, low, high = (100 * rows[c] for c in ("gain", "gain_low", "gain_high"))
             ax.errorbar(
