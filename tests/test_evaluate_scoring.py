@@ -79,3 +79,13 @@ def test_summary_weights_families_by_the_papers_test_sizes():
     expected = (0.25 * 1319 + 1.0 * 6511) / (1319 + 6511)
     assert average.accuracy == pytest.approx(expected)
     assert average.n_items == 6
+
+
+def test_evaluate_benchmarks_keeps_named_benchmarks_and_families():
+    from fipo_utils.evaluation.evaluate import only_benchmarks
+
+    records = [{"benchmark": b} for b in ("gsm8k", "bbh/navigate", "piqa", "cosmosqa")]
+    kept = only_benchmarks(records, ["bbh", "piqa"])
+    assert [r["benchmark"] for r in kept] == ["bbh/navigate", "piqa"]
+    assert only_benchmarks(records, None) == records
+    assert only_benchmarks(records, ["mmlu"]) == []

@@ -44,6 +44,15 @@ def tester_name(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def only_benchmarks(records: list[dict[str, Any]], wanted: list[str] | None) -> list[dict]:
+    """The records of ``wanted`` benchmarks (names such as ``piqa`` or ``bbh/navigate``, or a
+    family such as ``bbh``); all of them when ``wanted`` is empty. ``evaluate.benchmarks``
+    scores a subset of what notebook 05 rewrote when the budget asks for it."""
+    if not wanted:
+        return records
+    return [r for r in records if {r["benchmark"], r["benchmark"].split("/", 1)[0]} & set(wanted)]
+
+
 def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:
     folder = require(run_dir, f"optimized/{optimizer}", "05_batch_inference")
     records: list[dict[str, Any]] = []
@@ -66,6 +75,9 @@ def evaluate_run(
         p.name for p in optimized_root.iterdir() if p.is_dir()
     )
     records = {name: optimizer_records(run_dir, name) for name in optimizers}
+    records = {
+        name: only_benchmarks(rows, settings.get("benchmarks")) for name, rows in records.items()
+    }
     benchmarks = _load_needed(r["benchmark"] for rows in records.values() for r in rows)
     index = {name: {i.id: i for i in bench.items} for name, bench in benchmarks.items()}
     params = generation_params(settings, profile.get("seed", 2024))
