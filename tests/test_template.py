@@ -229,3 +229,13 @@ def test_bad_template_files_name_the_file_and_field(tmp_path, content, message):
     with pytest.raises(TemplateError, match=message) as info:
         load_template(path)
     assert "bad_template.json" in str(info.value)
+
+
+def test_prompt_format_for_gives_each_model_its_own_format():
+    from fipo_utils.data.template import prompt_format_for
+
+    models = {"prompt_format": "chat_template", "prompt_formats": {"gemma3-270m": "raw"}}
+    assert prompt_format_for(models, "gemma3-270m") == "raw"
+    assert prompt_format_for(models, "/models/converted/gemma3-270m") == "raw"  # a path
+    assert prompt_format_for(models, "smollm2-135m-instruct") == "chat_template"
+    assert prompt_format_for({"prompt_format": "tulu"}, "anything") == "tulu"

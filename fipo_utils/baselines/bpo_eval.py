@@ -28,7 +28,7 @@ from fipo_utils.baselines.bpo import (
     rewrite_prompts,
     win_rate,
 )
-from fipo_utils.data.template import wrap_prompt
+from fipo_utils.data.template import prompt_format_for, wrap_prompt
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
@@ -193,29 +193,35 @@ def run_bpo_win_rate(
         rewriter.close()
         del rewriter
 
-    responder = generator_from_settings(
-        bpo.get("responder") or models["testers"][0], settings, models
-    )
+    responder_name = bpo.get("responder") or models["testers"][0]
+    responder = generator_from_settings(responder_name, settings, models)
+    responder_fmt = prompt_format_for(models, responder_name)
 
     answers = {}
     for name, prompts in test_sets.items():
         answers[(name, "original")] = _answer(
-            responder, [p["prompt"] for p in prompts], fmt, answer_params
+            responder, [p["prompt"] for p in prompts], responder_fmt, answer_params
         )
         for rewriter_name in rewriters:
             answers[(name, rewriter_name)] = _answer(
-                responder, rewrites[(name, rewriter_name)], fmt, answer_params
+                responder, rewrites[(name, rewriter_name)], responder_fmt, answer_params
             )
     responder.close()
     del responder
 
-    judge = generator_from_settings(bpo.get("judge") or models["optimizer_base"], settings, models)
+    judge_name = bpo.get("judge") or models["optimizer_base"]
+    judge = generator_from_settings(judge_name, settings, models)
+    judge_fmt = prompt_format_for(models, judge_name)
     rows = []
     for name, prompts in test_sets.items():
         questions = [p["prompt"] for p in prompts]
         for rewriter_name in rewriters:
             judgements = judge_both_orders(
-                judge, questions, answers[(name, "original")], answers[(name, rewriter_name)], fmt
+                judge,
+                questions,
+                answers[(name, "original")],
+                answers[(name, rewriter_name)],
+                judge_fmt,
             )
             records = [
                 {

@@ -35,7 +35,7 @@ from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
 from fipo_utils.baselines.search.candidates import answer_items
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
-from fipo_utils.data.template import load_template
+from fipo_utils.data.template import load_template, prompt_format_for
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.evaluation.scoring import generation_verdicts, is_correct
@@ -219,9 +219,12 @@ def run_baselines(
     for tester in settings.get("testers") or models["testers"]:
         generator = generator_from_settings(tester, settings, models)
         name = tester_name(tester)
-        naive = answer_items(generator, items, questions, fmt, answer_params)
+        tester_fmt = prompt_format_for(models, tester)
+        naive = answer_items(generator, items, questions, tester_fmt, answer_params)
         for baseline in BASELINE_ORDER:
-            optimized = answer_items(generator, items, instructions[baseline], fmt, answer_params)
+            optimized = answer_items(
+                generator, items, instructions[baseline], tester_fmt, answer_params
+            )
             records = _records(items, baseline, name, "naive", naive) + _records(
                 items, baseline, name, "optimized", optimized
             )

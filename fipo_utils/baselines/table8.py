@@ -30,7 +30,7 @@ from fipo_utils.baselines.search.opro import run_opro
 from fipo_utils.baselines.search.split import SearchSplit, split_for_search, with_instruction
 from fipo_utils.baselines.step import _records, tester_params
 from fipo_utils.data.benchmarks import BenchmarkMissing, load_benchmark
-from fipo_utils.data.template import load_template
+from fipo_utils.data.template import load_template, prompt_format_for
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.inference.optimize import WordLimit, optimize_prompts
@@ -167,13 +167,16 @@ def run_table8(
         name = tester_name(tester)
         answerer = generator(tester)
         proposer = answerer if proposer_name == tester else generator(proposer_name)
+        tester_fmt = prompt_format_for(models, tester)
         for task, split in splits.items():
             test = split.test
-            naive = answer_items(answerer, test, [i.instruction for i in test], fmt, answer_params)
+            naive = answer_items(
+                answerer, test, [i.instruction for i in test], tester_fmt, answer_params
+            )
             costs.append(_cost_row("naive", name, task, "answer", len(test), answerer.take()))
             questions = {method: by_task[task] for method, by_task in rewrites.items()}
             for method, runner in (("ape", run_ape), ("opro", run_opro)):
-                scorer = DevScorer(answerer, split, fmt, answer_params)
+                scorer = DevScorer(answerer, split, tester_fmt, answer_params)
                 proposer.take()
                 result = runner(proposer, scorer, split, budget, fmt=fmt, seed=seed)
                 spent = proposer.take() if proposer is not answerer else Cost()
@@ -184,7 +187,7 @@ def run_table8(
                     for candidate in result.candidates
                 )
             for method, texts in questions.items():
-                optimized = answer_items(answerer, test, texts, fmt, answer_params)
+                optimized = answer_items(answerer, test, texts, tester_fmt, answer_params)
                 costs.append(_cost_row(method, name, task, "answer", len(test), answerer.take()))
                 records = _records(test, method, name, "naive", naive) + _records(
                     test, method, name, "optimized", optimized

@@ -251,6 +251,20 @@ def unwrap_tulu(text: str) -> str:
     return text[len(TULU_USER) : len(text) - len(TULU_ASSISTANT)]
 
 
+def prompt_format_for(models: dict[str, Any], model: str) -> str:
+    """The chat format a profile gives ``model``: its entry in ``models.prompt_formats`` (by
+    name or by the last part of a path), else ``models.prompt_format``.
+
+    Testers of different families need different formats: SmolLM2 answers in its own chat
+    template, a base model such as Gemma-3-270M has none and reads the raw few-shot prompt.
+    """
+    per_model = models.get("prompt_formats") or {}
+    for key in (model, str(model).rstrip("/").rsplit("/", 1)[-1]):
+        if key in per_model:
+            return per_model[key]
+    return models.get("prompt_format", "chat_template")
+
+
 def wrap_prompt(text: str, fmt: str, tokenizer: Any = None) -> str:
     """Wrap ``text`` as a single user turn in the chat format a model was trained on.
 

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from fipo_utils.data.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
-from fipo_utils.data.template import wrap_prompt
+from fipo_utils.data.template import prompt_format_for, wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
@@ -82,7 +82,6 @@ def evaluate_run(
     index = {name: {i.id: i for i in bench.items} for name, bench in benchmarks.items()}
     params = generation_params(settings, profile.get("seed", 2024))
     models = profile["models"]
-    fmt = models.get("prompt_format", "chat_template")
     rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
     mc = mc_scorings(settings.get("mc_scoring"))
@@ -94,7 +93,7 @@ def evaluate_run(
             for record in records[name]
             for condition in CONDITIONS
         ]
-        _answer(generator, jobs, fmt, params, mc)
+        _answer(generator, jobs, prompt_format_for(models, tester), params, mc)
         rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
