@@ -229,3 +229,26 @@ def test_gemma_option_scores_use_the_letter_token_in_context(gemma) -> None:
         letters = tok.convert_tokens_to_ids(pieces)
         logprobs = _last_logprobs(gemma.model, ids)
         assert row == pytest.approx([float(logprobs[t]) for t in letters], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_gemma_continuation_scores_start_with_bos_and_match_a_plain_forward(gemma) -> None:
+    """Continuation scoring on Gemma 3: BOS in front of the context, as in training, and
+    row-by-row scoring (its sliding-window layers cannot share a cached prefix) that equals
+    the log-probability of the continuation in one plain forward pass."""
+    from fipo_utils.models.loglikelihood import ContinuationScorer, encode_pair
+
+    tok, model = gemma.tokenizer, gemma.model
+    scorer = ContinuationScorer(model, tok, batch_size=2)
+    assert not scorer.share_prefix and scorer._bos == [tok.bos_token_id]
+    context = "Question: Which is heavier, a brick or a feather?\nAnswer:"
+    requests = [(context, " a brick"), (context, " a feather")]
+    scores = scorer.score(requests)
+    for (ctx, cont), score in zip(requests, scores, strict=True):
+        context_ids, continuation_ids = encode_pair(tok, ctx, cont)
+        ids = torch.tensor([[tok.bos_token_id, *context_ids, *continuation_ids]])
+        with torch.inference_mode():
+            logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
+        start = 1 + len(context_ids)
+        expected = sum(float(logprobs[start + i - 1, t]) for i, t in enumerate(continuation_ids))
+        assert score == pytest.approx(expected, abs=1e-3)

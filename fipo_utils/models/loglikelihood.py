@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from fipo_utils.models.encoding import adds_special_tokens
+
 __all__ = ["ContinuationScorer", "encode_pair", "best_options"]
 
 
@@ -71,6 +73,16 @@ def best_options(scores: Sequence[float], options: Sequence[str]) -> tuple[int, 
     )
 
 
+def _has_sliding_window(model: PreTrainedModel) -> bool:
+    """Whether any attention layer of ``model`` looks only at a window of recent tokens."""
+    config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config
+    layer_types = getattr(config, "layer_types", None) or []
+    return bool(getattr(config, "sliding_window", None)) and (
+        not layer_types or "sliding_attention" in layer_types
+    )
+
+
 @dataclass
 class _Group:
     """The requests that share one context: an item prompt and its options."""
@@ -93,7 +105,13 @@ class ContinuationScorer:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = max(1, int(batch_size))
-        self.share_prefix = share_prefix
+        # Sliding-window layers (Gemma 3) keep only their window of a cached prefix, so the
+        # shared path's prefix-plus-rows mask would not fit their keys: score row by row.
+        self.share_prefix = share_prefix and not _has_sliding_window(model)
+        # A model trained with BOS (SentencePiece tokenizers) sees it in front of the context,
+        # as at training and generation (fipo_utils.models.encoding); byte-level ones add none.
+        bos = tokenizer.bos_token_id
+        self._bos = [bos] if bos is not None and adds_special_tokens(tokenizer) else []
         self.prefix_cache_size = prefix_cache_size
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, ...]]] = OrderedDict()
         self.tokens_computed = 0  # tokens run through the model, for benchmarks and tests
@@ -101,6 +119,8 @@ class ContinuationScorer:
     def score(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         """One summed log-probability per ``(context, continuation)``, in the order given."""
         encoded = [encode_pair(self.tokenizer, c, x) for c, x in requests]
+        if self._bos:
+            encoded = [(self._bos + context, continuation) for context, continuation in encoded]
         scores: list[float] = [0.0] * len(encoded)
         if not self.share_prefix:
             self._score_unshared(encoded, scores)
