@@ -44,19 +44,24 @@ def _judge_prefers_new_on_even_rows(prompts):
     return letters
 
 
-def test_round_rebuild_replaces_judged_prompts_and_rewrites_rejected_sides():
-    rows = ipl_records(n_per_case=4)
-    settings = IplSettings(rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95))
-    generator = ScriptedGenerator()
-    edit = rebuild_round_rows(
+def _rebuild(rows, generator, judge, settings):
+    """Round 2's rebuild with inputs passed through unwrapped and the project's template."""
+    return rebuild_round_rows(
         rows,
         generator=generator,
-        judge=_judge_prefers_new_on_even_rows,
+        judge=judge,
         to_model_input=lambda p: p,
         template=load_template(),
         settings=settings,
         round_index=2,
     )
+
+
+def test_round_rebuild_replaces_judged_prompts_and_rewrites_rejected_sides():
+    rows = ipl_records(n_per_case=4)
+    settings = IplSettings(rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95))
+    generator = ScriptedGenerator()
+    edit = _rebuild(rows, generator, _judge_prefers_new_on_even_rows, settings)
     optimizer_rows = [r for r in edit.rows if r["case_type"] <= 5]
     assert edit.n_optimizer_rows == 24
     assert edit.n_replaced == 12 and edit.replaced_share == 0.5
@@ -216,15 +221,7 @@ def test_a_scoring_judge_leaves_its_log_probabilities_in_the_decisions():
     def scores(prompts):  # A clearly preferred on even positions, B barely on odd ones
         return [(-0.1, -3.0) if i % 2 == 0 else (-0.70, -0.69) for i in range(len(prompts))]
 
-    edit = rebuild_round_rows(
-        rows,
-        generator=ScriptedGenerator(),
-        judge=scores,
-        to_model_input=lambda p: p,
-        template=load_template(),
-        settings=settings,
-        round_index=2,
-    )
+    edit = _rebuild(rows, ScriptedGenerator(), scores, settings)
     first, second = edit.decisions[0], edit.decisions[1]
     assert (first["verdict"], first["logprob_A"], first["logprob_B"]) == ("A", -0.1, -3.0)
     assert (second["verdict"], second["logprob_A"], second["logprob_B"]) == ("B", -0.70, -0.69)
@@ -249,14 +246,8 @@ def test_project_procedure_drops_rows_whose_re_answer_equals_the_chosen_side():
             rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95),
             procedure=procedure,
         )
-        edits[procedure] = rebuild_round_rows(
-            rows,
-            generator=_AnswersTheGoldenLetter(),
-            judge=_judge_prefers_new_on_even_rows,
-            to_model_input=lambda p: p,
-            template=load_template(),
-            settings=settings,
-            round_index=2,
+        edits[procedure] = _rebuild(
+            rows, _AnswersTheGoldenLetter(), _judge_prefers_new_on_even_rows, settings
         )
     # the 4 multiple-choice instruction rows re-answer "A" == chosen: no gradient, dropped
     project = edits["project"]
