@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -217,9 +218,14 @@ def update_readme(markdown: str, readme: Path = README) -> None:
     readme.write_text(f"{head}{README_START}\n{markdown}{README_END}{tail}", encoding="utf-8")
 
 
+# The suite's own reports are named by their UTC time alone; one-off measurements
+# (``<time>-letter-scorer-fix.json``) share the folder but not the schema.
+SUITE_REPORT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z\.json$")
+
+
 def latest_report(results: Path = RESULTS_DIR) -> Path:
-    """The newest results JSON (file names start with the UTC time, so they sort by date)."""
-    reports = sorted(results.glob("*.json"))
+    """The newest suite report (names are the UTC time, so they sort by date)."""
+    reports = sorted(p for p in results.glob("*.json") if SUITE_REPORT_NAME.match(p.name))
     if not reports:
         raise FileNotFoundError(f"no benchmark results in {results}")
     return reports[-1]

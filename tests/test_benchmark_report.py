@@ -50,6 +50,15 @@ def test_newest_results_cover_every_benchmark_area():
     assert not [row for row in report["results"] if "error" in row]
 
 
+def test_latest_report_skips_one_off_measurements(tmp_path: Path):
+    """One-off scripts write ``<time>-<name>.json`` beside the suite's reports; the
+    README table must keep following the suite's own newest report."""
+    (tmp_path / "2026-01-01T00-00-00Z.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "2026-01-02T00-00-00Z.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "2026-01-03T00-00-00Z-letter-scorer-fix.json").write_text("{}", encoding="utf-8")
+    assert bench_run.latest_report(tmp_path).name == "2026-01-02T00-00-00Z.json"
+
+
 def test_ratio_row_says_candidate_wins_above_one_for_costs_and_speeds():
     speeds = ratio_row("s", "b", "c", "tokens/s", [10.0, 10.0, 10.0], [20.0, 40.0, 30.0])
     assert (speeds["ratio_min"], speeds["ratio_median"], speeds["ratio_max"]) == (2.0, 3.0, 4.0)
