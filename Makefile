@@ -73,6 +73,8 @@ test-lmeval: setup lmeval-env
 
 lmeval-agreement: setup lmeval-env
 	$(BIN)/python benchmarks/lmeval_agreement.py --model smollm2-135m-instruct --piqa 200 --mmlu 200 --gsm8k 20
+	# the paper's few-shot PiQA (3) and MMLU (5): what prefix sharing is for (docs/evaluation.md)
+	$(BIN)/python benchmarks/lmeval_agreement.py --model smollm2-135m-instruct --piqa 200 --mmlu 100 --gsm8k 0 --fewshot --no-unshared
 
 # Speed and memory (docs/performance.md): quick < 5 min on 2 cores; the full mode runs
 # SmolLM2 throughout, adds vLLM (from .venv-vllm) and refreshes the README table.

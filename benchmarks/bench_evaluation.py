@@ -4,7 +4,8 @@ shared prefixes on the companion's own evaluation prompts.
 
 Rows (items/s, ratio = candidate / baseline):
 
-- companion vs lm-eval, PiQA and MMLU in the harness's task formats
+- companion vs lm-eval, PiQA and MMLU in the harness's task formats, zero-shot (its
+  defaults) and with the paper's few-shot examples (PiQA 3, MMLU 5 per subject)
   (``lmeval_agreement.py``; lm-eval in ``.venv-lmeval``, its wall time without model load,
   the companion's likewise); the same run checks that both chose the same option per item;
 - prefix sharing vs one row per option, on the prompts notebook 06 scores (few-shot context,
@@ -35,16 +36,27 @@ def bench_against_lmeval(quick: bool) -> list[dict]:
 
     if not LMEVAL_PYTHON.exists():
         return [{"name": "companion vs lm-eval", "error": "no .venv-lmeval: make lmeval-env"}]
-    n = 24 if quick else 100
-    with tempfile.TemporaryDirectory(prefix="fipo-bench-lmeval-") as work:
-        report = agreement(MODEL, {"piqa": n, "mmlu": n}, Path(work), unshared=False)
+    rows = []
+    # 5-shot MMLU contexts are ~7x the zero-shot ones: fewer items keep the run short
+    for fewshot, counts in (
+        (False, {"piqa": 24, "mmlu": 24} if quick else {"piqa": 100, "mmlu": 100}),
+        (True, {"piqa": 12, "mmlu": 6} if quick else {"piqa": 100, "mmlu": 40}),
+    ):
+        with tempfile.TemporaryDirectory(prefix="fipo-bench-lmeval-") as work:
+            report = agreement(MODEL, counts, Path(work), unshared=False, fewshot=fewshot)
+        rows.extend(_lmeval_rows(report, counts, fewshot))
+    return rows
+
+
+def _lmeval_rows(report: dict, counts: dict[str, int], fewshot: bool) -> list[dict]:
     rows = []
     for name in ("piqa", "mmlu"):
-        entry = report[name]
+        entry, n = report[name], counts[name]
         acc = entry["metrics"]["acc"]
+        shots = f"{report['fewshot'][name]}-shot" if fewshot else "zero-shot"
         rows.append(
             ratio_row(
-                f"multiple-choice scoring, {name} ({n} items, harness format, {MODEL})",
+                f"multiple-choice scoring, {name} ({n} items, harness format {shots}, {MODEL})",
                 "lm-eval 0.4.13 (HFLM, batch 8)",
                 "companion continuation scorer (batch 8, prefixes shared)",
                 "items/s",
@@ -67,9 +79,10 @@ def bench_prefix_sharing(quick: bool) -> list[dict]:
     from fipo_utils.models.pool import get_model
 
     loaded = get_model(resolve_model_path(MODEL))
-    n = 8 if quick else 40
+    # unshared 5-shot MMLU runs ~900 tokens per option: fewer items keep the row affordable
+    sizes = {"piqa": 8, "mmlu": 4} if quick else {"piqa": 40, "mmlu": 16}
     rows = []
-    for name in ("piqa", "mmlu"):
+    for name, n in sizes.items():
         items = load_benchmark(name, n, seed=2024).items
         requests = []
         for item in items:

@@ -6,10 +6,20 @@
 The companion's items (naive condition: each item's own instruction, drawn with the
 companion's seeded selection from ``../shared/data/benchmarks``) are written as JSONL next
 to task YAMLs that reproduce the harness's own task formats (``piqa``: "Question: ..
-Answer:" over the two solutions; ``mmlu``: the default zero-shot template with the subject
+Answer:" over the two solutions; ``mmlu``: the default template with the subject
 description, letters as continuations; ``gsm8k``: 5 first training examples, "Question: ..
 Answer:", greedy, stops and both answer filters of the harness). The hub is unreachable,
 so the tasks read those local files (``dataset_path: json``).
+
+``--fewshot`` scores PiQA and MMLU with the few-shot examples the paper's evaluation uses
+(§3.1.2: PiQA 3, MMLU 5; the companion's shots: PiQA's first 3 validation rows, each MMLU
+subject's 5 dev rows), in the harness's few-shot layout (examples as "text target", joined
+by a blank line). PiQA uses the harness's own few-shot machinery (``num_fewshot`` with the
+``first_n`` sampler over a file of the 3 shots). MMLU's shots differ by subject, which one
+harness task cannot draw from one few-shot split, so each document carries its subject's
+examples and the task's description renders them; the context strings are checked to be
+byte-identical either way. Few-shot contexts are what prefix sharing is for: the zero-shot
+formats leave a few tokens to share.
 
 lm-eval runs in its own environment (``make lmeval-env``) through ``lmeval_runner.py``; the
 companion scores the same context strings with its continuation scorer
@@ -47,8 +57,14 @@ _IGNORE = (",", r"\$", r"(?s).*#### ", r"\.$")  # the harness's gsm8k regexes_to
 # --- the items, as documents in the harness's field names -------------------------------
 
 
-def export_docs(n_piqa: int, n_mmlu: int, n_gsm8k: int, seed: int) -> dict[str, list[dict]]:
-    """The companion's items (its own seeded selection) as harness-style documents."""
+MC_SHOTS = {"piqa": 3, "mmlu": 5}  # the paper's few-shot counts (fipo_utils.data.benchmarks)
+
+
+def export_docs(
+    n_piqa: int, n_mmlu: int, n_gsm8k: int, seed: int, fewshot: bool = False
+) -> dict[str, list[dict]]:
+    """The companion's items (its own seeded selection) as harness-style documents; with
+    ``fewshot`` each MMLU document carries its subject's examples (field ``shots``)."""
     from fipo_utils.data.benchmarks import LETTERS, load_benchmark
 
     docs: dict[str, list[dict]] = {}
@@ -74,12 +90,37 @@ def export_docs(n_piqa: int, n_mmlu: int, n_gsm8k: int, seed: int) -> dict[str, 
             }
             for item in load_benchmark("mmlu", n_mmlu, seed=seed).items
         ]
+        if fewshot:
+            for doc in docs["mmlu"]:
+                examples = mmlu_dev_shots(doc["id"].split("/", 1)[1].rsplit("-", 1)[0])
+                doc["shots"] = "".join(f"{shot_text('mmlu', s)}\n\n" for s in examples)
     if n_gsm8k:
         docs["gsm8k"] = [
             {"id": item.id, "question": item.instruction, "answer": item.gold}
             for item in load_benchmark("gsm8k", n_gsm8k, seed=seed).items
         ]
     return docs
+
+
+def _reference_rows(*parts: str) -> list[dict]:
+    import datasets
+
+    from fipo_utils.runs.paths import reference_path
+
+    path = reference_path("benchmarks", *parts)
+    if path is None:
+        raise FileNotFoundError(f"benchmarks/{'/'.join(parts)} under FIPO_DATA_DIR")
+    return [dict(row) for row in datasets.load_from_disk(str(path))]
+
+
+def piqa_shots() -> list[dict]:
+    """The companion's PiQA examples: the first validation rows (left out of its items)."""
+    return _reference_rows("piqa", "validation")[: MC_SHOTS["piqa"]]
+
+
+def mmlu_dev_shots(subject: str) -> list[dict]:
+    """The subject's first dev rows, MMLU's own few-shot examples."""
+    return _reference_rows("mmlu", subject, "dev")[: MC_SHOTS["mmlu"]]
 
 
 def gsm8k_shots() -> list[dict]:
@@ -95,20 +136,40 @@ def gsm8k_shots() -> list[dict]:
 # --- the harness's formats, built on the companion's side -------------------------------
 
 
-def mc_requests(benchmark: str, doc: dict) -> tuple[str, list[str], list[str]]:
-    """(context, continuations, option texts for acc_norm) in the harness task's format."""
+def _mc_text(benchmark: str, doc: dict) -> str:
+    """The harness task's ``doc_to_text`` for one document."""
+    if benchmark == "piqa":
+        return f"Question: {doc['goal']}\nAnswer:"
+    if benchmark == "mmlu":
+        options = "".join(f"\n{x}. {c}" for x, c in zip("ABCD", doc["choices"], strict=True))
+        return f"{doc['question'].strip()}{options}\nAnswer:"
+    raise ValueError(f"{benchmark} is not multiple choice here")
+
+
+def shot_text(benchmark: str, doc: dict) -> str:
+    """One few-shot example as the harness writes it: text, a space, the gold target."""
+    if benchmark == "piqa":
+        target = [doc["sol1"], doc["sol2"]][doc["label"]]
+    else:
+        target = "ABCD"[doc["answer"]]
+    return f"{_mc_text(benchmark, doc)} {target}"
+
+
+def mc_requests(
+    benchmark: str, doc: dict, shots: list[dict] | None = None
+) -> tuple[str, list[str], list[str]]:
+    """(context, continuations, option texts for acc_norm) in the harness task's format;
+    ``shots`` (PiQA) or the document's own ``shots`` field (MMLU) put examples first."""
+    text = _mc_text(benchmark, doc)
     if benchmark == "piqa":
         choices = [doc["sol1"], doc["sol2"]]
-        return f"Question: {doc['goal']}\nAnswer:", [" " + c for c in choices], choices
-    if benchmark == "mmlu":
-        letters = ["A", "B", "C", "D"]
-        options = "".join(f"\n{x}. {c}" for x, c in zip(letters, doc["choices"], strict=True))
-        context = (
-            f"The following are multiple choice questions (with answers) about "
-            f"{doc['subject']}.\n\n{doc['question'].strip()}{options}\nAnswer:"
-        )
-        return context, [" " + x for x in letters], letters
-    raise ValueError(f"{benchmark} is not multiple choice here")
+        examples = "".join(f"{shot_text('piqa', s)}\n\n" for s in shots or [])
+        return examples + text, [" " + c for c in choices], choices
+    letters = ["A", "B", "C", "D"]
+    description = (
+        f"The following are multiple choice questions (with answers) about {doc['subject']}.\n\n"
+    )
+    return description + doc.get("shots", "") + text, [" " + x for x in letters], letters
 
 
 def gsm8k_context(doc: dict, shots: list[dict]) -> str:
@@ -145,7 +206,9 @@ def harness_exact_match(prediction: str, reference: str) -> bool:
 # --- the harness's side -------------------------------------------------------------------
 
 
-def write_tasks(folder: Path, docs: dict[str, list[dict]], max_gen_toks: int) -> list[str]:
+def write_tasks(
+    folder: Path, docs: dict[str, list[dict]], max_gen_toks: int, fewshot: bool = False
+) -> list[str]:
     """Task YAMLs over local JSONL files, in the harness's own task formats."""
     import yaml
 
@@ -156,22 +219,32 @@ def write_tasks(folder: Path, docs: dict[str, list[dict]], max_gen_toks: int) ->
     common = {"dataset_path": "json", "test_split": "test", "output_type": "multiple_choice"}
     if "piqa" in docs:
         tasks.append("fipo_piqa")
+        files = {"test": str(folder / "piqa.jsonl")}
         task = common | {
             "task": "fipo_piqa",
-            "dataset_kwargs": {"data_files": {"test": str(folder / "piqa.jsonl")}},
+            "dataset_kwargs": {"data_files": files},
             "doc_to_text": "Question: {{goal}}\nAnswer:",
             "doc_to_target": "label",
             "doc_to_choice": "{{[sol1, sol2]}}",
             "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
         }
+        if fewshot:
+            files["train"] = str(folder / "piqa_shots.jsonl")
+            _write_jsonl(folder / "piqa_shots.jsonl", piqa_shots())
+            task |= {
+                "fewshot_split": "train",
+                "num_fewshot": MC_SHOTS["piqa"],
+                "fewshot_config": {"sampler": "first_n"},
+            }
         (folder / "fipo_piqa.yaml").write_text(yaml.safe_dump(task, sort_keys=False))
     if "mmlu" in docs:
         tasks.append("fipo_mmlu")
         task = common | {
             "task": "fipo_mmlu",
             "dataset_kwargs": {"data_files": {"test": str(folder / "mmlu.jsonl")}},
+            # with --fewshot each document carries its subject's examples (module docstring)
             "description": "The following are multiple choice questions (with answers) "
-            "about {{subject}}.\n\n",
+            "about {{subject}}.\n\n" + ("{{shots}}" if fewshot else ""),
             "doc_to_text": "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\n"
             "C. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:",
             "doc_to_choice": ["A", "B", "C", "D"],
@@ -267,7 +340,12 @@ def run_lmeval(
 
 
 def companion_mc(
-    model_path: str, benchmark: str, docs: list[dict], batch_size: int, share_prefix: bool
+    model_path: str,
+    benchmark: str,
+    docs: list[dict],
+    batch_size: int,
+    share_prefix: bool,
+    shots: list[dict] | None = None,
 ) -> dict[str, Any]:
     """Per item: context, option scores, acc and acc_norm choices; and the wall time."""
     from fipo_utils.models.loglikelihood import ContinuationScorer, best_options
@@ -275,7 +353,7 @@ def companion_mc(
 
     loaded = get_model(model_path)
     scorer = ContinuationScorer(loaded.model, loaded.tokenizer, batch_size, share_prefix)
-    built = [mc_requests(benchmark, doc) for doc in docs]
+    built = [mc_requests(benchmark, doc, shots) for doc in docs]
     requests = [(context, x) for context, continuations, _ in built for x in continuations]
     start = time.perf_counter()
     scores = iter(scorer.score(requests))
@@ -442,15 +520,25 @@ def agreement(
     batch_size: int = 8,
     max_gen_toks: int = 128,
     unshared: bool = True,
+    fewshot: bool = False,
 ) -> dict[str, Any]:
-    """Run both sides and compare; ``unshared`` adds the companion without prefix sharing."""
+    """Run both sides and compare; ``unshared`` adds the companion without prefix sharing,
+    ``fewshot`` the paper's PiQA and MMLU examples (module docstring)."""
     from fipo_utils.models.loading import resolve_model_path
 
     model_path = resolve_model_path(model)
-    docs = export_docs(counts.get("piqa", 0), counts.get("mmlu", 0), counts.get("gsm8k", 0), seed)
-    tasks = write_tasks(folder, docs, max_gen_toks)
+    docs = export_docs(
+        counts.get("piqa", 0), counts.get("mmlu", 0), counts.get("gsm8k", 0), seed, fewshot
+    )
+    tasks = write_tasks(folder, docs, max_gen_toks, fewshot)
+    shots = {"piqa": piqa_shots() if fewshot else None, "mmlu": None}
     harness = run_lmeval(folder, model_path, tasks, batch_size)
-    report: dict[str, Any] = {"model": model, "seed": seed, "batch_size": batch_size}
+    report: dict[str, Any] = {
+        "model": model,
+        "seed": seed,
+        "batch_size": batch_size,
+        "fewshot": MC_SHOTS if fewshot else None,
+    }
     report["lmeval_load_seconds"] = harness["load_seconds"]
     for name, rows in docs.items():
         theirs = harness["tasks"][f"fipo_{name}"]
@@ -458,10 +546,10 @@ def agreement(
             ours = companion_gsm8k(model_path, rows, batch_size, max_gen_toks)
             entry = compare_gsm8k(rows, ours, theirs)
         else:
-            ours = companion_mc(model_path, name, rows, batch_size, share_prefix=True)
+            ours = companion_mc(model_path, name, rows, batch_size, True, shots[name])
             entry = compare_mc(name, rows, ours, theirs)
             if unshared:
-                plain = companion_mc(model_path, name, rows, batch_size, share_prefix=False)
+                plain = companion_mc(model_path, name, rows, batch_size, False, shots[name])
                 entry["companion_unshared_items_per_s"] = len(rows) / plain["seconds"]
                 entry["tokens_shared_vs_unshared"] = [ours["tokens"], plain["tokens"]]
         entry["companion_seconds"] = ours["seconds"]
@@ -475,6 +563,14 @@ def agreement(
 def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# lm-evaluation-harness agreement: {report['model']}",
+        "",
+        "Multiple choice "
+        + (
+            f"few-shot ({', '.join(f'{k} {v}' for k, v in report['fewshot'].items())} examples)"
+            if report.get("fewshot")
+            else "zero-shot (the harness's default task formats)"
+        )
+        + "; GSM8K 5-shot.",
         "",
         f"Machine: {report.get('machine', {})}",
         "",
@@ -531,6 +627,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-gen-toks", type=int, default=128)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--fewshot", action="store_true", help="PiQA 3 and MMLU 5 examples, as the paper"
+    )
+    parser.add_argument(
+        "--no-unshared",
+        action="store_true",
+        help="skip the companion's run without prefix sharing (5-shot MMLU: ~4x the harness)",
+    )
     args = parser.parse_args()
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
     counts = {"piqa": args.piqa, "mmlu": args.mmlu, "gsm8k": args.gsm8k}
@@ -543,9 +647,12 @@ def main() -> None:
             seed=args.seed,
             batch_size=args.batch_size,
             max_gen_toks=args.max_gen_toks,
+            fewshot=args.fewshot,
+            unshared=not args.no_unshared,
         )
     report["machine"] = machine_description()
-    out = HERE / "results" / "lmeval" / stamp  # not beside the suite's own reports
+    name = f"{stamp}-fewshot" if args.fewshot else stamp
+    out = HERE / "results" / "lmeval" / name  # not beside the suite's own reports
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
