@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from fipo_utils.data.benchmarks import benchmark_family
 from fipo_utils.evaluation.columns import CONDITIONS, PREDICTION_FIELDS, RESULT_COLUMNS
 from fipo_utils.runs.folders import MissingStepOutput
 
@@ -47,11 +48,6 @@ class RunCollection:
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     ipl_rounds: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     type_mix: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def benchmark_group(benchmark: str) -> str:
-    """The paper's benchmark a result row belongs to (``bbh/navigate`` -> ``bbh``)."""
-    return benchmark.split("/", 1)[0]
 
 
 def run_labels(run_dirs: list[Path]) -> list[str]:
@@ -129,7 +125,7 @@ def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str)
         "primary": row["primary"] == "True",
         **counts,
         "accuracy": accuracy,
-        "benchmark_group": benchmark_group(row["benchmark"]),
+        "benchmark_group": benchmark_family(row["benchmark"]),
     }
 
 
@@ -191,7 +187,7 @@ def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=[*columns, "scoring", "correct_by"])
     frame["id"] = frame["id"].astype(str)
-    frame["benchmark_group"] = frame["benchmark"].map(benchmark_group)
+    frame["benchmark_group"] = frame["benchmark"].map(benchmark_family)
     return frame
 
 

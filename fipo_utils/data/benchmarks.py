@@ -93,10 +93,16 @@ class LoadedBenchmark:
     source: str
 
 
+def benchmark_family(name: str) -> str:
+    """The paper's benchmark a name belongs to (``bbh/navigate`` -> ``bbh``): the unit of
+    Table 2's columns, of few-shot counts and of answer checking."""
+    return name.split("/", 1)[0]
+
+
 def render_prompt(item: BenchmarkItem, instruction: str | None = None) -> str:
     """The tester's input (before chat wrapping): context, instruction, options, cue."""
     text = item.instruction if instruction is None else instruction
-    family = item.benchmark.split("/", 1)[0]
+    family = benchmark_family(item.benchmark)
     if family == "gsm8k":
         return f"{item.few_shot_context}\n\nQ: {text}\nA:"
     if family == "bbh":
@@ -112,7 +118,7 @@ def expand_names(names: Iterable[str]) -> list[str]:
     """``bbh`` means all 27 tasks; ``bbh/<task>`` one; other names pass through checked."""
     expanded: list[str] = []
     for name in names:
-        family = name.split("/", 1)[0]
+        family = benchmark_family(name)
         if family not in FAMILIES:
             raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(FAMILIES)}")
         if name == "bbh":
@@ -145,7 +151,7 @@ def load_benchmark(
     """Load one benchmark (``gsm8k``, ``bbh/<task>``, ``piqa``, ``cosmosqa``, ``mmlu``)."""
     if expand_names([name]) != [name]:
         raise ValueError(f"{name!r} names several benchmarks: load them with load_benchmarks")
-    family = name.split("/", 1)[0]
+    family = benchmark_family(name)
     root = Path(data_dir) if data_dir else reference_path("benchmarks")
     local_reason = "no local benchmark folder (set FIPO_DATA_DIR)"
     if root is not None:
@@ -171,7 +177,7 @@ def items_for(name: str, n_items: int | None | dict[str, int | None]) -> int | N
     A mapping lets a study give costly generation benchmarks fewer items."""
     if not isinstance(n_items, dict):
         return n_items
-    for key in (name, name.split("/", 1)[0], "default"):
+    for key in (name, benchmark_family(name), "default"):
         if key in n_items:
             return n_items[key]
     return None

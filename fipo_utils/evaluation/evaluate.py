@@ -28,7 +28,13 @@ from typing import Any
 
 import pandas as pd
 
-from fipo_utils.data.benchmarks import LETTERS, BenchmarkItem, LoadedBenchmark, load_benchmark
+from fipo_utils.data.benchmarks import (
+    LETTERS,
+    BenchmarkItem,
+    LoadedBenchmark,
+    benchmark_family,
+    load_benchmark,
+)
 from fipo_utils.data.template import prompt_format_for, wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
@@ -50,7 +56,8 @@ def only_benchmarks(records: list[dict[str, Any]], wanted: list[str] | None) -> 
     scores a subset of what notebook 05 rewrote when the budget asks for it."""
     if not wanted:
         return records
-    return [r for r in records if {r["benchmark"], r["benchmark"].split("/", 1)[0]} & set(wanted)]
+    wanted_set = set(wanted)
+    return [r for r in records if {r["benchmark"], benchmark_family(r["benchmark"])} & wanted_set]
 
 
 def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:

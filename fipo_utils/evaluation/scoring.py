@@ -25,6 +25,7 @@ from fipo_utils.data.answers import (
     numbers_in,
     parse_number,
 )
+from fipo_utils.data.benchmarks import benchmark_family
 
 # A continuation that starts a new few-shot question belongs to no answer.
 _NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question)\s*:", re.IGNORECASE)
@@ -143,7 +144,7 @@ def is_correct(benchmark: str, prediction: str, gold: str | int, strict: bool = 
     is unaffected). Never raises on any ``prediction``; an unknown ``benchmark`` name is a
     programming error and raises.
     """
-    family = benchmark.split("/", 1)[0]
+    family = benchmark_family(benchmark)
     if family not in {"gsm8k", "bbh", "mmlu", "piqa", "cosmosqa"}:
         raise ValueError(
             f"unknown benchmark {benchmark!r}: expected gsm8k, bbh/<task>, mmlu, piqa or cosmosqa"

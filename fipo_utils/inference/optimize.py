@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fipo_utils.data.answers import gold_letter, gsm8k_gold_number, numbers_in
-from fipo_utils.data.benchmarks import BenchmarkItem
+from fipo_utils.data.benchmarks import BenchmarkItem, benchmark_family
 from fipo_utils.data.template import Template, count_words, render_optimizer_prompt, wrap_prompt
 from fipo_utils.models.generate import GenerationParams
 
@@ -158,7 +158,7 @@ def cheating_note(item: BenchmarkItem, optimized: str) -> bool:
     instruction lacks.
     """
     text, naive = optimized or "", item.instruction
-    family = item.benchmark.split("/", 1)[0]
+    family = benchmark_family(item.benchmark)
     gold = item.gold.strip()
     number = gsm8k_gold_number(gold) if family == "gsm8k" else None
     if family == "bbh" and re.fullmatch(r"-?\d[\d,]*", gold):
