@@ -20,7 +20,13 @@ from fipo_utils.evaluation.evaluate import (
     primary_scoring,
 )
 from fipo_utils.models.generate import GenerationParams
-from fipo_utils.models.loglikelihood import ContinuationScorer, best_options, encode_pair
+from fipo_utils.models.loglikelihood import (
+    ContinuationScorer,
+    best_options,
+    encode_pair,
+    fit_window,
+    model_max_length,
+)
 
 SHOTS = (
     "Answer each question.\n\nQ: what is two plus two?\nA: four\n\n"
@@ -78,6 +84,35 @@ def test_prefix_cache_is_reused_across_calls(tiny) -> None:
     again = scorer.score(_requests()[:8])
     assert again == pytest.approx(first, abs=1e-5)
     assert scorer.tokens_computed - after_first < after_first  # the prefix was not rerun
+
+
+@pytest.mark.parametrize("share_prefix", [True, False], ids=["shared", "unshared"])
+def test_pairs_longer_than_the_window_are_cut_from_the_left(tiny, share_prefix: bool) -> None:
+    """As lm-evaluation-harness: the model reads the last ``max_length`` tokens before each
+    scored token; a long few-shot prompt is not scored at positions beyond the window."""
+    assert model_max_length(tiny.model, tiny.tokenizer) == 2048  # the tiny config's own
+    requests = _requests()
+    scorer = ContinuationScorer(tiny.model, tiny.tokenizer, 4, share_prefix=share_prefix)
+    scorer.max_length = 40  # shorter than the few-shot items, longer than the lone ones
+    expected = []
+    for context, continuation in requests:
+        context_ids, continuation_ids = encode_pair(tiny.tokenizer, context, continuation)
+        kept = (context_ids + continuation_ids)[-41:]
+        with torch.inference_mode():
+            logits = tiny.model(torch.tensor([kept[:-1]])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        start = len(kept) - len(continuation_ids) - 1
+        expected.append(sum(float(logprobs[start + k, t]) for k, t in enumerate(continuation_ids)))
+    untruncated = [_plain(tiny.model, tiny.tokenizer, c, x) for c, x in requests]
+    assert expected != pytest.approx(untruncated, abs=1e-3)  # the window did cut something
+    assert scorer.score(requests) == pytest.approx(expected, abs=1e-3)
+
+
+def test_fit_window_keeps_the_continuation_whole() -> None:
+    assert fit_window([1, 2, 3], [4, 5], 10) == ([1, 2, 3], [4, 5])
+    assert fit_window([1, 2, 3, 4, 5], [6, 7], 4) == ([3, 4, 5], [6, 7])
+    with pytest.raises(ValueError, match="does not fit"):
+        fit_window([1], [2, 3, 4], 2)
 
 
 def test_encode_pair_moves_trailing_space_to_the_continuation(tiny) -> None:

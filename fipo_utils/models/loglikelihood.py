@@ -25,6 +25,11 @@ option of every item. Here (``share_prefix=True``):
 ``share_prefix=False`` scores each pair in its own row (the harness's way); tests check
 that both give the same scores to float tolerance.
 
+A pair longer than the model's context window is cut from the left as the harness cuts it
+(the model sees the last ``max_length`` tokens before each scored one), so a 5-shot MMLU
+prompt of a long subject gets the harness's score rather than positions the model never
+learnt.
+
 Only the positions whose next token is scored go through the output layer, which keeps the
 vocabulary-sized logits small.
 """
@@ -40,7 +45,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from fipo_utils.models.encoding import adds_special_tokens
 
-__all__ = ["ContinuationScorer", "encode_pair", "best_options"]
+__all__ = ["ContinuationScorer", "encode_pair", "best_options", "model_max_length"]
+
+_DEFAULT_MAX_LENGTH = 2048  # the harness's fallback when neither config nor tokenizer says
 
 
 def encode_pair(
@@ -58,6 +65,36 @@ def encode_pair(
     if not continuation_ids:
         raise ValueError(f"continuation {continuation!r} encodes to no token after its context")
     return list(context_ids), list(continuation_ids)
+
+
+def model_max_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The context window the harness assumes for a model: the config's position count,
+    else the tokenizer's ``model_max_length`` when it is a real number, else 2048."""
+    config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config
+    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    if isinstance(value, int) and 0 < value < 10**9:  # transformers' "unset" is 1e30
+        return value
+    return _DEFAULT_MAX_LENGTH
+
+
+def fit_window(
+    context: list[int], continuation: list[int], max_length: int
+) -> tuple[list[int], list[int]]:
+    """Drop the context's first tokens until context + continuation minus its last token
+    fits ``max_length`` (the harness's ``(context + continuation)[-(max_length + 1):]``)."""
+    overflow = len(context) + len(continuation) - 1 - max_length
+    if overflow <= 0:
+        return context, continuation
+    if overflow >= len(context):
+        raise ValueError(
+            f"a continuation of {len(continuation)} tokens does not fit a window of {max_length}"
+        )
+    return context[overflow:], continuation
 
 
 def best_options(scores: Sequence[float], options: Sequence[str]) -> tuple[int, int]:
@@ -112,6 +149,7 @@ class ContinuationScorer:
         # as at training and generation (fipo_utils.models.encoding); byte-level ones add none.
         bos = tokenizer.bos_token_id
         self._bos = [bos] if bos is not None and adds_special_tokens(tokenizer) else []
+        self.max_length = model_max_length(model, tokenizer)
         self.prefix_cache_size = prefix_cache_size
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, ...]]] = OrderedDict()
         self.tokens_computed = 0  # tokens run through the model, for benchmarks and tests
@@ -121,6 +159,7 @@ class ContinuationScorer:
         encoded = [encode_pair(self.tokenizer, c, x) for c, x in requests]
         if self._bos:
             encoded = [(self._bos + context, continuation) for context, continuation in encoded]
+        encoded = [fit_window(c, x, self.max_length) for c, x in encoded]
         scores: list[float] = [0.0] * len(encoded)
         if not self.share_prefix:
             self._score_unshared(encoded, scores)
