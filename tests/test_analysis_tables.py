@@ -266,3 +266,25 @@ def test_bbh_table_names_where_the_naive_answers_came_from(tmp_path):
     assert naive["source"] == "eval,table8"
     assert naive["tasks"] == "object_counting,penguins_in_a_table"
     assert _cell(table, kind="ours", method="ape")["source"] == "table8"
+
+
+def test_bbh_table_compares_with_the_paper_only_on_table8_tasks(tmp_path):
+    """A tester scored only on other BBH tasks still gets its row, labelled with those
+    tasks, but no difference to Table 8's six-task average."""
+    run = make_run(tmp_path)
+    folder = run / "baselines" / "table8"
+    folder.mkdir(parents=True)
+    header = "optimizer,tester,benchmark,condition,scoring,primary,n_items,n_correct,accuracy\n"
+    (folder / "results.csv").write_text(
+        header
+        + "ape,other-tester,bbh/navigate,naive,strict,True,4,1,0.25\n"
+        + "ape,other-tester,bbh/navigate,optimized,strict,True,4,3,0.75\n"
+    )
+    table = report.build_tables(collect_runs([run]), FAST).tables["table8_bbh_tasks"]
+    other = table[table["tester"] == "other-tester"]
+    assert set(other.loc[other["kind"] == "ours", "tasks"]) == {"navigate"}
+    assert "ours - published" not in set(other["kind"])
+    assert "ours - published" in set(table.loc[table["tester"] == TESTER, "kind"])
+    markdown = tables.bbh_task_markdown(table)
+    assert "not Table 8's tasks: navigate" in markdown
+    assert "1 Table 8 task)" in markdown

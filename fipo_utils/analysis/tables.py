@@ -569,11 +569,14 @@ def bbh_task_table(
 
 def _bbh_differences(table: pd.DataFrame) -> pd.DataFrame:
     """Ours minus published: naive vs naive, each FIPO strategy vs FIPO (baselines such as
-    BPO have no published counterpart in Table 8 and get none)."""
+    BPO have no published counterpart in Table 8 and get none). A tester scored on none of
+    Table 8's tasks gets none either: its fallback tasks are not what the paper averaged."""
     rows = []
     for _, group in table.groupby(["run", "tester"], sort=False):
         pub = group[group["kind"] == "published"].set_index("method")["accuracy"]
         for _, row in group[group["kind"] == "ours"].iterrows():
+            if not _on_table8_tasks(row["tasks"]):
+                continue
             if row["method"] == "naive":
                 target = "naive"
             elif parse_optimizer(row["method"])["kind"] is not None or row["method"].startswith(
@@ -595,6 +598,18 @@ def _bbh_differences(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=table.columns)
 
 
+def _on_table8_tasks(tasks: str) -> bool:
+    return bool(set(tasks.split(",")) & set(published.TABLE8_TASKS))
+
+
+def _tasks_note(row: pd.Series) -> str:
+    """How many of Table 8's tasks a cell averages, or which other tasks stand in."""
+    n = int(row["n_tasks"])
+    if _on_table8_tasks(row["tasks"]):
+        return f"{n} Table 8 task{'s' if n > 1 else ''}"
+    return f"not Table 8's tasks: {row['tasks'].replace(',', ', ')}"
+
+
 def bbh_task_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "_No BBH task results in these runs._"
@@ -607,11 +622,7 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
                     else f"{r['accuracy']:.2f}"
                 )
                 + (_ci_text(r["accuracy_low"], r["accuracy_high"]) if r["kind"] == "ours" else "")
-                + (
-                    f" (n={int(r['n_items'])}, {int(r['n_tasks'])} tasks)"
-                    if r["kind"] == "ours"
-                    else ""
-                )
+                + (f" (n={int(r['n_items'])}, {_tasks_note(r)})" if r["kind"] == "ours" else "")
             ),
             axis=1,
         ),
