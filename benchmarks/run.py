@@ -37,12 +37,7 @@ README_END = "<!-- benchmark-table:end -->"
 # Areas whose module exists but whose rows no committed full-mode run holds yet, each with
 # the reason. tests/test_benchmark_report.py keeps this list exact (an area leaves it once
 # measured) and the README's performance section names each one as not measured.
-NOT_YET_MEASURED = {
-    "evaluation": (
-        "added 2026-12-01; the companion-vs-lm-evaluation-harness, prefix-sharing and "
-        "continuous-batching rows need an idle machine and did not finish on the shared one"
-    ),
-}
+NOT_YET_MEASURED: dict[str, str] = {}
 
 
 def machine_description() -> dict:
