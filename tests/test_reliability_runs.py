@@ -205,3 +205,43 @@ def test_killing_the_kernel_of_a_real_training_step_is_recorded_and_resumes(tmp_
     assert again.returncode == 0, err
     assert [s["status"] for s in read_manifest(run_dir)["steps"]] == ["failed", "done"]
     assert (run_dir / "checkpoints" / "sft-lora" / "final" / "model.safetensors").is_file()
+
+
+def test_a_swallowed_ctrl_c_still_kills_the_kernel_and_is_noted():
+    """Python raises Ctrl-C wherever the main thread is; inside papermill's event loop it
+    was once swallowed in CI (the step ran on and the runner exited 0). The handler kills
+    the runner's children (the kernel) and notes the signal whatever happens to the raise."""
+    from fipo_utils.runs.runner import _stop_signals_as_exception
+
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    received: list[str] = []
+    with _stop_signals_as_exception(received):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass  # swallowed, as the event loop did
+    assert received == ["Ctrl-C"]
+    assert kernel.wait(timeout=10) == -signal.SIGKILL
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_a_step_whose_stop_was_swallowed_is_recorded_interrupted(tmp_path, monkeypatch):
+    from fipo_utils.runs import runner as runner_module
+
+    def swallowing_step(step, run_dir, profile, progress):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        return Path(run_dir) / "notebooks" / "never-written.ipynb"
+
+    monkeypatch.setattr(runner_module, "execute_step", swallowing_step)
+    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match="Ctrl-C"):
+        run_notebook(str(quick), run_dir=run_dir, profile="tiny", **QUIET)
+    step = _only_step(run_dir)
+    assert step["status"] == "interrupted" and step["reason"] == "Ctrl-C"
+    assert not (run_dir / LOCK_NAME).exists()

@@ -92,23 +92,52 @@ class StepAborted(FipoError, RuntimeError):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so the step is recorded before the process ends."""
+    """Ctrl-C or SIGTERM, turned into an exception so the step is recorded before the
+    process ends."""
+
+
+def _kill_child_processes() -> None:
+    """SIGKILL this process's children (the notebook's kernel). Linux-only (``/proc``);
+    elsewhere nothing, and the raised exception alone has to stop the step."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # the parent pid
+            with contextlib.suppress(OSError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
 
 
 @contextlib.contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
+def _stop_signals_as_exception(received: list[str]) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the step whatever the main thread is doing.
+
+    Python raises Ctrl-C wherever the main thread happens to be, and inside papermill's
+    event loop the exception can be swallowed (the step then ran to its end and the runner
+    exited 0: seen in CI). So the handler also kills the kernel, which ends the step for
+    certain, and notes the signal in ``received`` for the caller to record the step as
+    interrupted however the step's call ended."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+        name = signal.Signals(signum).name
+        reason = "Ctrl-C" if signum == signal.SIGINT else f"terminated by signal {name}"
+        if received:  # a second signal while the first is being handled
+            return
+        received.append(reason)
+        _kill_child_processes()
+        raise Terminated(reason)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def _slug(value: Any) -> str:
@@ -278,29 +307,34 @@ def _run_pending(
         log(f"[{number}/{len(steps)}] {record['key']}: running")
         started = time.perf_counter()
         end = functools.partial(_record_end, run_dir, manifest, record, started=started)
+        received: list[str] = []  # the stop signal, if one came during the step
         try:
-            with _sigterm_as_exception():
+            with _stop_signals_as_exception(received):
                 output = execute_step(step, run_dir, profile, progress)
-        except StepFailed as failure:
-            error = failure.error
-            evalue = " ".join(str(error.get("evalue")).split())  # one line, as every reason
-            reason = f"{error.get('ename')}: {evalue} (cell {error.get('cell_index')})"
-            output_notebook = str(failure.output.relative_to(run_dir))
-            fields = {"reason": reason, "error": error, "output_notebook": output_notebook}
-            end("failed", **fields)
-            raise
+            if received:  # the stop was swallowed inside papermill; the kernel is gone
+                raise Terminated(received[0])
         except KeyboardInterrupt as stop:
             _silence_kernel_teardown()
-            reason = str(stop) or "interrupted (Ctrl-C)"
+            reason = received[0] if received else str(stop) or "interrupted (Ctrl-C)"
             end("interrupted", reason=reason)
             raise
-        except DeadKernelError as died:
-            reason = f"the notebook's kernel died (killed, e.g. out of memory): {died}"
-            end("failed", reason=reason)
-            raise StepAborted(record["key"], reason, run_dir) from died
         except Exception as error:
-            reason = user_message(error) or f"{type(error).__name__}: {error}"
-            end("failed", reason=reason)
+            if received:  # whatever the killed kernel raised, the stop signal caused it
+                _silence_kernel_teardown()
+                end("interrupted", reason=received[0])
+                raise Terminated(received[0]) from error
+            if isinstance(error, StepFailed):
+                failed = error.error
+                evalue = " ".join(str(failed.get("evalue")).split())  # one line, as every reason
+                reason = f"{failed.get('ename')}: {evalue} (cell {failed.get('cell_index')})"
+                output_notebook = str(error.output.relative_to(run_dir))
+                end("failed", reason=reason, error=failed, output_notebook=output_notebook)
+                raise
+            if isinstance(error, DeadKernelError):
+                reason = f"the notebook's kernel died (killed, e.g. out of memory): {error}"
+                end("failed", reason=reason)
+                raise StepAborted(record["key"], reason, run_dir) from error
+            end("failed", reason=user_message(error) or f"{type(error).__name__}: {error}")
             raise
         record.update(
             status="done",
