@@ -250,18 +250,24 @@ def test_results_row_with_unreadable_primary_flag_names_the_field(run):
         collect_runs([run])
 
 
-def test_bbh_table_names_where_the_naive_answers_came_from(tmp_path):
-    """A task answered naively only by the Table 8 run (notebook 09) is labelled so."""
+def _bbh_table_with_table8_ape(tmp_path, tester: str, task: str):
+    """The Table 8 view of a synthetic run plus a notebook-09 results file in which APE
+    answers 4 items of ``bbh/<task>`` for ``tester`` (1 right naive, 3 optimized)."""
     run = make_run(tmp_path)
     folder = run / "baselines" / "table8"
     folder.mkdir(parents=True)
     header = "optimizer,tester,benchmark,condition,scoring,primary,n_items,n_correct,accuracy\n"
     (folder / "results.csv").write_text(
         header
-        + f"ape,{TESTER},bbh/penguins_in_a_table,naive,strict,True,4,1,0.25\n"
-        + f"ape,{TESTER},bbh/penguins_in_a_table,optimized,strict,True,4,3,0.75\n"
+        + f"ape,{tester},bbh/{task},naive,strict,True,4,1,0.25\n"
+        + f"ape,{tester},bbh/{task},optimized,strict,True,4,3,0.75\n"
     )
-    table = report.build_tables(collect_runs([run]), FAST).tables["table8_bbh_tasks"]
+    return report.build_tables(collect_runs([run]), FAST).tables["table8_bbh_tasks"]
+
+
+def test_bbh_table_names_where_the_naive_answers_came_from(tmp_path):
+    """A task answered naively only by the Table 8 run (notebook 09) is labelled so."""
+    table = _bbh_table_with_table8_ape(tmp_path, TESTER, "penguins_in_a_table")
     naive = _cell(table, kind="ours", method="naive")
     assert naive["source"] == "eval,table8"
     assert naive["tasks"] == "object_counting,penguins_in_a_table"
@@ -271,16 +277,7 @@ def test_bbh_table_names_where_the_naive_answers_came_from(tmp_path):
 def test_bbh_table_compares_with_the_paper_only_on_table8_tasks(tmp_path):
     """A tester scored only on other BBH tasks still gets its row, labelled with those
     tasks, but no difference to Table 8's six-task average."""
-    run = make_run(tmp_path)
-    folder = run / "baselines" / "table8"
-    folder.mkdir(parents=True)
-    header = "optimizer,tester,benchmark,condition,scoring,primary,n_items,n_correct,accuracy\n"
-    (folder / "results.csv").write_text(
-        header
-        + "ape,other-tester,bbh/navigate,naive,strict,True,4,1,0.25\n"
-        + "ape,other-tester,bbh/navigate,optimized,strict,True,4,3,0.75\n"
-    )
-    table = report.build_tables(collect_runs([run]), FAST).tables["table8_bbh_tasks"]
+    table = _bbh_table_with_table8_ape(tmp_path, "other-tester", "navigate")
     other = table[table["tester"] == "other-tester"]
     assert set(other.loc[other["kind"] == "ours", "tasks"]) == {"navigate"}
     assert "ours - published" not in set(other["kind"])
