@@ -1,0 +1,147 @@
+"""The typed records of the run folder's per-item files (docs/CONTRACTS.md, "Records").
+
+Two records cross stage boundaries item by item:
+
+* :class:`RewriteRecord`, one optimizer's rewrite of one benchmark item
+  (``optimized/<optimizer>/<benchmark>.jsonl``, notebook 05);
+* :class:`PredictionRecord`, one tester's answer to one item under one condition
+  (``eval/predictions/...``, ``baselines/predictions/...``, ``baselines/table8/predictions/...``,
+  notebooks 06, 08 and 09).
+
+Each has one writer and one reader here, so a field is added in one place and every stage
+sees it. They live in ``runs`` (rank 0) because inference, evaluation, baselines and analysis
+all read or write them, and a record type must sit below every stage that uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fipo_utils.runs.io import read_jsonl
+from fipo_utils.runs.safe_write import write_jsonl_preserving
+
+CONDITIONS = ("naive", "optimized")
+
+
+@dataclass(frozen=True)
+class RewriteRecord:
+    """One optimizer's rewrite of one item's instruction, with the audit of the rewrite."""
+
+    id: str
+    benchmark: str
+    optimizer: str
+    naive_instruction: str
+    optimized_instruction: str
+    raw_output: str
+    cheating_note: bool
+    fell_back: bool
+    word_limit: int | None
+    # the rewrite used the whole token budget: it was probably cut off mid-prompt
+    cut_at_max_new_tokens: bool
+    audit: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+REWRITE_FIELDS = tuple(RewriteRecord.__dataclass_fields__)
+# what a reader needs of every rewrite line (the rest has defaults when absent)
+REWRITE_REQUIRED = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One tester's answer to one item under one condition.
+
+    ``scoring`` names the item's primary scoring and ``correct`` is its verdict;
+    ``correct_by`` holds the verdict of every scoring applied (the primary one included).
+    The optional fields are written only when a scoring produced them.
+    """
+
+    id: str
+    benchmark: str
+    optimizer: str
+    tester: str
+    condition: str
+    prompt: str
+    prediction: str
+    gold: str
+    scoring: str
+    correct: bool
+    correct_by: dict[str, bool] = field(default_factory=dict)
+    option_logprobs: list[float] | None = None
+    continuation_logprobs: list[Any] | None = None
+    generated: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.condition not in CONDITIONS:
+            raise ValueError(
+                f"prediction {self.id}: condition {self.condition!r} is not one of {CONDITIONS}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object of the record; optional fields only where present."""
+        record = asdict(self)
+        for name in _OPTIONAL_PREDICTION_FIELDS:
+            if record[name] is None:
+                del record[name]
+        return record
+
+
+PREDICTION_FIELDS = ("id", "benchmark", "optimizer", "tester", "condition", "correct")
+_OPTIONAL_PREDICTION_FIELDS = ("option_logprobs", "continuation_logprobs", "generated")
+
+
+def write_rewrites(path: str | Path, records: Iterable[RewriteRecord]) -> str:
+    """Write rewrite records (an earlier, different file is kept aside, see ``safe_write``)."""
+    return write_jsonl_preserving(path, (record.as_dict() for record in records))
+
+
+def read_rewrites(path: str | Path) -> list[RewriteRecord]:
+    """The rewrite records of one ``optimized/<optimizer>/<benchmark>.jsonl``."""
+    return [_rewrite_from(row) for row in read_jsonl(path, REWRITE_REQUIRED)]
+
+
+def write_predictions(path: str | Path, records: Iterable[PredictionRecord]) -> str:
+    """Write prediction records (an earlier, different file is kept aside)."""
+    return write_jsonl_preserving(path, (record.as_dict() for record in records))
+
+
+def read_predictions(path: str | Path) -> list[PredictionRecord]:
+    """The prediction records of one predictions file; a line without a required field is an
+    error naming the file, line and field."""
+    rows = read_jsonl(path, PREDICTION_FIELDS)
+    known = set(PredictionRecord.__dataclass_fields__)
+    records = []
+    for row in rows:
+        values = {key: value for key, value in row.items() if key in known}
+        values.setdefault("prompt", "")
+        values.setdefault("prediction", "")
+        values.setdefault("gold", "")
+        values.setdefault("scoring", "strict")
+        records.append(PredictionRecord(**values))
+    return records
+
+
+def prediction_dicts(records: Sequence[PredictionRecord]) -> list[dict[str, Any]]:
+    """Records as the plain mappings the results table counts."""
+    return [record.as_dict() for record in records]
+
+
+def _rewrite_from(row: dict[str, Any]) -> RewriteRecord:
+    return RewriteRecord(
+        id=str(row["id"]),
+        benchmark=str(row["benchmark"]),
+        optimizer=str(row["optimizer"]),
+        naive_instruction=str(row["naive_instruction"]),
+        optimized_instruction=str(row["optimized_instruction"]),
+        raw_output=str(row.get("raw_output", "")),
+        cheating_note=bool(row.get("cheating_note", False)),
+        fell_back=bool(row.get("fell_back", False)),
+        word_limit=row.get("word_limit"),
+        cut_at_max_new_tokens=bool(row.get("cut_at_max_new_tokens", False)),
+        audit=dict(row.get("audit") or {}),
+    )
