@@ -154,7 +154,7 @@ def run_bpo_win_rate(
     whether to ``train`` the BPO rewriter (on ``pairs``). Rewriters: ``bpo-sft`` (the trained
     one, when trained) and ``bpo-style-zero-shot`` (the base model with the same request).
     """
-    from fipo_utils.baselines.step import _data_dir
+    from fipo_utils.baselines.answers import baseline_data_dir
     from fipo_utils.models.generators import generator_from_settings
 
     run_dir = Path(run_dir)
@@ -162,7 +162,7 @@ def run_bpo_win_rate(
     models = profile["models"]
     fmt = models.get("prompt_format", "chat_template")
     seed = int(profile.get("seed", 2024))
-    data_dir = _data_dir(need="bpo")
+    data_dir = baseline_data_dir(need="bpo")
     instruction = bpo_instruction(bpo.get("template"))
     rewrite_params = bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed)
     answer_params = GenerationParams(int(bpo["answer_max_new_tokens"]), 0.0, 1.0, seed)

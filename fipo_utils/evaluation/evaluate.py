@@ -39,7 +39,8 @@ from fipo_utils.data.template import prompt_format_for, wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
-from fipo_utils.runs.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
+from fipo_utils.runs.records import PredictionRecord, prediction_dicts, write_predictions
+from fipo_utils.runs.safe_write import read_jsonl, write_text_preserving
 
 __all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
 
@@ -244,37 +245,38 @@ def _verdicts(job: dict[str, Any], mc: tuple[str, ...]) -> dict[str, bool]:
 def _write_predictions(
     run_dir: Path, jobs: list[dict[str, Any]], mc: tuple[str, ...], generation: str = "strict"
 ) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[PredictionRecord]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
         scoring = primary_scoring(item, mc, generation)
         verdicts = _verdicts(job, mc)
         correct = verdicts[scoring]
-        prediction = {
-            "id": item.id,
-            "benchmark": item.benchmark,
-            "optimizer": job["record"]["optimizer"],
-            "tester": job["tester"],
-            "condition": job["condition"],
-            "prompt": job["prompt"],
-            "prediction": job["prediction"],
-            "gold": item.gold,
-            "scoring": scoring,
-            "correct": correct,
-            "correct_by": verdicts,
-        }
-        for extra in ("option_logprobs", "continuation_logprobs"):
-            if extra in job:
-                prediction[extra] = job[extra]
-        if "generated" in job and job["generated"] != job["prediction"]:
-            prediction["generated"] = job["generated"]
-        key = (prediction["optimizer"], job["tester"], item.benchmark)
+        prediction = PredictionRecord(
+            id=item.id,
+            benchmark=item.benchmark,
+            optimizer=job["record"]["optimizer"],
+            tester=job["tester"],
+            condition=job["condition"],
+            prompt=job["prompt"],
+            prediction=job["prediction"],
+            gold=item.gold,
+            scoring=scoring,
+            correct=correct,
+            correct_by=verdicts,
+            option_logprobs=job.get("option_logprobs"),
+            continuation_logprobs=job.get("continuation_logprobs"),
+            # the generated answer, where it is not already the prediction
+            generated=job["generated"]
+            if "generated" in job and job["generated"] != job["prediction"]
+            else None,
+        )
+        key = (prediction.optimizer, job["tester"], item.benchmark)
         groups.setdefault(key, []).append(prediction)
     rows = []
     for (optimizer, tester, benchmark), predictions in sorted(groups.items()):
         path = run_dir / "eval" / "predictions" / optimizer / tester / f"{benchmark}.jsonl"
-        write_jsonl_preserving(path, predictions)
-        rows.extend(result_rows(predictions))
+        write_predictions(path, predictions)
+        rows.extend(result_rows(prediction_dicts(predictions)))
     return rows
 
 
