@@ -83,8 +83,6 @@ def audit_table(records: pd.DataFrame) -> pd.DataFrame:
     record of :func:`audit_prompt`); list-valued checks count an item when the list is not
     empty. A last row ``all`` pools the benchmarks.
     """
-    if "audit" not in records:
-        raise KeyError("these optimized records carry no 'audit' field (written before audits)")
     flags = pd.DataFrame(
         [{k: bool(a[k]) for k in AUDIT_FLAGS} for a in records["audit"]], index=records.index
     )
@@ -103,8 +101,6 @@ def audit_table(records: pd.DataFrame) -> pd.DataFrame:
 
 def flagged_rewrites(records: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """Up to ``n`` rewrites with at least one flag, naive beside optimized, flags spelled out."""
-    if "audit" not in records:
-        return records.iloc[0:0]
     found = [
         ", ".join(f"{k}: {a[k]}" if isinstance(a[k], list) else k for k in AUDIT_FLAGS if a[k])
         for a in records["audit"]

@@ -135,11 +135,7 @@ def check_profile_unchanged(run_dir: Path, manifest: dict, accept_change: bool =
     and keys) in the manifest and adopts the new values instead.
     """
     current = load_profile(manifest["profile"])
-    recorded = manifest.get("profile_resolved")
-    if recorded is None:  # a manifest from before profiles were recorded: start recording
-        manifest.update(profile_resolved=current, profile_hash=settings_hash(current))
-        return
-    changes = changed_keys(recorded, current)
+    changes = changed_keys(manifest["profile_resolved"], current)
     if not changes:
         return
     if not accept_change:
