@@ -52,8 +52,8 @@ def _normalise(text: str) -> str:
 def audit_prompt(item: BenchmarkItem, optimized: str, word_limit: int | None) -> dict:
     """One audit record for one rewrite of ``item.instruction``.
 
-    ``options_lost``: options listed in the naive instruction whose text the rewrite no longer
-    contains (multiple-choice benchmarks keep their options outside the instruction, so they
+    ``options_lost``: options listed in the naive instruction whose text the rewrite does not
+    contain (multiple-choice benchmarks keep their options outside the instruction, so they
     cannot be lost). ``numbers_lost`` / ``entities_lost``: those of the naive instruction the
     rewrite lacks. ``over_word_limit``: more space-separated words than ``G_N`` (never, for
     an optimizer that had no word limit: ``word_limit=None``).

@@ -128,7 +128,7 @@ def new_manifest(profile: str, overrides: dict[str, Any], steps: list[dict[str, 
 
 
 def check_profile_unchanged(run_dir: Path, manifest: dict, accept_change: bool = False) -> None:
-    """Stop a resume when the run's profile file now resolves to other values.
+    """Stop a resume when the run's profile file resolves to values other than the recorded ones.
 
     Steps already done were made with the recorded values; continuing with new ones would
     mix two recipes in one run without a trace. ``accept_change`` records the change (time
