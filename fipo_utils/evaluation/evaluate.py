@@ -148,15 +148,15 @@ MC_SCORINGS = ("letter", "generate", "continuation")  # in order of precedence a
 
 
 def mc_scorings(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The multiple-choice scorings to run, from ``mc_scoring`` (a name or a list of names;
-    ``logprob`` is the older name of ``letter``), ordered so the primary comes first."""
+    """The multiple-choice scorings to run, from ``mc_scoring`` (a name or a list of names),
+    ordered so the primary comes first."""
     names = [value] if isinstance(value, str) else list(value or ["letter"])
-    chosen = {"letter" if name == "logprob" else name for name in names}
+    chosen = set(names)
     unknown = sorted(chosen - set(MC_SCORINGS))
     if unknown or not chosen:
         raise ValueError(
             f"evaluate.mc_scoring: unknown scoring {unknown or names!r}; choose from "
-            f"logprob/letter, generate, continuation (or a list of them)"
+            f"letter, generate, continuation (or a list of them)"
         )
     return tuple(name for name in MC_SCORINGS if name in chosen)
 

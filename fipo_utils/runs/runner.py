@@ -356,9 +356,10 @@ def reproduce(
     """Run the profile's notebook chain into a new run folder, or resume an earlier one.
 
     Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
-    after recording it in the manifest. A resume stops when the run's profile now resolves
-    to other values, unless ``accept_profile_change``; it refuses a folder another live
-    process is writing into (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
+    after recording it in the manifest. A resume stops when the run's profile resolves to
+    values other than the recorded ones, unless ``accept_profile_change``; it refuses a
+    folder another live process is writing into
+    (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
     """
     progress = sys.stderr.isatty() if progress is None else progress
     if resume:
