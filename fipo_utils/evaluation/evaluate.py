@@ -5,12 +5,12 @@ Generation benchmarks (GSM8K, BBH) are scored by answer extraction
 template, primary by default) and leniently (looser cues); ``scoring: lenient`` makes the
 lenient verdict the primary one. Both verdicts are kept in every prediction record.
 Multiple-choice benchmarks (PiQA, CosmosQA, MMLU) are scored, as in the paper, by the option
-letter with the highest next-token log-probability (``mc_scoring: logprob``, scoring name
-``letter``), or optionally by the letter found in a generated answer (``generate``), or by the
-log-likelihood of each option's text after the prompt (``continuation``, lm-evaluation-harness's
-``acc``, plus ``continuation_norm``, its per-character ``acc_norm``;
-:mod:`fipo_utils.models.loglikelihood`). ``mc_scoring`` may name several, e.g.
-``[letter, continuation]``: they run in one pass and every verdict lands in ``correct_by``.
+letter with the highest next-token log-probability (``mc_scoring: letter``), or optionally by
+the letter found in a generated answer (``generate``), or by the log-likelihood of each
+option's text after the prompt (``continuation``, lm-evaluation-harness's ``acc``, plus
+``continuation_norm``, its per-character ``acc_norm``; :mod:`fipo_utils.models.loglikelihood`).
+``mc_scoring`` may name several, e.g. ``[letter, continuation]``: they run in one pass and
+every verdict lands in ``correct_by``.
 The primary scoring is the first of letter, generate, continuation that runs.
 
 Outputs (docs/CONTRACTS.md): ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` with
