@@ -22,7 +22,7 @@ from typing import Any
 
 from fipo_utils.baselines.oirl.rerank import choose_best, score_candidates
 from fipo_utils.baselines.search.ape import run_ape
-from fipo_utils.baselines.search.candidates import SearchResult
+from fipo_utils.baselines.search.candidates import SearchInputs, SearchResult
 from fipo_utils.baselines.search.opro import run_opro
 from fipo_utils.baselines.search.split import with_instruction
 from fipo_utils.data.benchmarks import BenchmarkItem
@@ -146,7 +146,7 @@ register_optimizer(
 )(lambda name, context: OirlBestOfN(name, context))
 
 
-Search = Callable[..., SearchResult]
+Search = Callable[[SearchInputs], SearchResult]
 
 
 @dataclass
@@ -169,12 +169,14 @@ class SearchedInstruction:
     def rewrite(self, items: Sequence[BenchmarkItem]) -> list[Rewrite]:
         context = self.context
         self.result = self.search(
-            context.resource("proposer"),
-            context.resource("scorer"),
-            context.resource("split"),
-            context.resource("budget"),
-            fmt=context.prompt_format,
-            seed=int(context.resource("seed")),
+            SearchInputs(
+                proposer=context.resource("proposer"),
+                scorer=context.resource("scorer"),
+                split=context.resource("split"),
+                budget=context.resource("budget"),
+                fmt=context.prompt_format,
+                seed=int(context.resource("seed")),
+            )
         )
         best = self.result.best_instruction
         details = {"best_instruction": best, "dev_accuracy": self.result.best_dev_accuracy}
