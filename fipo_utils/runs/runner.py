@@ -237,9 +237,10 @@ def _kernel_manager_logging_to(handle: Any) -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelLoggingToFile(AsyncKernelManager):
-        async def start_kernel(self, **kwargs: Any) -> None:
+        # jupyter_client's stubs type the async manager's start_kernel as its sync base's
+        async def start_kernel(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
             kwargs.setdefault("stderr", handle)
-            await super().start_kernel(**kwargs)
+            await super().start_kernel(*args, **kwargs)
 
     return KernelLoggingToFile
 
