@@ -13,6 +13,7 @@ import pytest
 
 import fipo_utils.models.generators as generators
 from fipo_utils.baselines import step
+from fipo_utils.baselines.answers import recount_win_rates
 from fipo_utils.data.benchmarks import BenchmarkItem, LoadedBenchmark
 from fipo_utils.runs.profiles import load_profile, section
 from fipo_utils.runs.records import read_predictions
@@ -90,3 +91,5 @@ def test_win_rates_equal_the_prediction_files(tmp_path: Path, shared_data, monke
     # the FIPO rewrite of the even items is answered right: two wins out of four
     assert counted["fipo-single"] == 2
     assert out["win_rates"]["win"].sum() >= 2
+    # fipo figures' recount from the files agrees with what the step wrote
+    assert recount_win_rates(tmp_path) == "unchanged"

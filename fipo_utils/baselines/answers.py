@@ -8,6 +8,7 @@ can never disagree with the prediction files it sits beside.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from fipo_utils.baselines.search.candidates import answer_items
 from fipo_utils.data.benchmarks import BenchmarkItem
 from fipo_utils.evaluation.scoring import generation_verdicts
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.io import read_json
 from fipo_utils.runs.paths import reference_data_dir
-from fipo_utils.runs.records import PredictionRecord
+from fipo_utils.runs.records import PredictionRecord, read_predictions
+from fipo_utils.runs.safe_write import write_text_preserving
 
 
 def prediction_records(
@@ -98,3 +101,35 @@ def baseline_data_dir(need: str = "oirl") -> Path:
             "oirl/, bpo/, benchmarks/gsm8k/ and svamp/ (see docs/baselines.md)"
         )
     return root
+
+
+def win_rate_from_file(path: str | Path) -> WinRate:
+    """The win rate of one predictions file (its ``naive`` and ``optimized`` records of the
+    same items, paired by id)."""
+    records = read_predictions(path)
+    naive = {r.id: r for r in records if r.condition == "naive"}
+    optimized = {r.id: r for r in records if r.condition == "optimized"}
+    if naive.keys() != optimized.keys():
+        raise ValueError(f"{path}: naive and optimized records are not of the same items")
+    ids = sorted(naive)
+    return pairwise_win_rate([naive[i] for i in ids], [optimized[i] for i in ids])
+
+
+def recount_win_rates(run_dir: str | Path) -> str | None:
+    """Recount every win rate of ``baselines/summary.json`` from the prediction files beside
+    it, in the summary's own order; returns what ``safe_write`` did, or ``None`` when the run
+    has no baselines summary. This is how a summary's counts are brought back in line with its
+    predictions (``fipo figures`` calls it)."""
+    folder = Path(run_dir) / "baselines"
+    summary_path = folder / "summary.json"
+    if not summary_path.is_file():
+        return None
+    summary = read_json(summary_path)
+    rows = []
+    for row in summary.get("win_rates", []):
+        path = folder / "predictions" / row["optimizer"] / row["tester"]
+        counts = win_rate_from_file(path / f"{summary['benchmark']}.jsonl")
+        rows.append({"optimizer": row["optimizer"], "tester": row["tester"], **counts.as_dict()})
+    summary["win_rates"] = rows
+    text = json.dumps(summary, indent=2, default=str) + "\n"
+    return write_text_preserving(summary_path, text)

@@ -1,7 +1,9 @@
 """``fipo figures RUN_DIR...``: regenerate the analysis of runs (tables into the first run's
 ``analysis/``, figures into its ``figures/``), the same as notebook 07 does. Nothing outside
 the run folder changes unless asked: ``--out figures/`` also copies the figures into the
-project's tracked ``figures/`` (how the README's figures are refreshed)."""
+project's tracked ``figures/`` (how the README's figures are refreshed). The first run's
+``baselines/summary.json`` win rates are recounted from its prediction files first, so the
+summary and the files beside it agree."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         write_figures,
         write_tables,
     )
+    from fipo_utils.baselines.answers import recount_win_rates
     from fipo_utils.runs.profiles import load_profile
     from fipo_utils.runs.safe_write import check_writable_folder
 
@@ -46,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.run_dirs[0]).is_dir():  # a missing run is reported by analyse, not made
         check_writable_folder(Path(args.run_dirs[0]) / "analysis", "run folder")
     out = check_writable_folder(args.out, "--out") if args.out else None
+    recounted = recount_win_rates(args.run_dirs[0]) if Path(args.run_dirs[0]).is_dir() else None
+    if recounted is not None:
+        print(f"baselines/summary.json win rates recounted from the predictions: {recounted}")
     analysis = analyse(args.run_dirs, settings)
     tables = write_tables(analysis, args.run_dirs[0])
     figures = write_figures(analysis, args.run_dirs[0], out)
