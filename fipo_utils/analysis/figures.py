@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
-from fipo_utils.analysis.bootstrap import accuracy_ci_from_counts
 from fipo_utils.analysis.significance import POOLED
 from fipo_utils.analysis.tables import WAVG_PAPER
+from fipo_utils.evaluation.bootstrap import accuracy_ci_from_counts
 from fipo_utils.runs.figure_files import plain_ticks
 
 # Expected case-type shares of diversified data (the paper's dataset diversification: half

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis import bootstrap, published
+from fipo_utils.analysis import published
 from fipo_utils.analysis.results import RunCollection
+from fipo_utils.evaluation import bootstrap
 
 WAVG_PAPER = "wavg_paper_sizes"
 KEY = ["run", "source", "optimizer", "tester"]
