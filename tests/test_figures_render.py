@@ -21,6 +21,7 @@ from matplotlib.text import Text
 
 from fipo_utils.analysis import figures as analysis_figures
 from fipo_utils.analysis import report
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
 
 INTERNAL = re.compile(
@@ -186,7 +187,7 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks == ["GSM8K\nn=2", "PiQA\nn=2", "weighted avg\nn=4"]
     # the paper's weighted average, by full test-set sizes (GSM8K 1,319; PiQA 1,838)
-    naive = accuracy[(accuracy.benchmark == "weighted_average") & (accuracy.condition == "naive")]
+    naive = accuracy[(accuracy.benchmark == WEIGHTED_AVERAGE) & (accuracy.condition == "naive")]
     assert naive["accuracy"].item() == round(100 * 1838 / (1319 + 1838), 2)
     matplotlib.pyplot.close(result.figure)
 

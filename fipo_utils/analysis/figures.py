@@ -22,9 +22,9 @@ from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
 from fipo_utils.analysis.significance import POOLED
-from fipo_utils.analysis.tables import WAVG_PAPER
 from fipo_utils.evaluation.bootstrap import accuracy_ci_from_counts
 from fipo_utils.runs.figure_files import plain_ticks
+from fipo_utils.training.plots import PUBLISHED_REPLACED_PERCENT
 
 # Expected case-type shares of diversified data (the paper's dataset diversification: half
 # multiple choice, four template variants, one extra IPL row), percent within each group.
@@ -32,6 +32,8 @@ EXPECTED_TYPE_MIX = {
     "main": {0: 25.0, 1: 12.5, 2: 12.5, 3: 25.0, 4: 12.5, 5: 12.5},
     "extra": {6: 25.0, 7: 25.0, 8: 50.0},
 }
+# How the accuracy panels name the weighted average under its bar.
+AVERAGE_LABEL = "weighted avg"
 CHEATING_NOTE_PUBLISHED_BOUND = 10.0  # percent: "under 10% of cases"
 
 
@@ -70,7 +72,7 @@ def _accuracy_panels(
     n_items (percent). A zero-height bar is marked with a red "0"; tick labels carry n.
     ``published_cells`` (benchmark -> (naive, FIPO)) are drawn as black diamonds.
     """
-    order = [*published.BENCHMARKS, "weighted_average"]
+    order = [*published.BENCHMARKS, published.WEIGHTED_AVERAGE]
     panels = list(accuracy.groupby(["optimizer", "tester"], sort=False))
     # at most three panels a row, so a run with many optimizers stays readable
     ncols = min(3, len(panels))
@@ -108,11 +110,8 @@ def _accuracy_panels(
                     label="published" if condition == "naive" else None,
                 )
         counts = part.groupby("benchmark")["n_items"].max()
-        labels = [
-            f"{published.BENCHMARK_LABELS.get(b, 'weighted avg' if b == 'weighted_average' else b)}"
-            f"\nn={int(counts[b])}"
-            for b in benchmarks
-        ]
+        names = {**published.BENCHMARK_LABELS, published.WEIGHTED_AVERAGE: AVERAGE_LABEL}
+        labels = [f"{names.get(b, b)}\nn={int(counts[b])}" for b in benchmarks]
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_ylim(0, 100)
         ax.set_xlabel("benchmark (items evaluated)")
@@ -126,7 +125,7 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
     """Table 2's shape: absolute naive and optimized accuracy per tester and benchmark, with
     intervals and n, and the published naive and FIPO accuracy of the compared tester."""
     ours = table2[table2["kind"] == "ours"] if not table2.empty else table2
-    ours = ours[ours["benchmark"].isin([*published.BENCHMARKS, WAVG_PAPER])]
+    ours = ours[ours["benchmark"].isin([*published.BENCHMARKS, published.WEIGHTED_AVERAGE])]
     if ours.empty:
         return None
     long = pd.concat(
@@ -142,7 +141,6 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
         ],
         ignore_index=True,
     )
-    long["benchmark"] = long["benchmark"].replace({WAVG_PAPER: "weighted_average"})
     long["optimizer"] = long["optimizer"] + (
         " (" + long["run"] + ")" if long["run"].nunique() > 1 else ""
     )
@@ -159,10 +157,7 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
     )
     cells = {}
     if pub_tester in published.TABLE2:
-        cells = {
-            ("weighted_average" if b == "weighted_avg" else b): v
-            for b, v in published.TABLE2[pub_tester].items()
-        }
+        cells = published.TABLE2[pub_tester]
     fig = _accuracy_panels(long, cells)
     fig.suptitle("Naive and optimized prompts: accuracy per tester (Table 2 shape)")
     caption = (
@@ -180,7 +175,9 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
     level as a dashed line, and the published 70B value of the same strategy."""
     if strategies.empty:
         return None
-    view = strategies[strategies["benchmark"] == WAVG_PAPER].dropna(subset=["optimized"])
+    view = strategies[strategies["benchmark"] == published.WEIGHTED_AVERAGE].dropna(
+        subset=["optimized"]
+    )
     if view.empty:
         return None
     # a weighted average over other benchmarks is another quantity: keep the commonest set
@@ -317,7 +314,9 @@ def ipl_rounds_figure(
         f"{max(len(v) for v in ipl_rounds.values())} round(s) recorded; labels give the counts "
         "behind each point (replaced of rewritten prompts, held-out judge rows). "
         f"Reference: {published.IPL_SOURCE} (discrimination accuracy 100% on a 5% split; "
-        "prompts replaced 1.25% before round 2, 2.40% before round 3)."
+        "prompts replaced "
+        + ", ".join(f"{p:.2f}% before round {n}" for n, p in PUBLISHED_REPLACED_PERCENT.items())
+        + ")."
     )
     return _finish(fig, "analysis_ipl_rounds", caption)
 
@@ -555,7 +554,7 @@ def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFram
     That row's interval is left empty: counts alone cannot resample a weighted mean
     (notebook 07 computes it from the items).
     """
-    frame = summary[summary["benchmark"] != "weighted_average"].copy()
+    frame = summary[summary["benchmark"] != published.WEIGHTED_AVERAGE].copy()
     averages = []
     for keys, part in frame.groupby(["optimizer", "tester", "condition"], sort=False):
         values = dict(zip(part["benchmark"], part["accuracy"], strict=True))
@@ -565,7 +564,7 @@ def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFram
         averages.append(
             dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
             | {
-                "benchmark": "weighted_average",
+                "benchmark": published.WEIGHTED_AVERAGE,
                 "n_items": int(part.loc[part["benchmark"].isin(weights), "n_items"].sum()),
                 "n_correct": int(part.loc[part["benchmark"].isin(weights), "n_correct"].sum()),
                 "weight": sum(weights.values()),
@@ -581,7 +580,7 @@ def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFram
             seed=seed,
             key=f"{r.optimizer}/{r.tester}/{r.condition}/{r.benchmark}",
         )
-        if r.benchmark != "weighted_average"
+        if r.benchmark != published.WEIGHTED_AVERAGE
         else (float("nan"), float("nan"))
         for r in frame.itertuples()
     ]

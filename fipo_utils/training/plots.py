@@ -20,10 +20,15 @@ PREFERENCE_PANELS = (
     ("rewards/margins", "reward margin (chosen - rejected)"),
     ("rewards/accuracies", "reward accuracy"),
 )
-# The paper's IPL markers (FIPO, arXiv 2402.11811 v4, iterative preference learning): the
-# judge's accuracy on a 5% held-out split, and the share of prompts replaced per round.
-PUBLISHED_JUDGE_ACCURACY = 1.0
-PUBLISHED_REPLACED_SHARE = {2: 0.0125, 3: 0.024}
+# The paper's IPL numbers (FIPO, arXiv 2402.11811 v4, Appendix C, Table 7), in percent: the
+# self-judge's accuracy on a held-out split of the discrimination rows (PUBLISHED_JUDGE_SPLIT
+# of them), and the prompts it replaced with its own rewrite before rounds 2 and 3.
+PUBLISHED_JUDGE_ACCURACY = 100.0
+PUBLISHED_JUDGE_SPLIT = 0.05
+PUBLISHED_REPLACED_PERCENT = {2: 1.25, 3: 2.40}
+# The same as shares, the unit of the per-round statistics drawn here.
+_JUDGE_SHARE = PUBLISHED_JUDGE_ACCURACY / 100
+_REPLACED_SHARE = {n: p / 100 for n, p in PUBLISHED_REPLACED_PERCENT.items()}
 
 
 def _series(log_history: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -112,14 +117,14 @@ def plot_ipl_rounds(rounds: list[dict], title: str) -> Figure:
                 fontsize="small",
             )
         if key == "replaced_share":
-            marked = [n for n in numbers if n in PUBLISHED_REPLACED_SHARE]
+            marked = [n for n in numbers if n in _REPLACED_SHARE]
             if marked:
-                published = [PUBLISHED_REPLACED_SHARE[n] for n in marked]
+                published = [_REPLACED_SHARE[n] for n in marked]
                 ax.scatter(marked, published, marker="D", color="black", zorder=3, label="paper")
         if key == "judge_accuracy":
             ax.scatter(
                 numbers,
-                [PUBLISHED_JUDGE_ACCURACY] * len(numbers),
+                [_JUDGE_SHARE] * len(numbers),
                 marker="D",
                 color="black",
                 zorder=3,
@@ -128,9 +133,9 @@ def plot_ipl_rounds(rounds: list[dict], title: str) -> Figure:
         # head room above the tallest bar or marker for the labels and the legend
         tallest = max([v for v in values if v is not None] + [0.0])
         if key == "judge_accuracy":
-            tallest = max(tallest, PUBLISHED_JUDGE_ACCURACY)
+            tallest = max(tallest, _JUDGE_SHARE)
         if key == "replaced_share":
-            tallest = max([tallest, *(PUBLISHED_REPLACED_SHARE.get(n, 0.0) for n in numbers)])
+            tallest = max([tallest, *(_REPLACED_SHARE.get(n, 0.0) for n in numbers)])
         ax.set_ylim(0, 1.5 * tallest or 1.0)
         if key != "loss_mean":
             ax.legend(fontsize="small", loc="upper left")
