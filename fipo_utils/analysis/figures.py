@@ -18,13 +18,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from fipo_utils.analysis import published
 from fipo_utils.analysis.significance import POOLED
 from fipo_utils.evaluation.bootstrap import accuracy_ci_from_counts
 from fipo_utils.runs.figure_files import plain_ticks
-from fipo_utils.training.plots import PUBLISHED_REPLACED_PERCENT
+from fipo_utils.training import plots
 
 # Expected case-type shares of diversified data (the paper's dataset diversification: half
 # multiple choice, four template variants, one extra IPL row), percent within each group.
@@ -222,181 +221,28 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
     return _finish(fig, "analysis_strategies", caption)
 
 
-# Words a reader knows for the statistics notebook 04 records (others: the key, spaced out).
-IPL_STAT_LABELS = {
-    "replaced_share": "prompts replaced",
-    "judge_accuracy": "judge accuracy (held out)",
-    "loss_mean": "mean training loss",
-}
-
-
-def _as_percent(key: str, values: list[float]) -> tuple[list[float], str]:
-    label = IPL_STAT_LABELS.get(key, key.replace("_", " "))
-    if "percent" in key or "pct" in key:
-        return values, label
-    if re.search(r"replac|acc|rate|fraction|share", key) and all(0 <= v <= 1 for v in values):
-        return [100 * v for v in values], f"{label} (%)"
-    return values, label
-
-
-# The statistics notebook 04 records per round that a reader looks at first; other numeric
-# keys are plotted only when none of these is present.
-IPL_PREFERRED_STATS = ("replaced_share", "judge_accuracy", "loss_mean")
-
-
-def ipl_rounds_figure(
-    ipl_rounds: dict[tuple[str, str], list[dict[str, Any]]],
-) -> FigureResult | None:
-    """One panel per numeric statistic in ``rounds.json`` against the round, one line per IPL
-    run; the paper's replaced-prompt shares and discrimination accuracy as reference points."""
-    if not ipl_rounds:
-        return None
-    stats: dict[str, dict[tuple[str, str], tuple[list, list]]] = {}
-    logged = {k for records in ipl_rounds.values() for r in records for k in r}
-    wanted = [k for k in IPL_PREFERRED_STATS if k in logged]
-    for ident, records in ipl_rounds.items():
-        for index, record in enumerate(records, start=1):
-            round_no = record.get("round", index)
-            for key, value in record.items():
-                if key == "round" or isinstance(value, bool) or not isinstance(value, int | float):
-                    continue
-                if wanted and key not in wanted:
-                    continue
-                xs, ys = stats.setdefault(key, {}).setdefault(ident, ([], []))
-                xs.append(round_no)
-                ys.append(float(value))
-    if not stats:
-        return None
-    keys = [k for k in wanted if k in stats] or sorted(stats)
-    fig, axes = plt.subplots(
-        1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False, layout="constrained"
-    )
-    for ax, key in zip(axes[0], keys, strict=True):
-        ylabel = key
-        for (run, name), (xs, ys) in stats[key].items():
-            ys, ylabel = _as_percent(key, ys)
-            ax.plot(xs, ys, marker="o", label=f"{name} ({run})")
-            records = {r.get("round", i): r for i, r in enumerate(ipl_rounds[(run, name)], 1)}
-            for x_value, y_value in zip(xs, ys, strict=True):
-                ax.annotate(
-                    _round_count(key, records.get(x_value, {})),
-                    (x_value, y_value),
-                    textcoords="offset points",
-                    xytext=(0, 5),
-                    ha="center",
-                    fontsize=6,
-                )
-        if re.search(r"replac", key) and "(%)" in ylabel or "percent" in key and "replac" in key:
-            rounds = list(published.IPL_STATS["replaced_percent"])
-            ax.scatter(
-                rounds,
-                list(published.IPL_STATS["replaced_percent"].values()),
-                marker="D",
-                color="black",
-                label="published",
-            )
-        if re.search(r"discrim|judge", key) and "acc" in key:
-            ax.axhline(
-                published.IPL_STATS["discrimination_accuracy"],
-                color="black",
-                linestyle=":",
-                label="published (5% split)",
-            )
-        ax.set_xticks(sorted({x for xs, _ in stats[key].values() for x in xs} | {1, 2, 3}))
-        ax.set_xlabel("round")
-        ax.set_ylabel(ylabel)
-        ax.set_title(IPL_STAT_LABELS.get(key, key.replace("_", " ")), fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle("Iterative preference learning, statistics per round")
-    caption = (
-        f"{_describe([r for r, _ in ipl_rounds], 'Run')}; "
-        f"{_describe([n for _, n in ipl_rounds], 'model')}; "
-        f"{max(len(v) for v in ipl_rounds.values())} round(s) recorded; labels give the counts "
-        "behind each point (replaced of rewritten prompts, held-out judge rows). "
-        f"Reference: {published.IPL_SOURCE} (discrimination accuracy 100% on a 5% split; "
-        "prompts replaced "
-        + ", ".join(f"{p:.2f}% before round {n}" for n, p in PUBLISHED_REPLACED_PERCENT.items())
-        + ")."
-    )
-    return _finish(fig, "analysis_ipl_rounds", caption)
-
-
-def _round_count(key: str, record: dict[str, Any]) -> str:
-    if "replac" in key and record.get("n_optimizer_rows"):
-        return f"{record.get('n_replaced')}/{record['n_optimizer_rows']}"
-    if "judge" in key and record.get("n_judge_holdout") is not None:
-        return f"n={record['n_judge_holdout']}"
-    return ""
-
-
-TRAINING_METRICS = ("loss", "rewards/margins", "rewards/accuracies", "eval_loss")
-
-
-def _global_steps(log: list[dict[str, Any]]) -> list[int]:
-    """Steps that keep increasing across IPL rounds (each round's trainer restarts at 1)."""
-    steps, offset, previous = [], 0, 0
-    for index, record in enumerate(log, start=1):
-        step = int(record.get("step", index))
-        if step < previous:
-            offset += previous
-        previous = step
-        steps.append(offset + step)
-    return steps
-
-
-def _metric_label(metric: str) -> str:
-    return metric.replace("rewards/", "reward ").replace("_", " ")
+def _loss_of(name: str) -> str | None:
+    """The loss a model name says it was trained with (``ipl-ipo-lora`` -> ``ipo``)."""
+    parts = name.lower().split("-")
+    return next((loss for loss in ("ipo", "dpo", "sft") if loss in parts), None)
 
 
 def training_curves_figure(
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> FigureResult | None:
-    """Training curves, one row of panels per trained model and one panel per metric.
-
-    Losses of different strategies live on different scales (DPO starts at ln 2, IPO near
-    (1/(2 beta))^2), so no two models share an axis. IPO's reward-margin panel carries its
-    target 0.5 (beta times the target margin 1/(2 beta)).
-    """
+    """Training curves, one row of panels per trained model and one panel per metric
+    (:func:`fipo_utils.training.plots.plot_training_curves`): no two models share an axis,
+    IPL rounds continue the step count, and IPO's margin panel carries its target."""
     logs = {k: v for k, v in train_metrics.items() if v}
-    if not logs:
+    keys = [key for key, _ in plots.TRAINING_PANELS]
+    if not any(k in r for log in logs.values() for r in log for k in keys):
         return None
-    present = [m for m in TRAINING_METRICS if any(m in r for log in logs.values() for r in log)]
-    if not present:
-        return None
-    fig, axes = plt.subplots(
-        len(logs),
-        len(present),
-        figsize=(3.8 * len(present), 2.8 * len(logs)),
-        squeeze=False,
-        layout="constrained",
-    )
-    for row, ((run, name), log) in zip(axes, logs.items(), strict=True):
-        steps = _global_steps(log)
-        for ax, metric in zip(row, present, strict=True):
-            ax.set_title(name if len({r for r, _ in logs}) == 1 else f"{name} ({run})", fontsize=9)
-            points = [(x, r[metric]) for x, r in zip(steps, log, strict=True) if metric in r]
-            if not points:  # e.g. SFT logs no rewards: say so instead of an empty frame
-                ax.text(
-                    0.5,
-                    0.5,
-                    "not logged for this model",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    fontsize=8,
-                    color="grey",
-                )
-                ax.set(xticks=[], yticks=[], xlabel="step", ylabel=_metric_label(metric))
-                continue
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker=".")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if metric == "rewards/margins" and "ipo" in name:
-                ax.axhline(0.5, color="grey", linestyle=":", label="IPO target 0.5")
-                ax.legend(fontsize=6)
-            ax.set_xlabel("step")
-            ax.set_ylabel(_metric_label(metric))
-    fig.suptitle("Training curves, one row per trained model")
+    one_run = len({run for run, _ in logs}) == 1
+    curves = [
+        plots.Curve(log, loss=_loss_of(name), label=name if one_run else f"{name} ({run})")
+        for (run, name), log in logs.items()
+    ]
+    fig = plots.plot_training_curves(curves, "Training curves, one row per trained model")
     steps = {
         name: max((r.get("step", 0) for r in log), default=0) for (_, name), log in logs.items()
     }
@@ -406,6 +252,33 @@ def training_curves_figure(
         + ". Values as logged by the trainer; IPL rounds continue the step count."
     )
     return _finish(fig, "analysis_training_curves", caption)
+
+
+def ipl_rounds_figure(
+    ipl_rounds: dict[tuple[str, str], list[dict[str, Any]]],
+) -> FigureResult | None:
+    """The statistics of ``rounds.json`` against the round, one line per IPL run
+    (:func:`fipo_utils.training.plots.plot_ipl_rounds`), beside the paper's replaced-prompt
+    shares and discrimination accuracy."""
+    runs = {f"{name} ({run})": records for (run, name), records in ipl_rounds.items() if records}
+    keys = [panel.key for panel in plots.IPL_ROUND_PANELS]
+    if not any(k in r for records in runs.values() for r in records for k in keys):
+        return None
+    fig = plots.plot_ipl_rounds(runs, "Iterative preference learning, statistics per round")
+    replaced = ", ".join(
+        f"{share:.2f}% before round {number}"
+        for number, share in plots.PUBLISHED_REPLACED_PERCENT.items()
+    )
+    caption = (
+        f"{_describe([r for r, _ in ipl_rounds], 'Run')}; "
+        f"{_describe([n for _, n in ipl_rounds], 'model')}; "
+        f"{max(len(v) for v in ipl_rounds.values())} round(s) recorded; labels give the counts "
+        "behind each point (replaced of rewritten prompts, held-out judge rows). "
+        f"Reference: {published.IPL_SOURCE} (discrimination accuracy "
+        f"{plots.PUBLISHED_JUDGE_ACCURACY:g}% on a {plots.PUBLISHED_JUDGE_SPLIT:.0%} split; "
+        f"prompts replaced {replaced})."
+    )
+    return _finish(fig, "analysis_ipl_rounds", caption)
 
 
 def case_type_counts(mix: Any) -> dict[int, float]:
