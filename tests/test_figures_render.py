@@ -22,6 +22,7 @@ from matplotlib.text import Text
 from fipo_utils.analysis import figures as analysis_figures
 from fipo_utils.analysis import report
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
+from fipo_utils.evaluation import summary_figures
 from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
 
 INTERNAL = re.compile(
@@ -178,9 +179,9 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
         ],
         columns=SUMMARY_COLUMNS,
     )
-    accuracy = analysis_figures.accuracy_with_intervals(summary)
+    accuracy = summary_figures.accuracy_with_intervals(summary)
     assert accuracy.loc[0, "low"] == 0.0 and accuracy.loc[3, "high"] <= 100.0
-    result = analysis_figures.absolute_accuracy_figure(accuracy)
+    result = summary_figures.absolute_accuracy_figure(accuracy)
     check_figure(result.figure)
     ax = result.figure.axes[0]
     assert [t.get_text() for t in ax.texts] == ["0"]  # the naive GSM8K bar of height zero
