@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fipo_utils.analysis import bootstrap
+from fipo_utils.evaluation import bootstrap
 
 
 def test_all_correct_gives_the_degenerate_interval_one_one():

@@ -83,6 +83,8 @@ def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
     assert ipl.axes[0].get_ylabel() == "prompts replaced (%)"
     # round 1 has no replaced share (nothing rewritten yet)
     assert list(ipl.axes[0].lines[0].get_xdata()) == [2, 3]
+    paper = [c for c in ipl.axes[0].collections if c.get_label() == "paper"]
+    assert list(paper[0].get_offsets()[:, 1]) == pytest.approx([1.25, 2.40])  # percent
     assert list(ipl.axes[0].lines[0].get_ydata()) == pytest.approx([2.0, 3.0])
     assert list(ipl.axes[1].lines[0].get_ydata()) == pytest.approx([80.0, 90.0, 95.0])
     training = _by_name(analysis)["analysis_training_curves"].figure
@@ -91,10 +93,13 @@ def test_ipl_and_training_panels_follow_the_logged_keys(analysis):
     for ax in training.axes:
         rows.setdefault(ax.get_title(), []).append(ax)
     assert all(len(axes) == 2 for axes in rows.values()) and len(rows) >= 2
-    assert [ax.get_ylabel() for ax in rows["ipl-ipo-lora"]] == ["loss", "reward margins"]
+    assert [ax.get_ylabel() for ax in rows["ipl-ipo-lora"]] == [
+        "IPO loss",
+        "reward margin (chosen - rejected)",
+    ]
     assert all(ax.get_xlabel() == "step" for ax in training.axes)
-    ipl_loss = rows["ipl-ipo-lora"][0].lines[0]
-    assert list(ipl_loss.get_xdata()) == [1, 2, 3, 4, 5, 6]  # rounds laid end to end
+    ipl_loss = [list(line.get_xdata()) for line in rows["ipl-ipo-lora"][0].lines]
+    assert ipl_loss == [[1, 2], [3, 4], [5, 6]]  # rounds laid end to end, one line each
     # a metric a model did not log is said so, not drawn as an empty frame
     margins = rows["ipl-ipo-lora"][1]
     assert margins.lines or [t.get_text() for t in margins.texts] == ["not logged for this model"]

@@ -11,6 +11,7 @@ from analysis_synthetic import TESTER, make_run
 
 from fipo_utils.analysis import published, report, tables
 from fipo_utils.analysis.results import ResultFileError, collect_runs
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.runs.folders import MissingStepOutput
 
 FAST = report.AnalysisSettings(bootstrap_replicates=300)
@@ -52,7 +53,7 @@ def test_benchmark_scores_pool_bbh_tasks_and_count_items(analysis):
 
 def test_weighted_averages_by_paper_sizes_and_by_evaluated_items(analysis):
     scores = analysis.tables["benchmark_scores"]
-    paper = _cell(scores, optimizer="ipl-ipo-lora", benchmark=tables.WAVG_PAPER)
+    paper = _cell(scores, optimizer="ipl-ipo-lora", benchmark=WEIGHTED_AVERAGE)
     total = SIZES["gsm8k"] + SIZES["bbh"] + SIZES["piqa"]
     expected_opt = (SIZES["gsm8k"] * 0.75 + SIZES["bbh"] * 0.8 + SIZES["piqa"] * 0.8) / total
     expected_naive = (SIZES["gsm8k"] * 0.5 + SIZES["bbh"] * 0.4 + SIZES["piqa"] * 0.6) / total
@@ -62,7 +63,7 @@ def test_weighted_averages_by_paper_sizes_and_by_evaluated_items(analysis):
     assert paper["optimized_low"] <= paper["optimized"] <= paper["optimized_high"]
     assert paper["n_optimized"] == 14
     # one weighted average only, the paper's
-    assert {b for b in scores["benchmark"] if b.startswith("wavg")} == {tables.WAVG_PAPER}
+    assert {b for b in scores["benchmark"] if b.startswith("wavg")} == {WEIGHTED_AVERAGE}
 
 
 def test_table2_puts_published_row_and_difference_beside_ours(analysis):
@@ -74,7 +75,7 @@ def test_table2_puts_published_row_and_difference_beside_ours(analysis):
     assert (ours["naive"], ours["optimized"]) == pytest.approx((50.0, 75.0))
     assert (pub["naive"], pub["optimized"]) == pytest.approx((39.06, 40.17))
     assert diff["delta"] == pytest.approx((75.0 - 50.0) - (40.17 - 39.06))
-    wavg_pub = _cell(table, kind="published", optimizer="ipl-ipo-lora", benchmark=tables.WAVG_PAPER)
+    wavg_pub = _cell(table, kind="published", optimizer="ipl-ipo-lora", benchmark=WEIGHTED_AVERAGE)
     assert wavg_pub["optimized"] == pytest.approx(54.79)
     text = analysis.markdown["table2_tester_benchmark"]
     assert "50.00" in text and "75.00" in text and "n=4" in text and "39.06 -> 40.17" in text
@@ -103,13 +104,13 @@ def test_aggregate_bbh_row_is_not_counted_twice(run):
 
 def test_strategy_table_matches_published_strategies(analysis):
     table = analysis.tables["table6_strategies"]
-    ipl = _cell(table, optimizer="ipl-ipo-lora", benchmark=tables.WAVG_PAPER)
+    ipl = _cell(table, optimizer="ipl-ipo-lora", benchmark=WEIGHTED_AVERAGE)
     assert ipl["published_row"] == "ipl-ipo e3"
     assert ipl["published_70B"] == pytest.approx(52.13)
     assert ipl["delta_minus_published_delta_70B"] == pytest.approx(ipl["delta"] - (52.13 - 47.79))
-    sft = _cell(table, optimizer="sft-lora", benchmark=tables.WAVG_PAPER)
+    sft = _cell(table, optimizer="sft-lora", benchmark=WEIGHTED_AVERAGE)
     assert (sft["published_13B"], sft["published_70B"]) == pytest.approx((44.93, 46.96))
-    bpo = _cell(table, optimizer="bpo", benchmark=tables.WAVG_PAPER)
+    bpo = _cell(table, optimizer="bpo", benchmark=WEIGHTED_AVERAGE)
     assert bpo["published_row"] == "" and np.isnan(bpo["published_70B"])
 
 

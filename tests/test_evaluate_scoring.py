@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.data.benchmarks import BenchmarkItem
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE, BenchmarkItem
 from fipo_utils.evaluation.evaluate import _write_predictions, mc_scorings
 from fipo_utils.evaluation.scoring import generation_scoring
 from fipo_utils.runs.safe_write import read_jsonl
@@ -75,7 +75,7 @@ def test_summary_weights_families_by_the_papers_test_sizes():
     summary = summarize(results, {"gsm8k": 1319, "bbh/date_understanding": 250})
     bbh = summary[summary.benchmark == "bbh"].iloc[0]
     assert bbh.weight == PAPER_TEST_SIZES["bbh"]
-    average = summary[summary.benchmark == "weighted_average"].iloc[0]
+    average = summary[summary.benchmark == WEIGHTED_AVERAGE].iloc[0]
     expected = (0.25 * 1319 + 1.0 * 6511) / (1319 + 6511)
     assert average.accuracy == pytest.approx(expected)
     assert average.n_items == 6

@@ -21,6 +21,8 @@ from matplotlib.text import Text
 
 from fipo_utils.analysis import figures as analysis_figures
 from fipo_utils.analysis import report
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
+from fipo_utils.evaluation import summary_figures
 from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
 
 INTERNAL = re.compile(
@@ -110,7 +112,7 @@ def test_training_figures_read_cleanly_and_show_ipo_target():
 
     sft = plots.plot_sft_loss([{"step": 1, "loss": 10.1}, {"step": 2, "loss": 10.0}], "SFT")
     check_figure(sft)
-    ipo = plots.plot_preference_curves(LOG, "IPO", loss="ipo")
+    ipo = plots.plot_training_curves([plots.Curve(LOG, loss="ipo")], "IPO")
     check_figure(ipo)
     margin = ipo.axes[1]
     assert any(line.get_label() == "IPO target (0.5)" for line in margin.lines)
@@ -129,15 +131,15 @@ def test_analysis_training_curves_never_share_an_axis_across_losses():
     }
     result = analysis_figures.training_curves_figure(logs)
     check_figure(result.figure)
-    loss_axes = [ax for ax in result.figure.axes if ax.get_ylabel() == "loss"]
+    loss_axes = [ax for ax in result.figure.axes if ax.get_ylabel().endswith("loss")]
     assert [ax.get_title() for ax in loss_axes] == ["dpo-lora", "ipo-lora"]
     assert loss_axes[0].get_ylim()[1] < 10 < loss_axes[1].get_ylim()[0]  # own scale each
     ipo_margin = next(
         ax
         for ax in result.figure.axes
-        if ax.get_title() == "ipo-lora" and ax.get_ylabel() == "reward margins"
+        if ax.get_title() == "ipo-lora" and ax.get_ylabel().startswith("reward margin")
     )
-    assert any(line.get_label() == "IPO target 0.5" for line in ipo_margin.lines)
+    assert any(line.get_label() == "IPO target (0.5)" for line in ipo_margin.lines)
     matplotlib.pyplot.close(result.figure)
 
 
@@ -157,7 +159,7 @@ def test_ipl_rounds_figure_marks_the_paper_and_annotates_counts():
     ]
     for r in rounds:
         r["loss_mean"] = 1000.5
-    fig = plots.plot_ipl_rounds(rounds, "IPL")
+    fig = plots.plot_ipl_rounds({"this run": rounds}, "IPL")
     check_figure(fig)
     texts = _texts(fig)
     assert "n/a" in texts and "25.0%\n2/8" in texts and "50%\nn=3" in texts
@@ -177,16 +179,16 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
         ],
         columns=SUMMARY_COLUMNS,
     )
-    accuracy = analysis_figures.accuracy_with_intervals(summary)
+    accuracy = summary_figures.accuracy_with_intervals(summary)
     assert accuracy.loc[0, "low"] == 0.0 and accuracy.loc[3, "high"] <= 100.0
-    result = analysis_figures.absolute_accuracy_figure(accuracy)
+    result = summary_figures.absolute_accuracy_figure(accuracy)
     check_figure(result.figure)
     ax = result.figure.axes[0]
     assert [t.get_text() for t in ax.texts] == ["0"]  # the naive GSM8K bar of height zero
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks == ["GSM8K\nn=2", "PiQA\nn=2", "weighted avg\nn=4"]
     # the paper's weighted average, by full test-set sizes (GSM8K 1,319; PiQA 1,838)
-    naive = accuracy[(accuracy.benchmark == "weighted_average") & (accuracy.condition == "naive")]
+    naive = accuracy[(accuracy.benchmark == WEIGHTED_AVERAGE) & (accuracy.condition == "naive")]
     assert naive["accuracy"].item() == round(100 * 1838 / (1319 + 1838), 2)
     matplotlib.pyplot.close(result.figure)
 

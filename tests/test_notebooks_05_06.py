@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.evaluation.columns import RESULT_COLUMNS
 from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
@@ -107,7 +108,7 @@ def test_06_scores_then_serves_rerun_from_cache(
                 assert int(line.n_correct) == int(verdicts.sum())
             assert int(lines[lines.primary].n_correct.iloc[0]) == int(part.correct.sum())
     summary = pd.read_csv(smoke_run / "eval" / "summary.csv")
-    assert "weighted_average" in set(summary.benchmark)
+    assert WEIGHTED_AVERAGE in set(summary.benchmark)
 
     before = (smoke_run / "eval" / "results.csv").stat().st_mtime_ns
     second = outputs_text(execute("06_evaluation", root, run_dir=str(smoke_run)))

@@ -4,7 +4,7 @@ over reward-model seeds, with a paired bootstrap interval over test questions.
 A single fit can land either side of the best single prompt on GSM8K (0.246 vs 0.240 on one
 machine, 0.231 vs 0.240 on another with the same data), so one number is not a finding. Per
 question the seed-averaged best-of-N verdict minus the best single prompt's verdict is one
-paired difference; resampling questions gives the interval (``fipo_utils.analysis.bootstrap``).
+paired difference; resampling questions gives the interval (``fipo_utils.evaluation.bootstrap``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fipo_utils.analysis import bootstrap
+from fipo_utils.evaluation import bootstrap
 
 
 def seed_averaged_gain(

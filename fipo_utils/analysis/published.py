@@ -13,24 +13,22 @@ import re
 import pandas as pd
 
 from fipo_utils.data import benchmarks
+from fipo_utils.training import plots as training_plots
 
-PAPER = "FIPO, arXiv 2402.11811 v4"
+PAPER = benchmarks.PAPER
 
 # The five benchmarks of Table 2, in the paper's column order.
 BENCHMARKS = ("gsm8k", "bbh", "piqa", "cosmosqa", "mmlu")
-BENCHMARK_LABELS = {
-    "gsm8k": "GSM8K",
-    "bbh": "BBH",
-    "piqa": "PiQA",
-    "cosmosqa": "CosmosQA",
-    "mmlu": "MMLU",
-}
+BENCHMARK_LABELS = benchmarks.BENCHMARK_LABELS
 
-# The weights of the paper's "weighted average" (a fact about the benchmarks, kept with them).
+# The weights of the paper's "weighted average" and its benchmark name (facts about the
+# benchmarks, kept with them).
 PAPER_TEST_SIZES = benchmarks.PAPER_TEST_SIZES
+WEIGHTED_AVERAGE = benchmarks.WEIGHTED_AVERAGE
+weighted_average = benchmarks.weighted_average
 
 TABLE2_SOURCE = f"{PAPER}, Table 2 (optimizer IPL-IPO-70B; naive -> FIPO)"
-# tester -> benchmark -> (naive, FIPO); "weighted_avg" is the printed weighted average.
+# tester -> benchmark -> (naive, FIPO); WEIGHTED_AVERAGE is the printed weighted average.
 TABLE2 = {
     "Llama2-7B": {
         "gsm8k": (8.89, 11.70),
@@ -38,7 +36,7 @@ TABLE2 = {
         "piqa": (62.78, 69.37),
         "cosmosqa": (43.09, 52.11),
         "mmlu": (46.58, 54.56),
-        "weighted_avg": (41.73, 48.10),
+        WEIGHTED_AVERAGE: (41.73, 48.10),
     },
     "Tulu2-13B": {
         "gsm8k": (39.06, 40.17),
@@ -46,7 +44,7 @@ TABLE2 = {
         "piqa": (76.62, 78.58),
         "cosmosqa": (55.13, 57.68),
         "mmlu": (57.43, 59.10),
-        "weighted_avg": (52.53, 54.79),
+        WEIGHTED_AVERAGE: (52.53, 54.79),
     },
     "Baichuan2-13B": {
         "gsm8k": (46.81, 48.12),
@@ -54,7 +52,7 @@ TABLE2 = {
         "piqa": (68.56, 74.77),
         "cosmosqa": (51.88, 56.88),
         "mmlu": (57.46, 58.32),
-        "weighted_avg": (52.36, 54.35),
+        WEIGHTED_AVERAGE: (52.36, 54.35),
     },
 }
 
@@ -62,21 +60,21 @@ TABLE6_SOURCE = f"{PAPER}, Table 6 (strategies; tester Tulu2-7B; weighted averag
 TABLE6_TESTER = "Tulu2-7B"
 # One row per (strategy, optimizer size, epoch/round); epoch None = the strategy's final model.
 TABLE6 = [
-    {"strategy": "naive", "size": None, "epoch": None, "weighted_avg": 47.79},
-    {"strategy": "sft", "size": "13B", "epoch": None, "weighted_avg": 44.93},
-    {"strategy": "sft", "size": "70B", "epoch": None, "weighted_avg": 46.96},
-    {"strategy": "dpo", "size": "13B", "epoch": None, "weighted_avg": 42.69},
-    {"strategy": "dpo", "size": "70B", "epoch": None, "weighted_avg": 49.07},
-    {"strategy": "ipo", "size": "13B", "epoch": None, "weighted_avg": 44.93},
-    {"strategy": "ipo", "size": "70B", "epoch": None, "weighted_avg": 50.94},
-    {"strategy": "ipl-dpo", "size": "70B", "epoch": 1, "weighted_avg": 48.12},
-    {"strategy": "ipl-dpo", "size": "70B", "epoch": 2, "weighted_avg": 48.23},
-    {"strategy": "ipl-dpo", "size": "70B", "epoch": 3, "weighted_avg": 48.10},
-    {"strategy": "ipl-ipo", "size": "70B", "epoch": 1, "weighted_avg": 48.30},
-    {"strategy": "ipl-ipo", "size": "70B", "epoch": 2, "weighted_avg": 50.81},
-    {"strategy": "ipl-ipo", "size": "70B", "epoch": 3, "weighted_avg": 52.13},
-    {"strategy": "ipl-ipo-gen", "size": "70B", "epoch": 3, "weighted_avg": 50.23},
-    {"strategy": "ipl-ipo-partial", "size": "70B", "epoch": 3, "weighted_avg": 49.59},
+    {"strategy": "naive", "size": None, "epoch": None, WEIGHTED_AVERAGE: 47.79},
+    {"strategy": "sft", "size": "13B", "epoch": None, WEIGHTED_AVERAGE: 44.93},
+    {"strategy": "sft", "size": "70B", "epoch": None, WEIGHTED_AVERAGE: 46.96},
+    {"strategy": "dpo", "size": "13B", "epoch": None, WEIGHTED_AVERAGE: 42.69},
+    {"strategy": "dpo", "size": "70B", "epoch": None, WEIGHTED_AVERAGE: 49.07},
+    {"strategy": "ipo", "size": "13B", "epoch": None, WEIGHTED_AVERAGE: 44.93},
+    {"strategy": "ipo", "size": "70B", "epoch": None, WEIGHTED_AVERAGE: 50.94},
+    {"strategy": "ipl-dpo", "size": "70B", "epoch": 1, WEIGHTED_AVERAGE: 48.12},
+    {"strategy": "ipl-dpo", "size": "70B", "epoch": 2, WEIGHTED_AVERAGE: 48.23},
+    {"strategy": "ipl-dpo", "size": "70B", "epoch": 3, WEIGHTED_AVERAGE: 48.10},
+    {"strategy": "ipl-ipo", "size": "70B", "epoch": 1, WEIGHTED_AVERAGE: 48.30},
+    {"strategy": "ipl-ipo", "size": "70B", "epoch": 2, WEIGHTED_AVERAGE: 50.81},
+    {"strategy": "ipl-ipo", "size": "70B", "epoch": 3, WEIGHTED_AVERAGE: 52.13},
+    {"strategy": "ipl-ipo-gen", "size": "70B", "epoch": 3, WEIGHTED_AVERAGE: 50.23},
+    {"strategy": "ipl-ipo-partial", "size": "70B", "epoch": 3, WEIGHTED_AVERAGE: 49.59},
 ]
 # Table 6's per-benchmark columns, given for the naive prompts and IPL-IPO 70B epoch 3.
 TABLE6_PER_BENCHMARK = {
@@ -117,25 +115,12 @@ TABLE8 = {
 
 IPL_SOURCE = f"{PAPER}, section on iterative preference learning"
 # Discrimination accuracy on a held-out 5% split, and the share of prompts the model
-# replaced with its own rewrite before rounds 2 and 3 (percent).
+# replaced with its own rewrite before rounds 2 and 3 (percent); kept with the IPL figures.
 IPL_STATS = {
-    "discrimination_accuracy": 100.0,
-    "discrimination_split": 0.05,
-    "replaced_percent": {2: 1.25, 3: 2.40},
+    "discrimination_accuracy": training_plots.PUBLISHED_JUDGE_ACCURACY,
+    "discrimination_split": training_plots.PUBLISHED_JUDGE_SPLIT,
+    "replaced_percent": training_plots.PUBLISHED_REPLACED_PERCENT,
 }
-
-
-def weighted_average(values: dict[str, float], sizes: dict[str, float]) -> float:
-    """Average of ``values`` weighted by ``sizes`` over the benchmarks present in both.
-
-    Missing benchmarks are left out rather than counted as zero, so a run that evaluated
-    three benchmarks gets the weighted average of those three (tables say which).
-    """
-    keys = [k for k in values if k in sizes and pd.notna(values[k])]
-    if not keys:
-        return float("nan")
-    total = sum(sizes[k] for k in keys)
-    return sum(values[k] * sizes[k] for k in keys) / total
 
 
 def table2_frame() -> pd.DataFrame:

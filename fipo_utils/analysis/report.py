@@ -179,8 +179,8 @@ def report_markdown(analysis: Analysis) -> str:
         f"# Analysis of {runs}",
         "Accuracy in percent. Our cells: naive -> optimized [95% bootstrap interval]; gain Δ with "
         "its paired interval; n = items evaluated. Published numbers: "
-        f"{published.PAPER}. `wavg_paper_sizes` is the paper's weighted average: benchmarks "
-        "weighted by their full test-set sizes.",
+        f"{published.PAPER}. `{published.WEIGHTED_AVERAGE}` is the paper's weighted average: "
+        "benchmarks weighted by their full test-set sizes.",
     ]
     titles = {
         "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis import bootstrap, published
+from fipo_utils.analysis import published
 from fipo_utils.analysis.results import read_predictions
 from fipo_utils.analysis.tables import CIOptions
+from fipo_utils.evaluation import bootstrap
 
 FOLDER = Path("baselines") / "table8"
 RUN_ONLY = {"opro": "OPRO", "bpo-style": "BPO-style zero-shot rewrite"}

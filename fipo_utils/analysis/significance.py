@@ -6,7 +6,7 @@ comparison is paired: what matters is the items on which the two conditions disa
 ``b`` items the optimized prompt alone gets right and ``c`` the naive prompt alone gets right,
 
 * the gain is ``(b - c) / n``; its interval is the paired bootstrap of
-  :func:`fipo_utils.analysis.bootstrap.paired_difference_ci` (items resampled, both
+  :func:`fipo_utils.evaluation.bootstrap.paired_difference_ci` (items resampled, both
   conditions together);
 * the exact McNemar test asks whether ``b`` out of ``b + c`` discordant items is more lopsided
   than a fair coin would make it (``scipy.stats.binomtest``, two-sided);
@@ -30,8 +30,8 @@ import pandas as pd
 from scipy.stats import binomtest, norm
 from statsmodels.stats.multitest import multipletests
 
-from fipo_utils.analysis import bootstrap
 from fipo_utils.analysis.results import RunCollection
+from fipo_utils.evaluation import bootstrap
 
 POOLED = "pooled"
 ALPHA = 0.05

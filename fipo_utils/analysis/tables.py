@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis import bootstrap, published
+from fipo_utils.analysis import published
 from fipo_utils.analysis.results import RunCollection
+from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
+from fipo_utils.evaluation import bootstrap
 
-WAVG_PAPER = "wavg_paper_sizes"
 KEY = ["run", "source", "optimizer", "tester"]
 
 
@@ -201,7 +202,7 @@ def overall_scores(
         by_bench = group.set_index("benchmark")
         for label, weights in (
             (
-                WAVG_PAPER,
+                WEIGHTED_AVERAGE,
                 {
                     b: published.PAPER_TEST_SIZES[b]
                     for b in by_bench.index
@@ -232,11 +233,14 @@ def overall_scores(
                     level=ci.level,
                 )
             row["delta"] = row["optimized"] - row["naive"]
-            diffs = {
-                b: _paired_differences(collection.predictions, *key_values, b) for b in weights
+            run, source, optimizer, tester = key_values
+            found = {
+                b: _paired_differences(collection.predictions, run, source, optimizer, tester, b)
+                for b in weights
             }
-            complete = weights and all(d is not None for d in diffs.values())
-            row["n_paired"] = int(sum(len(d) for d in diffs.values() if d is not None))
+            diffs = {b: d for b, d in found.items() if d is not None}
+            complete = weights and len(diffs) == len(found)
+            row["n_paired"] = int(sum(len(d) for d in diffs.values()))
             row["delta_low"], row["delta_high"] = (
                 bootstrap.weighted_mean_ci(
                     diffs,
@@ -255,7 +259,7 @@ def overall_scores(
 
 # --- Table 2: tester x benchmark --------------------------------------------------------
 
-TABLE2_COLUMNS = [*published.BENCHMARKS, WAVG_PAPER]
+TABLE2_COLUMNS = [*published.BENCHMARKS, WEIGHTED_AVERAGE]
 VALUE_COLUMNS = ["naive", "optimized", "delta"]
 
 
@@ -277,7 +281,7 @@ def tester_benchmark_table(
     """
     ours = _percent(pd.concat([scores, overall], ignore_index=True))
     ours = ours[ours["benchmark"].isin(TABLE2_COLUMNS)]
-    pub = published.table2_frame().replace({"benchmark": {"weighted_avg": WAVG_PAPER}})
+    pub = published.table2_frame()
     frames = []
     for key_values, group in ours.groupby(KEY, sort=False):
         tester = key_values[3]
@@ -383,13 +387,13 @@ def _published_strategy(name: str) -> dict:
     if strategy.startswith("ipl"):
         epoch = parsed["round"] or 3
     table = published.table6_frame()
-    cells = {}
+    cells: dict[str, float | str] = {}
     for size in ("13B", "70B"):
         hit = table[(table["strategy"] == strategy) & (table["size"] == size)]
         hit = hit[hit["epoch"].isna()] if epoch is None else hit[hit["epoch"] == epoch]
-        cells[f"published_{size}"] = float(hit["weighted_avg"].iloc[0]) if len(hit) else np.nan
+        cells[f"published_{size}"] = float(hit[WEIGHTED_AVERAGE].iloc[0]) if len(hit) else np.nan
     label = strategy if epoch is None else f"{strategy} e{epoch}"
-    matched = not (np.isnan(cells["published_13B"]) and np.isnan(cells["published_70B"]))
+    matched = any(not np.isnan(float(cells[f"published_{size}"])) for size in ("13B", "70B"))
     cells["published_row"] = label if matched else ""
     return cells
 
@@ -401,7 +405,9 @@ def strategy_table(overall: pd.DataFrame) -> pd.DataFrame:
     the published naive 47.79. Percent."""
     if overall.empty:
         return pd.DataFrame()
-    naive_pub = float(published.table6_frame().query("strategy == 'naive'")["weighted_avg"].iloc[0])
+    naive_pub = float(
+        published.table6_frame().query("strategy == 'naive'")[WEIGHTED_AVERAGE].iloc[0]
+    )
     rows = []
     ours = _percent(overall)
     for _, row in ours.iterrows():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fipo_utils.analysis import bootstrap
 from fipo_utils.analysis.results import read_jsonl, result_files
+from fipo_utils.evaluation import bootstrap
 
 SCORE = {"win": 1, "tie": 0, "lose": -1}
 

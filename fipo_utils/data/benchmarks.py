@@ -18,14 +18,25 @@ import functools
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fipo_utils.runs.paths import reference_path
 
+# The paper every published number of this project comes from (tables and captions cite it).
+PAPER = "FIPO, arXiv 2402.11811 v4"
+
 FAMILIES = ("gsm8k", "bbh", "piqa", "cosmosqa", "mmlu")
+# How tables and figures name each family.
+BENCHMARK_LABELS = {
+    "gsm8k": "GSM8K",
+    "bbh": "BBH",
+    "piqa": "PiQA",
+    "cosmosqa": "CosmosQA",
+    "mmlu": "MMLU",
+}
 SHOTS = {"gsm8k": 3, "bbh": 3, "piqa": 3, "cosmosqa": 5, "mmlu": 5}
 LETTERS = "ABCDEFGHIJ"
 BBH_TASKS = [
@@ -62,6 +73,25 @@ BBH_TASKS = [
 # test. Recomputing Table 2's weighted averages with these sizes lands within 0.05 points of
 # the printed ones (the paper's exact sizes are not stated); tests check that bound.
 PAPER_TEST_SIZES = {"gsm8k": 1319, "bbh": 6511, "piqa": 1838, "cosmosqa": 2985, "mmlu": 14042}
+# The benchmark name of the paper's weighted average (benchmarks weighted by PAPER_TEST_SIZES)
+# in every summary, table and figure: notebook 06's summary, notebook 07's tables, the
+# published tables.
+WEIGHTED_AVERAGE = "wavg_paper_sizes"
+
+
+def weighted_average(values: Mapping[str, float], sizes: Mapping[str, float]) -> float:
+    """Average of ``values`` weighted by ``sizes`` over the benchmarks present in both.
+
+    Missing benchmarks (absent, ``None`` or NaN) are left out rather than counted as zero, so
+    a run that evaluated three benchmarks gets the weighted average of those three.
+    """
+    keys = [k for k in values if k in sizes and values[k] is not None and values[k] == values[k]]
+    if not keys:
+        return float("nan")
+    total = sum(sizes[k] for k in keys)
+    return sum(values[k] * sizes[k] for k in keys) / total
+
+
 MMLU_HEADER = "The following are multiple choice questions (with answers) about {subject}."
 PIQA_HEADER = "Choose the more appropriate solution to reach each goal."
 COSMOSQA_HEADER = "Read each passage and choose the best answer to its question."

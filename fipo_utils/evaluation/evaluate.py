@@ -315,7 +315,7 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
     evaluate falls back to the full size of what was loaded (``full_sizes``). Only each
     benchmark's primary scoring counts, so one item is never counted twice.
     """
-    from fipo_utils.data.benchmarks import PAPER_TEST_SIZES
+    from fipo_utils.data.benchmarks import PAPER_TEST_SIZES, WEIGHTED_AVERAGE
 
     frame = results[results["primary"].astype(bool)].copy() if not results.empty else results
     if frame.empty:
@@ -337,7 +337,7 @@ def summarize(results: pd.DataFrame, full_sizes: dict[str, int]) -> pd.DataFrame
         averages.append(
             dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
             | {
-                "benchmark": "weighted_average",
+                "benchmark": WEIGHTED_AVERAGE,
                 "n_items": part["n_items"].sum(),
                 "n_correct": part["n_correct"].sum(),
                 "weight": total,

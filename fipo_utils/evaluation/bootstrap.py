@@ -3,7 +3,8 @@
 A smoke run evaluates a handful of items per benchmark; the intervals make that visible so a
 table never claims more than its items show. Resampling a list of item scores is done
 exactly through the multinomial distribution of its distinct values, which costs the same for
-14,042 MMLU items as for 5 smoke items.
+14,042 MMLU items as for 5 smoke items. Evaluation (notebook 06's summary) and analysis
+(notebook 07's tables) draw their intervals with it.
 """
 
 from __future__ import annotations

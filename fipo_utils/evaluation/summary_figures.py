@@ -1,0 +1,135 @@
+"""Accuracy in Table 2's shape: notebook 06's summary with intervals, and the per-tester
+accuracy panels that notebook 06 and notebook 07 (``fipo_utils.analysis.figures``) draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fipo_utils.data.benchmarks import (
+    BENCHMARK_LABELS,
+    FAMILIES,
+    PAPER,
+    PAPER_TEST_SIZES,
+    WEIGHTED_AVERAGE,
+    weighted_average,
+)
+from fipo_utils.evaluation.bootstrap import accuracy_ci_from_counts
+from fipo_utils.inference.figures import FigureResult, finish, label_panel, panel_grid
+
+# How the panels name the weighted average under its bar.
+AVERAGE_LABEL = "weighted avg"
+ACCURACY_TITLE = "Naive and optimized prompts: accuracy per tester (Table 2 shape)"
+
+
+def accuracy_panels(
+    accuracy: pd.DataFrame, published_cells: dict[str, tuple[float, float]] | None = None
+) -> Figure:
+    """One panel per (optimizer, tester): naive and optimized bars per benchmark.
+
+    ``accuracy`` is long: optimizer, tester, condition, benchmark, accuracy, low, high,
+    n_items (percent). A zero-height bar is marked with a red "0"; tick labels carry n.
+    ``published_cells`` (benchmark -> (naive, FIPO)) are drawn as black diamonds.
+    """
+    order = [*FAMILIES, WEIGHTED_AVERAGE]
+    panels = list(accuracy.groupby(["optimizer", "tester"], sort=False))
+    # at most three panels a row, so a run with many optimizers stays readable
+    ncols = min(3, len(panels))
+    fig, axes = panel_grid(-(-len(panels) // ncols), ncols, (5.5, 4), min_width=6)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, ((optimizer, tester), part) in zip(axes.flat, panels, strict=False):
+        benchmarks = [b for b in order if b in set(part["benchmark"])]
+        benchmarks += sorted(set(part["benchmark"]) - set(benchmarks))
+        x = np.arange(len(benchmarks))
+        for offset, condition in ((-0.2, "naive"), (0.2, "optimized")):
+            cells = part[part["condition"] == condition].set_index("benchmark").reindex(benchmarks)
+            heights = cells["accuracy"].fillna(0)
+            lower = (cells["accuracy"] - cells["low"]).clip(lower=0).fillna(0)
+            upper = (cells["high"] - cells["accuracy"]).clip(lower=0).fillna(0)
+            ax.bar(x + offset, heights, 0.4, yerr=[lower, upper], capsize=3, label=condition)
+            for xi, value in zip(x + offset, cells["accuracy"], strict=True):
+                if value == 0:
+                    ax.annotate("0", (xi, 0), ha="center", va="bottom", fontsize=8, color="red")
+            if published_cells:
+                marks = [published_cells.get(b, (np.nan, np.nan)) for b in benchmarks]
+                ax.scatter(
+                    x + offset,
+                    [m[0 if condition == "naive" else 1] for m in marks],
+                    marker="D",
+                    color="black",
+                    zorder=3,
+                    label="published" if condition == "naive" else None,
+                )
+        counts = part.groupby("benchmark")["n_items"].max()
+        names = {**BENCHMARK_LABELS, WEIGHTED_AVERAGE: AVERAGE_LABEL}
+        labels = [f"{names.get(b, b)}\nn={int(counts[b])}" for b in benchmarks]
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylim(0, 100)
+        label_panel(
+            ax,
+            "benchmark (items evaluated)",
+            "accuracy (%)",
+            f"tester {tester}, optimizer {optimizer}",
+            title_size=9,
+        )
+    return fig
+
+
+def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Notebook 06's summary with accuracy in percent and a 95% bootstrap interval per row.
+
+    ``summary`` has one row per optimizer, tester, condition and benchmark family with
+    ``n_items`` and ``n_correct`` (``fipo_utils.evaluation.evaluate.summarize``). Its weighted
+    average is replaced by the paper's, the one notebook 07 reports: each family weighted by
+    the paper's full test-set size (BBH: all 6,511 items, even when a few tasks were run).
+    That row's interval is left empty: counts alone cannot resample a weighted mean
+    (notebook 07 computes it from the items).
+    """
+    frame = summary[summary["benchmark"] != WEIGHTED_AVERAGE].copy()
+    averages = []
+    for keys, part in frame.groupby(["optimizer", "tester", "condition"], sort=False):
+        values = dict(zip(part["benchmark"], part["accuracy"], strict=True))
+        weights = {b: PAPER_TEST_SIZES[b] for b in values if b in PAPER_TEST_SIZES}
+        averages.append(
+            dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
+            | {
+                "benchmark": WEIGHTED_AVERAGE,
+                "n_items": int(part.loc[part["benchmark"].isin(weights), "n_items"].sum()),
+                "n_correct": int(part.loc[part["benchmark"].isin(weights), "n_correct"].sum()),
+                "weight": sum(weights.values()),
+                "accuracy": weighted_average(values, weights),
+            }
+        )
+    frame = pd.concat([frame, pd.DataFrame(averages)], ignore_index=True)
+    frame["accuracy"] = (100 * frame["accuracy"]).round(2)
+    bounds = [
+        accuracy_ci_from_counts(
+            r.n_correct,
+            r.n_items,
+            seed=seed,
+            key=f"{r.optimizer}/{r.tester}/{r.condition}/{r.benchmark}",
+        )
+        if r.benchmark != WEIGHTED_AVERAGE
+        else (float("nan"), float("nan"))
+        for r in frame.itertuples()
+    ]
+    frame["low"] = [round(100 * low, 2) for low, _ in bounds]
+    frame["high"] = [round(100 * high, 2) for _, high in bounds]
+    return frame
+
+
+def absolute_accuracy_figure(accuracy: pd.DataFrame) -> FigureResult | None:
+    """Notebook 06's accuracy figure in Table 2's shape: one panel per tester, naive and
+    optimized accuracy per benchmark family and the weighted average, with intervals and n.
+    ``accuracy`` is the output of :func:`accuracy_with_intervals`."""
+    if accuracy.empty:
+        return None
+    caption = (
+        "Bars: accuracy of each tester with the naive and with the optimized instruction; error "
+        "bars: 95% bootstrap interval over items (none for the weighted average, which weights "
+        "each benchmark by its full test-set size as the paper does); a red 0 marks a bar of "
+        f"height zero. Compare with {PAPER}, Table 2 (naive -> FIPO)."
+    )
+    return finish(accuracy_panels(accuracy), "06_accuracy", caption, ACCURACY_TITLE)
