@@ -39,11 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fipo_utils.data.template import load_template
     from fipo_utils.inference.optimize import WordLimit, optimize_prompts
-    from fipo_utils.inference.optimize_step import generation_params
-    from fipo_utils.models.generators import generator_from_settings
+    from fipo_utils.models.generators import decoding_params, generator_from_settings
     from fipo_utils.runs.errors import SettingsError
-    from fipo_utils.runs.profiles import load_profile, section
+    from fipo_utils.runs.profiles import load_step
     from fipo_utils.runs.schema import check_value
+    from fipo_utils.runs.settings import InferSettings, ModelsSettings
 
     if not args.prompt.strip():
         raise SettingsError("PROMPT is empty: give the naive prompt to optimize, in quotes")
@@ -53,26 +53,26 @@ def run(args: argparse.Namespace) -> int:
     for key in ("max_new_tokens", "temperature"):
         if getattr(args, key) is not None:
             check_value(key, getattr(args, key), "--" + key.replace("_", "-"))
-    profile = load_profile(args.profile)
-    models = profile["models"]
-    settings = section(
-        profile,
+    profile, infer = load_step(
+        args.profile,
         "infer",
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         backend=args.backend,
         template=args.template,
     )
+    models = ModelsSettings.from_profile(profile)
+    settings = InferSettings.from_section(infer, profile)
     generator = generator_from_settings(
-        args.model or models["optimizer_base"], settings, models, show_progress=False
+        args.model or models.optimizer_base, settings, models, show_progress=False
     )
     (result,) = optimize_prompts(
         generator,
         [args.prompt],
-        template=load_template(settings.get("template")),
-        fmt=args.prompt_format or models.get("prompt_format", "chat_template"),
-        params=generation_params(settings, profile.get("seed", 2024)),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
+        template=load_template(settings.template),
+        fmt=args.prompt_format or models.prompt_format,
+        params=decoding_params(settings),
+        word_limit=WordLimit(**settings.word_limit),
         responses=[args.response] if args.response is not None else None,
         ground_truths=[args.ground_truth] if args.ground_truth is not None else None,
     )
