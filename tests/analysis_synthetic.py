@@ -123,6 +123,14 @@ def make_run(
                         + "the answer. " * (i + 1),
                         "raw_output": "...",
                         "cheating_note": i == 0 and benchmark == "gsm8k",
+                        "audit": {
+                            "gold_leaked": i == 0 and benchmark == "gsm8k",
+                            "options_lost": [],
+                            "numbers_lost": [],
+                            "entities_lost": [],
+                            "over_word_limit": False,
+                            "n_words": 9 + 3 * i,
+                        },
                     }
                     for i in range(len(NAIVE[benchmark]))
                 ],

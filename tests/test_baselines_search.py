@@ -10,6 +10,7 @@ from fipo_utils.baselines.search.ape import run_ape
 from fipo_utils.baselines.search.candidates import (
     DevScorer,
     SearchBudget,
+    SearchInputs,
     clean_instruction,
 )
 from fipo_utils.baselines.search.cost import Cost, CountingGenerator
@@ -105,7 +106,7 @@ def test_ape_keeps_the_candidate_with_the_best_dev_accuracy():
     proposer = ScriptedProposer(["Instruction: count the things", '"Be careful."', "   "])
     budget = SearchBudget(n_candidates=3, dev_size=4, n_demos=2)
     result = run_ape(
-        proposer, DevScorer(tester, split, "raw", PARAMS), split, budget, fmt="raw", seed=1
+        SearchInputs(proposer, DevScorer(tester, split, "raw", PARAMS), split, budget, "raw", 1)
     )
     assert result.best_instruction == "Be careful."
     assert result.best_dev_accuracy == pytest.approx(3 / 4)
@@ -121,7 +122,7 @@ def test_opro_shows_the_trajectory_worst_first_and_improves_on_the_empty_start()
     proposer = ScriptedProposer(["count them", "be careful", "go slowly", "count them"])
     budget = SearchBudget(n_steps=2, per_step=2, keep_top=2, dev_size=4, n_demos=2)
     result = run_opro(
-        proposer, DevScorer(tester, split, "raw", PARAMS), split, budget, fmt="raw", seed=1
+        SearchInputs(proposer, DevScorer(tester, split, "raw", PARAMS), split, budget, "raw", 1)
     )
     assert result.best_instruction == "go slowly" and result.best_dev_accuracy == 1.0
     assert [c["instruction"] for c in result.candidates] == [
@@ -187,8 +188,9 @@ def test_no_test_item_reaches_the_search_with_a_real_model(shared_data, tiny_mod
         n_demos=2, dev_size=2, n_candidates=2, n_steps=1, per_step=1, propose_max_new_tokens=4
     )
     scorer = DevScorer(generator, split, "raw", GenerationParams(4, 0.0, 1.0, 1))
-    run_ape(generator, scorer, split, budget, fmt="raw", seed=1)
-    run_opro(generator, scorer, split, budget, fmt="raw", seed=1)
+    inputs = SearchInputs(generator, scorer, split, budget, "raw", 1)
+    run_ape(inputs)
+    run_opro(inputs)
     text = "\n".join(seen)
     assert all(item.instruction in text for item in split.dev)
     leaked = [item.id for item in split.test if item.instruction in text]

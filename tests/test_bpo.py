@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from fipo_utils.baselines.answers import pairwise_win_rate, prediction_records
 from fipo_utils.baselines.bpo import (
     BPO_INSTRUCTION,
     BpoDataError,
@@ -17,7 +18,6 @@ from fipo_utils.baselines.bpo import (
     rewrite_prompts,
     win_rate,
 )
-from fipo_utils.baselines.step import pairwise_win_rate
 from fipo_utils.data.benchmarks import BenchmarkItem
 from fipo_utils.data.template import TULU_ASSISTANT, TULU_USER, count_words, load_template
 from fipo_utils.models.generate import GenerationParams
@@ -118,17 +118,33 @@ def test_delta_win_rate_arithmetic():
         win_rate(["win", "draw"])
 
 
-def test_pairwise_win_rate_uses_answer_correctness():
+def test_pairwise_win_rate_counts_the_records_own_verdicts():
     items = [
         BenchmarkItem(
             id=f"g{i}", benchmark="gsm8k", few_shot_context="", instruction="q", gold="x\n#### 5"
         )
-        for i in range(3)
+        for i in range(4)
     ]
-    naive = ["The answer is 5.", "The answer is 4.", "The answer is 4."]
-    rewritten = ["The answer is 4.", "The answer is 5.", "The answer is 3."]
-    result = pairwise_win_rate(naive, rewritten, items)
-    assert (result.win, result.tie, result.lose) == (1, 1, 1)
+    # strict scoring: only "The answer is 5" counts; the last naive answer is right only
+    # leniently, so a lenient re-scoring would call item g3 a tie, not a win
+    naive = ["The answer is 5.", "The answer is 4.", "The answer is 4.", "so 5"]
+    rewritten = ["The answer is 4.", "The answer is 5.", "The answer is 3.", "The answer is 5."]
+
+    def records(answers, condition):
+        return prediction_records(
+            items,
+            [(f"prompt {i}", a) for i, a in enumerate(answers)],
+            optimizer="bpo-style",
+            tester="t",
+            condition=condition,
+        )
+
+    before, after = records(naive, "naive"), records(rewritten, "optimized")
+    assert [r.correct for r in before] == [True, False, False, False]
+    result = pairwise_win_rate(before, after)
+    assert (result.win, result.tie, result.lose) == (2, 1, 1)
+    with pytest.raises(ValueError, match="pairs item g0 with item g1"):
+        pairwise_win_rate(before[:1], after[1:2])
 
 
 class _RecordingGenerator:

@@ -96,7 +96,7 @@ def test_a_letter_after_a_newline_is_not_the_bare_letter_token(sentencepiece_tok
     # the model would write "A" (no word prefix) after the newline ...
     assert [tok.convert_ids_to_tokens(t) for _, t in targets] == ["A", "B"]
     assert all(context == tuple(encode_like_training(tok, MC_PROMPT)) for context, _ in targets)
-    # ... while the letter tokenized alone, as the scorer used to, is "▁A"
+    # ... while the letter tokenized alone, without the prompt, is "▁A"
     alone = tok("A", add_special_tokens=False).input_ids
     assert tok.convert_ids_to_tokens(alone) == ["▁A"]
     assert alone[0] != targets[0][1]

@@ -34,7 +34,7 @@ def test_both_verdicts_are_written_and_the_switch_picks_the_primary(
     tmp_path: Path, primary: str
 ) -> None:
     rows = _write_predictions(
-        tmp_path, _jobs(), mc_scorings("logprob"), generation_scoring({"scoring": primary})
+        tmp_path, _jobs(), mc_scorings("letter"), generation_scoring({"scoring": primary})
     )
     records = read_jsonl(tmp_path / "eval/predictions/base/t/gsm8k.jsonl")
     naive = next(r for r in records if r["condition"] == "naive")

@@ -135,7 +135,7 @@ def test_best_options_raw_and_per_character() -> None:
 
 def test_mc_scorings_names_and_primary() -> None:
     assert mc_scorings(None) == ("letter",)
-    assert mc_scorings("logprob") == ("letter",)
+    assert mc_scorings("letter") == ("letter",)
     assert mc_scorings(["continuation", "letter"]) == ("letter", "continuation")
     assert mc_scorings("continuation") == ("continuation",)
     with pytest.raises(ValueError, match="mc_scoring"):

@@ -30,11 +30,6 @@ def test_gain_is_the_seed_mean_with_a_paired_interval():
     assert 0 < gain["low"] < 0.25 < gain["high"] and gain["distinguishable_from_zero"]
 
 
-def test_gain_without_per_question_verdicts_says_to_rerun():
-    with pytest.raises(KeyError, match="rerun fipo oirl"):
-        seed_averaged_gain({"dataset": "gsm8k"})
-
-
 def _features(n=400, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 5)).astype(np.float32)

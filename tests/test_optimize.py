@@ -15,8 +15,8 @@ from fipo_utils.inference.optimize import (
     WordLimit,
     cheating_note,
     clean_optimized,
-    resolve_optimizer,
 )
+from fipo_utils.inference.registry import resolve_optimizer
 
 
 def make_final(run_dir: Path, name: str, age: float = 0) -> Path:

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fipo_utils.inference.optimize_step import (
-    optimizer_names,
-    run_optimizer_inference,
-    trained_optimizers,
-)
+from fipo_utils.inference.optimize_step import run_optimizer_inference
+from fipo_utils.inference.registry import expand_optimizer_spec as optimizer_names
+from fipo_utils.inference.registry import trained_optimizers
+from fipo_utils.runs.io import read_jsonl
 from fipo_utils.runs.profiles import load_profile, section
-from fipo_utils.runs.safe_write import read_jsonl
 
 
 def make_final(run_dir: Path, name: str) -> None:
@@ -26,6 +24,7 @@ def test_all_lists_references_and_every_trained_checkpoint(tmp_path: Path) -> No
     for name in ("ipl-ipo-lora", "ipo-lora", "sft-lora", "dpo-lora"):
         make_final(tmp_path, name)
     (tmp_path / "checkpoints" / "dpo-full").mkdir()  # unfinished: no final/
+    make_final(tmp_path, "bpo-sft")  # BPO's rewriter: another method, not a FIPO optimizer
     assert trained_optimizers(tmp_path) == ["sft-lora", "dpo-lora", "ipo-lora", "ipl-ipo-lora"]
     assert optimizer_names(tmp_path, "all") == [
         "identity",

@@ -60,15 +60,6 @@ def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
     assert weights.stat().st_mtime_ns == written
 
 
-def test_a_checkpoint_from_before_fingerprints_is_checked_by_its_saved_settings(tmp_path):
-    run_dir = write_run_data(tmp_path / "run")
-    train_strategy(run_dir, "tiny", "sft", **QUICK)
-    (run_dir / "checkpoints/sft-lora/fingerprint.json").unlink()
-    assert train_strategy(run_dir, "tiny", "sft", **QUICK)["name"] == "sft-lora"
-    with pytest.raises(StaleResultError, match="batch_size: 2 -> 4"):
-        train_strategy(run_dir, "tiny", "sft", **{**QUICK, "batch_size": 4})
-
-
 def _profile(path, learning_rate: float):
     import yaml
 

@@ -24,12 +24,7 @@ def seed_averaged_gain(
     level: float = bootstrap.DEFAULT_LEVEL,
 ) -> dict[str, Any]:
     """The gain block of a ``results.json`` written by ``fipo_utils.baselines.oirl.report``."""
-    per_question = results.get("per_question")
-    if not per_question:
-        raise KeyError(
-            f"{results.get('dataset', '?')} results carry no 'per_question' verdicts: rerun "
-            "fipo oirl (results from before seeds were recorded cannot give an interval)"
-        )
+    per_question = results["per_question"]
     by_seed = np.asarray(per_question["best_of_n_correct_by_seed"], dtype=float)
     single = np.asarray(per_question["best_single_correct"], dtype=float)
     differences = by_seed.mean(axis=0) - single

@@ -158,7 +158,7 @@ def run_bpo_win_rate(
     whether to ``train`` the BPO rewriter (on ``pairs``). Rewriters: ``bpo-sft`` (the trained
     one, when trained) and ``bpo-style-zero-shot`` (the base model with the same request).
     """
-    from fipo_utils.baselines.step import _data_dir
+    from fipo_utils.baselines.answers import baseline_data_dir
     from fipo_utils.models.generators import generator_from_settings
 
     if not isinstance(settings, BaselinesSettings):
@@ -168,7 +168,7 @@ def run_bpo_win_rate(
     bpo = settings.bpo
     fmt = models.prompt_format
     seed = settings.seed
-    data_dir = _data_dir(need="bpo")
+    data_dir = baseline_data_dir(need="bpo")
     instruction = bpo_instruction(bpo.template)
     rewrite_params = bpo_rewrite_params(settings, settings.optimizer_max_new_tokens, seed)
     answer_params = GenerationParams(bpo.answer_max_new_tokens, 0.0, 1.0, seed)

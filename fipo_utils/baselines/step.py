@@ -23,26 +23,24 @@ from typing import Any
 
 import pandas as pd
 
-from fipo_utils.baselines.bpo import (
-    WinRate,
-    bpo_instruction,
-    bpo_rewrite_params,
-    rewrite_prompts,
-)
+import fipo_utils.baselines.optimizers  # noqa: F401 - registers the baselines' optimizers
+from fipo_utils.baselines.answers import baseline_data_dir, pairwise_win_rate, prediction_records
+from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params
 from fipo_utils.baselines.oirl.logs import read_prompt_names
 from fipo_utils.baselines.oirl.report import run_oirl, write_results
-from fipo_utils.baselines.oirl.rerank import choose_best, reward_model_from_logs, score_candidates
+from fipo_utils.baselines.oirl.rerank import reward_model_from_logs
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
 from fipo_utils.baselines.search.candidates import answer_items
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
 from fipo_utils.data.template import load_template, prompt_format_for
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
-from fipo_utils.evaluation.scoring import generation_verdicts, is_correct
-from fipo_utils.inference.optimize import WordLimit, optimize_prompts, resolve_optimizer
+from fipo_utils.inference.optimize import WordLimit
 from fipo_utils.inference.optimize_step import generation_params
+from fipo_utils.inference.optimizers import fipo_optimizer
+from fipo_utils.inference.registry import OptimizerContext, Rewrite, get_optimizer
 from fipo_utils.models.generate import GenerationParams
-from fipo_utils.runs.paths import reference_data_dir
+from fipo_utils.runs.records import prediction_dicts, write_predictions
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
 BASELINE_ORDER = ("bpo-style", "oirl-best-of-n", "fipo-single", "fipo-x-oirl")
@@ -60,7 +58,7 @@ def run_oirl_table(
     before it is written (notebook 08 passes ``fipo_utils.analysis.oirl_gain``'s interval,
     which this stage cannot import).
     """
-    data_dir = _data_dir()
+    data_dir = baseline_data_dir()
     config = RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed})
     rows = []
     for dataset in settings["datasets"]:
@@ -91,7 +89,7 @@ def bpo_preference_data(run_dir: str | Path, settings: dict[str, Any]) -> dict[s
 
     source = Path(settings["bpo_pairs"])
     if not source.is_absolute():
-        source = _data_dir(need="bpo") / source
+        source = baseline_data_dir(need="bpo") / source
     pairs = load_bpo_pairs(source)
     rows, skipped = bpo_preference_rows(pairs, load_template(settings.get("template")))
     path = Path(run_dir) / "baselines" / "bpo_dpo.jsonl"
@@ -129,6 +127,33 @@ def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def baselines_context(
+    run_dir: Path, profile: dict[str, Any], settings: dict[str, Any], **resources: Any
+) -> OptimizerContext:
+    """What notebook 08's optimizers share: greedy FIPO decoding at the baselines' optimizer
+    length, the BPO request and decoding, the FIPO optimizer the section names, and the
+    reward model and prompts of the selectors."""
+    from fipo_utils.models.generators import generator_from_settings
+
+    seed = int(profile.get("seed", 2024))
+    models = profile["models"]
+    max_new_tokens = int(settings["optimizer_max_new_tokens"])
+    return OptimizerContext(
+        run_dir=run_dir,
+        base_model=models["optimizer_base"],
+        prompt_format=models.get("prompt_format", "chat_template"),
+        params=GenerationParams(max_new_tokens, 0.0, 1.0, seed),
+        open_generator=lambda model: generator_from_settings(model, settings, models),
+        template=load_template(settings.get("template")),
+        word_limit=WordLimit(**(settings.get("word_limit") or {})),
+        rewriter_model=settings.get("rewriter"),
+        rewriter_params=bpo_rewrite_params(settings, max_new_tokens, seed),
+        rewriter_instruction=bpo_instruction((settings.get("bpo") or {}).get("template")),
+        fipo_spec=settings.get("fipo_optimizer") or "auto",
+        resources=dict(resources),
+    )
+
+
 def run_baselines(
     run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
@@ -138,82 +163,43 @@ def run_baselines(
     run_dir = Path(run_dir)
     seed = int(profile.get("seed", 2024))
     models = profile["models"]
-    fmt = models.get("prompt_format", "chat_template")
     bench = load_benchmark(
         settings["benchmark"], settings.get("n_items"), seed=settings.get("sample_seed")
     )
     items = bench.items
     questions = [item.instruction for item in items]
-    greedy = GenerationParams(int(settings["optimizer_max_new_tokens"]), 0.0, 1.0, seed)
 
-    rewriter_name = settings.get("rewriter") or models["optimizer_base"]
-    fipo_name, fipo_source = resolve_optimizer(
-        run_dir, settings.get("fipo_optimizer") or "auto", models["optimizer_base"]
-    )
-    rewriter = generator_from_settings(rewriter_name, settings, models)
-    bpo_template = (settings.get("bpo") or {}).get("template")
-    bpo_prompts = rewrite_prompts(
-        rewriter,
-        questions,
-        fmt=fmt,
-        params=bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed),
-        instruction=bpo_instruction(bpo_template),
-    )
-    # Each generator is dropped once done, so loading the next model can evict and free its
-    # weights from the model pool rather than hold both in memory.
-    optimizer = rewriter if fipo_source == rewriter_name else None
-    if optimizer is None:
-        rewriter.close()
-        optimizer = generator_from_settings(fipo_source, settings, models)
-    del rewriter
-    template = load_template(settings.get("template"))
-    word_limit = WordLimit(**(settings.get("word_limit") or {}))
-
-    def fipo(generator: Any, params: GenerationParams) -> list[str]:
-        found = optimize_prompts(
-            generator, questions, template=template, fmt=fmt, params=params, word_limit=word_limit
-        )
-        return [result.prompt for result in found]
-
-    single = fipo(optimizer, greedy)
-    samples = [
-        fipo(
-            optimizer,
-            GenerationParams(
-                int(settings["optimizer_max_new_tokens"]),
-                float(settings["candidate_temperature"]),
-                float(settings["candidate_top_p"]),
-                seed + k,
-            ),
-        )
-        for k in range(int(settings["n_candidates"]))
-    ]
-    candidates = [[sample[i] for sample in samples] for i in range(len(items))]
-    optimizer.close()
-    del optimizer
-
-    data_dir = _data_dir()
+    data_dir = baseline_data_dir()
+    reward_logs = settings.get("reward_logs", "gsm8k")
     reward = reward_model_from_logs(
         data_dir,
-        settings.get("reward_logs", "gsm8k"),
+        reward_logs,
         RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed}),
         max_train_rows=settings.get("reward_train_rows"),
         seed=seed,
     )
-    oirl_prompts = read_prompt_names(data_dir / "oirl", settings.get("reward_logs", "gsm8k")).texts
-    oirl_scores = score_candidates(reward, questions, [oirl_prompts] * len(items))
-    oirl_picks = choose_best(oirl_scores)
-    fx_scores = score_candidates(reward, questions, candidates)
-    fx_picks = choose_best(fx_scores)
+    context = baselines_context(
+        run_dir,
+        profile,
+        settings,
+        reward=reward,
+        oirl_prompts=read_prompt_names(data_dir / "oirl", reward_logs).texts,
+        sampling={
+            "n_candidates": settings["n_candidates"],
+            "temperature": settings["candidate_temperature"],
+            "top_p": settings["candidate_top_p"],
+        },
+    )
+    # Each optimizer releases its model once done, so loading the next model can evict the
+    # previous one from the model pool rather than hold both in memory.
+    optimizers = [get_optimizer(name, context) for name in BASELINE_ORDER]
+    rewrites: dict[str, list[Rewrite]] = {}
+    for optimizer in optimizers:
+        rewrites[optimizer.name] = optimizer.rewrite(items)
+        optimizer.close()
+    instructions = {name: [r.prompt for r in found] for name, found in rewrites.items()}
+    fipo = fipo_optimizer(context.fipo_spec, context)  # resolved only, for the summary
 
-    instructions = {
-        "bpo-style": bpo_prompts,
-        "oirl-best-of-n": [
-            f"{q}\n{oirl_prompts[k]}" for q, k in zip(questions, oirl_picks, strict=True)
-        ],
-        "fipo-single": single,
-        "fipo-x-oirl": [c[k] for c, k in zip(candidates, fx_picks, strict=True)],
-    }
     answer_params = tester_params(profile, settings)
     rows, win_rates = [], {}
     for tester in settings.get("testers") or models["testers"]:
@@ -225,30 +211,19 @@ def run_baselines(
             optimized = answer_items(
                 generator, items, instructions[baseline], tester_fmt, answer_params
             )
-            records = _records(items, baseline, name, "naive", naive) + _records(
-                items, baseline, name, "optimized", optimized
-            )
+            labels = {"optimizer": baseline, "tester": name}
+            before = prediction_records(items, naive, condition="naive", **labels)
+            after = prediction_records(items, optimized, condition="optimized", **labels)
             path = run_dir / "baselines" / "predictions" / baseline / name / f"{bench.name}.jsonl"
-            write_jsonl_preserving(path, records)
-            rows.extend(result_rows(records))
-            win_rates[(baseline, name)] = pairwise_win_rate(naive, optimized, items)
+            write_predictions(path, before + after)
+            rows.extend(result_rows(prediction_dicts(before + after)))
+            win_rates[(baseline, name)] = pairwise_win_rate(before, after)
         generator.close()
         del generator
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "baselines" / "results.csv", results.to_csv(index=False))
 
-    choices = pd.DataFrame(
-        {
-            "id": [item.id for item in items],
-            "bpo_style": bpo_prompts,
-            "fipo_single": single,
-            "fipo_x_oirl": instructions["fipo-x-oirl"],
-            "fipo_candidates": candidates,
-            "fipo_candidate_scores": [[float(x) for x in s] for s in fx_scores],
-            "oirl_prompt": [oirl_prompts[k] for k in oirl_picks],
-            "oirl_scores": [[float(x) for x in s] for s in oirl_scores],
-        }
-    )
+    choices = choice_table(items, rewrites)
     write_jsonl_preserving(
         run_dir / "baselines" / "choices.jsonl", choices.to_dict(orient="records")
     )
@@ -258,17 +233,13 @@ def run_baselines(
     summary = {
         "benchmark": bench.name,
         "n_items": len(items),
-        "rewriter": rewriter_name,
-        "fipo_optimizer": fipo_name,
-        "fipo_optimizer_source": fipo_source,
-        "fipo_optimizer_note": (
-            "no trained checkpoint in the run folder: the base model acted as FIPO optimizer"
-            if fipo_name == "base"
-            else f"trained checkpoint {fipo_source}"
-        ),
+        "rewriter": context.rewriter_model or context.base_model,
+        "fipo_optimizer": fipo.name,
+        "fipo_optimizer_source": fipo.source,
+        "fipo_optimizer_note": fipo_note(fipo.trained, f"trained checkpoint {fipo.source}"),
         "n_candidates": int(settings["n_candidates"]),
         "reward_model": {
-            "logs": settings.get("reward_logs", "gsm8k"),
+            "logs": reward_logs,
             "train_rows": settings.get("reward_train_rows"),
             "train_seconds": round(reward.train_seconds, 2),
         },
@@ -280,6 +251,31 @@ def run_baselines(
     return {"results": results, "choices": choices, "win_rates": win_table, "summary": summary}
 
 
+def choice_table(items: list[BenchmarkItem], rewrites: dict[str, list[Rewrite]]) -> pd.DataFrame:
+    """Per item, what each selector chose among which candidates (``baselines/choices.jsonl``)."""
+    fx = rewrites["fipo-x-oirl"]
+    oirl = rewrites["oirl-best-of-n"]
+    return pd.DataFrame(
+        {
+            "id": [item.id for item in items],
+            "bpo_style": [r.prompt for r in rewrites["bpo-style"]],
+            "fipo_single": [r.prompt for r in rewrites["fipo-single"]],
+            "fipo_x_oirl": [r.prompt for r in fx],
+            "fipo_candidates": [list(r.details["candidates"]) for r in fx],
+            "fipo_candidate_scores": [list(r.details["scores"]) for r in fx],
+            "oirl_prompt": [r.details["oirl_prompt"] for r in oirl],
+            "oirl_scores": [list(r.details["oirl_scores"]) for r in oirl],
+        }
+    )
+
+
+def fipo_note(trained: bool, trained_note: str) -> str:
+    """What acted as the FIPO optimizer, in words for ``summary.json``."""
+    if not trained:
+        return "no trained checkpoint in the run folder: the base model acted as FIPO optimizer"
+    return trained_note
+
+
 def tester_params(profile: dict[str, Any], settings: dict[str, Any]) -> GenerationParams:
     """The testers' decoding: notebook 06's (``evaluate`` temperature, top-p and seed), so
     baseline rows are comparable with ``eval/`` rows; ``tester_max_new_tokens`` of the
@@ -288,55 +284,3 @@ def tester_params(profile: dict[str, Any], settings: dict[str, Any]) -> Generati
     if settings.get("tester_max_new_tokens"):
         evaluate["max_new_tokens"] = settings["tester_max_new_tokens"]
     return generation_params(evaluate, int(profile.get("seed", 2024)))
-
-
-def pairwise_win_rate(
-    naive: list[str], optimized: list[str], items: list[BenchmarkItem]
-) -> WinRate:
-    """BPO's win/tie/lose with correctness as the judge: a win when only the rewritten prompt's
-    answer is correct, a loss when only the original's is, a tie otherwise."""
-    counts = {"win": 0, "tie": 0, "lose": 0}
-    for item, before, after in zip(items, naive, optimized, strict=True):
-        a = is_correct(item.benchmark, after, item.gold)
-        b = is_correct(item.benchmark, before, item.gold)
-        counts["win" if a and not b else "lose" if b and not a else "tie"] += 1
-    return WinRate(**counts)
-
-
-def _records(
-    items: list[BenchmarkItem],
-    optimizer: str,
-    tester: str,
-    condition: str,
-    answers: list[tuple[str, str]],
-) -> list[dict[str, Any]]:
-    records = []
-    for item, (prompt, prediction) in zip(items, answers, strict=True):
-        verdicts = generation_verdicts(item.benchmark, prediction, item.gold)
-        correct = verdicts["strict"]
-        records.append(
-            {
-                "id": item.id,
-                "benchmark": item.benchmark,
-                "optimizer": optimizer,
-                "tester": tester,
-                "condition": condition,
-                "prompt": prompt,
-                "prediction": prediction,
-                "gold": item.gold,
-                "scoring": "strict",
-                "correct": correct,
-                "correct_by": verdicts,
-            }
-        )
-    return records
-
-
-def _data_dir(need: str = "oirl") -> Path:
-    root = reference_data_dir()
-    if root is None or not (root / need).is_dir():
-        raise FileNotFoundError(
-            f"reference data folder {need}/ not found: set FIPO_DATA_DIR to a folder with "
-            "oirl/, bpo/, benchmarks/gsm8k/ and svamp/ (see docs/baselines.md)"
-        )
-    return root

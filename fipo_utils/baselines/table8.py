@@ -17,24 +17,35 @@ intervals and the published columns is built from these files by
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params, rewrite_prompts
-from fipo_utils.baselines.search.ape import run_ape
+import fipo_utils.baselines.optimizers  # noqa: F401 - registers the baselines' optimizers
+from fipo_utils.baselines.answers import prediction_records
+from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params
+from fipo_utils.baselines.optimizers import searched_candidates
 from fipo_utils.baselines.search.candidates import DevScorer, SearchBudget, answer_items
 from fipo_utils.baselines.search.cost import Cost, CountingGenerator
-from fipo_utils.baselines.search.opro import run_opro
-from fipo_utils.baselines.search.split import SearchSplit, split_for_search, with_instruction
-from fipo_utils.baselines.step import _records, tester_params
+from fipo_utils.baselines.search.split import SearchSplit, split_for_search
+from fipo_utils.baselines.step import fipo_note, tester_params
 from fipo_utils.data.benchmarks import BenchmarkMissing, load_benchmark
 from fipo_utils.data.template import load_template, prompt_format_for
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
-from fipo_utils.inference.optimize import WordLimit, optimize_prompts
+from fipo_utils.inference.optimize import WordLimit
 from fipo_utils.inference.optimize_step import generation_params
+from fipo_utils.inference.registry import (
+    OptimizerContext,
+    OptimizerKind,
+    PromptOptimizer,
+    get_optimizer,
+    registered_optimizers,
+    trained_optimizers,
+)
+from fipo_utils.runs.records import prediction_dicts, write_predictions
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
 COST_COLUMNS = (
@@ -51,16 +62,17 @@ COST_COLUMNS = (
 )
 
 
-def trained_optimizers(run_dir: Path) -> list[tuple[str, str]]:
-    """(name, path) of every ``checkpoints/<name>/final`` FIPO optimizer in the run folder
-    (BPO's rewriter, ``checkpoints/bpo-*``, is another method and not among them)."""
-    folder = run_dir / "checkpoints"
-    finals = sorted(folder.glob("*/final")) if folder.is_dir() else []
-    return [
-        (f.parent.name, str(f))
-        for f in finals
-        if (f / "config.json").is_file() and not f.parent.name.startswith("bpo-")
-    ]
+def method_name(optimizer: PromptOptimizer) -> str:
+    """Table 8's name of a rewriting method: FIPO optimizers as ``fipo-<checkpoint>``."""
+    if optimizer.kind is OptimizerKind.TRAINED:
+        return f"fipo-{optimizer.name}"
+    return optimizer.name
+
+
+def _spent(optimizer: PromptOptimizer) -> Cost:
+    """What the optimizer's (counting) generator spent since the last call."""
+    generator = optimizer.generator
+    return generator.take() if isinstance(generator, CountingGenerator) else Cost()
 
 
 def training_cost(run_dir: Path, name: str) -> dict[str, Any]:
@@ -127,38 +139,38 @@ def run_table8(
     costs: list[dict[str, Any]] = []
     rewrites: dict[str, dict[str, list[str]]] = {}  # method -> task -> question per test item
     fipo_names: dict[str, str] = {}
-    optimizers = trained_optimizers(run_dir) or [("base", models["optimizer_base"])]
-    template = load_template(settings.get("template"))
-    word_limit = WordLimit(**(settings.get("word_limit") or {}))
-    infer_params = generation_params(profile["infer"], seed)
-    for name, source in optimizers:
-        method = f"fipo-{name}"
-        fipo_names[method] = source
-        rewriting = generator(source)
+    fipo_trained: dict[str, bool] = {}
+    context = OptimizerContext(
+        run_dir=run_dir,
+        base_model=models["optimizer_base"],
+        prompt_format=fmt,
+        params=generation_params(profile["infer"], seed),
+        open_generator=generator,
+        template=load_template(settings.get("template")),
+        word_limit=WordLimit(**(settings.get("word_limit") or {})),
+        rewriter_model=settings.get("rewriter"),
+        rewriter_params=bpo_rewrite_params(
+            settings, int(settings["optimizer_max_new_tokens"]), seed
+        ),
+        rewriter_instruction=bpo_instruction((settings.get("bpo") or {}).get("template")),
+    )
+    # every trained FIPO optimizer of the run (else the untrained base), then the rewriters
+    rewriting = [
+        *(sorted(trained_optimizers(run_dir)) or ["base"]),
+        *registered_optimizers(OptimizerKind.REWRITER),
+    ]
+    for optimizer_name in rewriting:
+        optimizer = get_optimizer(optimizer_name, context)
+        method = method_name(optimizer)
+        if optimizer.kind is OptimizerKind.TRAINED:
+            fipo_names[method] = optimizer.source
+            fipo_trained[method] = optimizer.trained
         for task, split in splits.items():
-            found = optimize_prompts(
-                rewriting,
-                [item.instruction for item in split.test],
-                template=template,
-                fmt=fmt,
-                params=infer_params,
-                word_limit=word_limit,
-            )
+            found = optimizer.rewrite(split.test)
             rewrites.setdefault(method, {})[task] = [r.prompt for r in found]
-            costs.append(_cost_row(method, "-", task, "rewrite", len(split.test), rewriting.take()))
-        rewriting.close()
-        del rewriting
-    bpo_params = bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed)
-    bpo_request = bpo_instruction((settings.get("bpo") or {}).get("template"))
-    rewriter = generator(settings.get("rewriter") or models["optimizer_base"])
-    for task, split in splits.items():
-        questions = [item.instruction for item in split.test]
-        rewrites.setdefault("bpo-style", {})[task] = rewrite_prompts(
-            rewriter, questions, fmt=fmt, params=bpo_params, instruction=bpo_request
-        )
-        costs.append(_cost_row("bpo-style", "-", task, "rewrite", len(questions), rewriter.take()))
-    rewriter.close()
-    del rewriter
+            spent = _spent(optimizer)
+            costs.append(_cost_row(method, "-", task, "rewrite", len(split.test), spent))
+        optimizer.close()
 
     rows: list[dict[str, Any]] = []
     searched: list[dict[str, Any]] = []
@@ -175,26 +187,38 @@ def run_table8(
             )
             costs.append(_cost_row("naive", name, task, "answer", len(test), answerer.take()))
             questions = {method: by_task[task] for method, by_task in rewrites.items()}
-            for method, runner in (("ape", run_ape), ("opro", run_opro)):
-                scorer = DevScorer(answerer, split, tester_fmt, answer_params)
+            for method in registered_optimizers(OptimizerKind.SEARCH):
+                searcher = get_optimizer(
+                    method,
+                    replace(
+                        context,
+                        resources={
+                            "proposer": proposer,
+                            "scorer": DevScorer(answerer, split, tester_fmt, answer_params),
+                            "split": split,
+                            "budget": budget,
+                            "seed": seed,
+                        },
+                    ),
+                )
                 proposer.take()
-                result = runner(proposer, scorer, split, budget, fmt=fmt, seed=seed)
+                questions[method] = [r.prompt for r in searcher.rewrite(test)]
                 spent = proposer.take() if proposer is not answerer else Cost()
                 costs.append(_cost_row(method, name, task, "search", 0, spent.add(answerer.take())))
-                questions[method] = [with_instruction(i, result.best_instruction) for i in test]
                 searched.extend(
                     {"method": method, "tester": name, "task": task, **candidate}
-                    for candidate in result.candidates
+                    for candidate in searched_candidates(searcher)
                 )
             for method, texts in questions.items():
                 optimized = answer_items(answerer, test, texts, tester_fmt, answer_params)
                 costs.append(_cost_row(method, name, task, "answer", len(test), answerer.take()))
-                records = _records(test, method, name, "naive", naive) + _records(
-                    test, method, name, "optimized", optimized
-                )
+                labels = {"optimizer": method, "tester": name}
+                records = prediction_records(
+                    test, naive, condition="naive", **labels
+                ) + prediction_records(test, optimized, condition="optimized", **labels)
                 path = out / "predictions" / method / name / "bbh" / f"{task}.jsonl"
-                write_jsonl_preserving(path, records)
-                rows.extend(result_rows(records))
+                write_predictions(path, records)
+                rows.extend(result_rows(prediction_dicts(records)))
         if proposer is not answerer:
             proposer.close()
         answerer.close()
@@ -233,10 +257,9 @@ def run_table8(
         "budget": budget.__dict__,
         "proposer": proposer_name,
         "fipo_optimizers": fipo_names,
-        "fipo_note": (
-            "no trained checkpoint in the run folder: the base model acted as FIPO optimizer"
-            if list(fipo_names) == ["fipo-base"]
-            else "every checkpoints/<name>/final of the run"
+        "fipo_note": fipo_note(
+            any(trained for trained in fipo_trained.values()),
+            "every checkpoints/<name>/final of the run",
         ),
         "answer_params": answer_params.as_dict(),
         "generation_cache": use_cache,

@@ -1,8 +1,9 @@
 """``fipo optimize "PROMPT"``: print the optimized version of a prompt.
 
-The same optimizer call as notebook 05. ``--response`` and ``--ground-truth`` fill the
-template's silver- and golden-response slots (the training-time variants); without them the
-prompt is rewritten in the test-time form, as for benchmarks.
+The optimizer is resolved by the optimizer registry, as in notebook 05 (``--model`` takes any
+name it knows: a checkpoint folder, a hub id, ``base``, ``bpo-style``). ``--response`` and
+``--ground-truth`` fill the template's silver- and golden-response slots (the training-time
+variants); without them the prompt is rewritten in the test-time form, as for benchmarks.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fipo_utils.data.benchmarks import BenchmarkItem
     from fipo_utils.data.template import load_template
-    from fipo_utils.inference.optimize import WordLimit, optimize_prompts
+    from fipo_utils.inference.optimize import WordLimit
+    from fipo_utils.inference.optimizers import FipoOptimizer
+    from fipo_utils.inference.registry import OptimizerContext, get_optimizer
     from fipo_utils.models.generators import decoding_params, generator_from_settings
     from fipo_utils.runs.errors import SettingsError
     from fipo_utils.runs.profiles import load_step
@@ -63,20 +67,39 @@ def run(args: argparse.Namespace) -> int:
     )
     models = ModelsSettings.from_profile(profile)
     settings = InferSettings.from_section(infer, profile)
-    generator = generator_from_settings(
-        args.model or models.optimizer_base, settings, models, show_progress=False
-    )
-    (result,) = optimize_prompts(
-        generator,
-        [args.prompt],
-        template=load_template(settings.template),
-        fmt=args.prompt_format or models.prompt_format,
+    context = OptimizerContext(
+        run_dir=None,
+        base_model=models.optimizer_base,
+        prompt_format=args.prompt_format or models.prompt_format,
         params=decoding_params(settings),
+        open_generator=lambda model: generator_from_settings(
+            model, settings, models, show_progress=False
+        ),
+        template=load_template(settings.template),
         word_limit=WordLimit(**settings.word_limit),
-        responses=[args.response] if args.response is not None else None,
-        ground_truths=[args.ground_truth] if args.ground_truth is not None else None,
+        rewriter_model=settings.rewriter,
     )
-    generator.close()  # a vLLM engine left to interpreter exit can abort the process
+    optimizer = get_optimizer(args.model or "base", context)
+    slots = args.response is not None or args.ground_truth is not None
+    try:
+        if isinstance(optimizer, FipoOptimizer):
+            (result,) = optimizer.rewrite_texts(
+                [args.prompt],
+                responses=[args.response] if args.response is not None else None,
+                ground_truths=[args.ground_truth] if args.ground_truth is not None else None,
+            )
+        elif slots:
+            raise SettingsError(
+                f"--response and --ground-truth fill the FIPO template; {optimizer.name} is a "
+                f"{optimizer.kind} optimizer without those slots"
+            )
+        else:
+            item = BenchmarkItem(
+                id="prompt", benchmark="prompt", few_shot_context="", instruction=args.prompt
+            )
+            (result,) = optimizer.rewrite([item])
+    finally:
+        optimizer.close()  # a vLLM engine left to interpreter exit can abort the process
     if args.show_raw:
         print(f"--- raw optimizer output ---\n{result.raw_output}\n--- optimized prompt ---")
     print(result.prompt)

@@ -5,12 +5,12 @@ Generation benchmarks (GSM8K, BBH) are scored by answer extraction
 template, primary by default) and leniently (looser cues); ``scoring: lenient`` makes the
 lenient verdict the primary one. Both verdicts are kept in every prediction record.
 Multiple-choice benchmarks (PiQA, CosmosQA, MMLU) are scored, as in the paper, by the option
-letter with the highest next-token log-probability (``mc_scoring: logprob``, scoring name
-``letter``), or optionally by the letter found in a generated answer (``generate``), or by the
-log-likelihood of each option's text after the prompt (``continuation``, lm-evaluation-harness's
-``acc``, plus ``continuation_norm``, its per-character ``acc_norm``;
-:mod:`fipo_utils.models.loglikelihood`). ``mc_scoring`` may name several, e.g.
-``[letter, continuation]``: they run in one pass and every verdict lands in ``correct_by``.
+letter with the highest next-token log-probability (``mc_scoring: letter``), or optionally by
+the letter found in a generated answer (``generate``), or by the log-likelihood of each
+option's text after the prompt (``continuation``, lm-evaluation-harness's ``acc``, plus
+``continuation_norm``, its per-character ``acc_norm``; :mod:`fipo_utils.models.loglikelihood`).
+``mc_scoring`` may name several, e.g. ``[letter, continuation]``: they run in one pass and
+every verdict lands in ``correct_by``.
 The primary scoring is the first of letter, generate, continuation that runs.
 
 Outputs (docs/CONTRACTS.md): ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` with
@@ -39,7 +39,8 @@ from fipo_utils.data.template import wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
-from fipo_utils.runs.safe_write import read_jsonl, write_jsonl_preserving, write_text_preserving
+from fipo_utils.runs.records import PredictionRecord, prediction_dicts, write_predictions
+from fipo_utils.runs.safe_write import read_jsonl, write_text_preserving
 from fipo_utils.runs.settings import EvaluateSettings, ModelsSettings
 
 __all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
@@ -152,15 +153,15 @@ MC_SCORINGS = ("letter", "generate", "continuation")  # in order of precedence a
 
 
 def mc_scorings(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The multiple-choice scorings to run, from ``mc_scoring`` (a name or a list of names;
-    ``logprob`` is the older name of ``letter``), ordered so the primary comes first."""
+    """The multiple-choice scorings to run, from ``mc_scoring`` (a name or a list of names),
+    ordered so the primary comes first."""
     names = [value] if isinstance(value, str) else list(value or ["letter"])
-    chosen = {"letter" if name == "logprob" else name for name in names}
+    chosen = set(names)
     unknown = sorted(chosen - set(MC_SCORINGS))
     if unknown or not chosen:
         raise ValueError(
             f"evaluate.mc_scoring: unknown scoring {unknown or names!r}; choose from "
-            f"logprob/letter, generate, continuation (or a list of them)"
+            f"letter, generate, continuation (or a list of them)"
         )
     return tuple(name for name in MC_SCORINGS if name in chosen)
 
@@ -249,37 +250,38 @@ def _verdicts(job: dict[str, Any], mc: tuple[str, ...]) -> dict[str, bool]:
 def _write_predictions(
     run_dir: Path, jobs: list[dict[str, Any]], mc: tuple[str, ...], generation: str = "strict"
 ) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[PredictionRecord]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
         scoring = primary_scoring(item, mc, generation)
         verdicts = _verdicts(job, mc)
         correct = verdicts[scoring]
-        prediction = {
-            "id": item.id,
-            "benchmark": item.benchmark,
-            "optimizer": job["record"]["optimizer"],
-            "tester": job["tester"],
-            "condition": job["condition"],
-            "prompt": job["prompt"],
-            "prediction": job["prediction"],
-            "gold": item.gold,
-            "scoring": scoring,
-            "correct": correct,
-            "correct_by": verdicts,
-        }
-        for extra in ("option_logprobs", "continuation_logprobs"):
-            if extra in job:
-                prediction[extra] = job[extra]
-        if "generated" in job and job["generated"] != job["prediction"]:
-            prediction["generated"] = job["generated"]
-        key = (prediction["optimizer"], job["tester"], item.benchmark)
+        prediction = PredictionRecord(
+            id=item.id,
+            benchmark=item.benchmark,
+            optimizer=job["record"]["optimizer"],
+            tester=job["tester"],
+            condition=job["condition"],
+            prompt=job["prompt"],
+            prediction=job["prediction"],
+            gold=item.gold,
+            scoring=scoring,
+            correct=correct,
+            correct_by=verdicts,
+            option_logprobs=job.get("option_logprobs"),
+            continuation_logprobs=job.get("continuation_logprobs"),
+            # the generated answer, where it is not already the prediction
+            generated=job["generated"]
+            if "generated" in job and job["generated"] != job["prediction"]
+            else None,
+        )
+        key = (prediction.optimizer, job["tester"], item.benchmark)
         groups.setdefault(key, []).append(prediction)
     rows = []
     for (optimizer, tester, benchmark), predictions in sorted(groups.items()):
         path = run_dir / "eval" / "predictions" / optimizer / tester / f"{benchmark}.jsonl"
-        write_jsonl_preserving(path, predictions)
-        rows.extend(result_rows(predictions))
+        write_predictions(path, predictions)
+        rows.extend(result_rows(prediction_dicts(predictions)))
     return rows
 
 

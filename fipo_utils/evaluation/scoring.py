@@ -112,9 +112,9 @@ def bbh_is_correct(prediction: str, target: str, strict: bool = False) -> bool:
     target_text = str(target).strip()
     option = _PAREN_LETTER.fullmatch(target_text)
     if option:
-        if strict:
+        if phrase is not None and strict:
             match = _PAREN_LETTER.search(phrase) or _LEADING_LETTER.match(phrase)
-            return bool(match) and match.group(1) == option.group(1)
+            return match is not None and match.group(1) == option.group(1)
         return extract_choice_letter(span) == option.group(1)
     target_number = parse_number(target_text)
     if target_number is not None and re.fullmatch(r"-?[\d,]+(?:\.\d+)?", target_text):

@@ -52,8 +52,8 @@ def _normalise(text: str) -> str:
 def audit_prompt(item: BenchmarkItem, optimized: str, word_limit: int | None) -> dict:
     """One audit record for one rewrite of ``item.instruction``.
 
-    ``options_lost``: options listed in the naive instruction whose text the rewrite no longer
-    contains (multiple-choice benchmarks keep their options outside the instruction, so they
+    ``options_lost``: options listed in the naive instruction whose text the rewrite does not
+    contain (multiple-choice benchmarks keep their options outside the instruction, so they
     cannot be lost). ``numbers_lost`` / ``entities_lost``: those of the naive instruction the
     rewrite lacks. ``over_word_limit``: more space-separated words than ``G_N`` (never, for
     an optimizer that had no word limit: ``word_limit=None``).
@@ -83,8 +83,6 @@ def audit_table(records: pd.DataFrame) -> pd.DataFrame:
     record of :func:`audit_prompt`); list-valued checks count an item when the list is not
     empty. A last row ``all`` pools the benchmarks.
     """
-    if "audit" not in records:
-        raise KeyError("these optimized records carry no 'audit' field (written before audits)")
     flags = pd.DataFrame(
         [{k: bool(a[k]) for k in AUDIT_FLAGS} for a in records["audit"]], index=records.index
     )
@@ -103,8 +101,6 @@ def audit_table(records: pd.DataFrame) -> pd.DataFrame:
 
 def flagged_rewrites(records: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """Up to ``n`` rewrites with at least one flag, naive beside optimized, flags spelled out."""
-    if "audit" not in records:
-        return records.iloc[0:0]
     found = [
         ", ".join(f"{k}: {a[k]}" if isinstance(a[k], list) else k for k in AUDIT_FLAGS if a[k])
         for a in records["audit"]

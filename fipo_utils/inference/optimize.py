@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fipo_utils.data.answers import gold_letter, gsm8k_gold_number, numbers_in
@@ -24,8 +23,9 @@ from fipo_utils.data.benchmarks import BenchmarkItem, benchmark_family
 from fipo_utils.data.template import Template, count_words, render_optimizer_prompt, wrap_prompt
 from fipo_utils.models.generate import GenerationParams
 
-# `auto` picks the most advanced trained optimizer: IPL (iterated preference learning) beats
-# a single preference round (IPO before DPO: the paper's best single strategy), which beats SFT.
+# `auto` picks the most advanced trained optimizer (fipo_utils.inference.registry): IPL
+# (iterated preference learning) beats a single preference round (IPO before DPO: the paper's
+# best single strategy), which beats SFT.
 STRATEGY_ORDER = ("ipl", "ipo", "dpo", "sft")
 _LABELS = re.compile(
     r"^\s*(?:\*\*|#+\s*)?(?:the\s+)?(?:golden|improved|optimized|optimised|new|rewritten|original|silver|sliver)"
@@ -51,31 +51,6 @@ class Optimized:
     prompt: str  # cleaned; the naive prompt where cleaning left nothing
     fell_back: bool
     word_limit: int
-
-
-def resolve_optimizer(run_dir: str | Path | None, spec: str, base_model: str) -> tuple[str, str]:
-    """(name, model path or id) of the optimizer a profile or user names.
-
-    ``auto``: the most advanced ``checkpoints/<name>/final`` in the run folder (see
-    ``STRATEGY_ORDER``; the newest folder wins a tie), else the base model named ``base``.
-    ``base``: the base model. A checkpoint name in the run folder, a path or a hub id
-    otherwise (its name is the folder or id's last part).
-    """
-    checkpoints = Path(run_dir) / "checkpoints" if run_dir else None
-    if spec == "auto":
-        finals = sorted(checkpoints.glob("*/final")) if checkpoints and checkpoints.is_dir() else []
-        finals = [f for f in finals if (f / "config.json").is_file()]
-        for strategy in STRATEGY_ORDER:
-            matching = [f for f in finals if f.parent.name.split("-", 1)[0] == strategy]
-            if matching:
-                best = max(matching, key=lambda f: f.stat().st_mtime)
-                return best.parent.name, str(best)
-        return "base", base_model
-    if spec == "base":
-        return "base", base_model
-    if checkpoints and (checkpoints / spec / "final" / "config.json").is_file():
-        return spec, str(checkpoints / spec / "final")
-    return Path(spec.rstrip("/")).name or spec, spec
 
 
 def clean_optimized(raw: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -53,7 +54,9 @@ class TransformersGenerator:
         batch_size: int = 8,
         show_progress: bool = False,
     ) -> None:
-        self.model = model
+        # Any: transformers' annotations make ``generate`` and ``generate_batch`` look like
+        # tensors to mypy (PreTrainedModel's ``__getattr__`` returns a Tensor or Module)
+        self.model: Any = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.show_progress = show_progress

@@ -56,8 +56,8 @@ class CachedGenerator:
         self.chunk_size = chunk_size
         self.show_progress = show_progress
         self.stats = CacheStats()
-        # Inputs gained the tokenizer's special tokens (BOS) when inference started encoding
-        # like training: answers cached before that stay valid only where nothing changed.
+        # The key records whether inputs carry the tokenizer's special tokens (BOS, encoded
+        # as in training): a tokenizer that adds none gives the same key as plain text.
         adds = self.tokenizer is not None and adds_special_tokens(self.tokenizer)
         self._input_key = {"special_tokens": True} if adds else {}
 

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -144,7 +145,8 @@ def load_model(
     source = resolve_model_path(name_or_path)
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     with _naming_hub_model(name_or_path, source):
-        model = AutoModelForCausalLM.from_pretrained(
+        # Any: transformers types ``from_pretrained``'s result so that ``.to`` misreads
+        model: Any = AutoModelForCausalLM.from_pretrained(
             source,
             dtype=torch_dtype,
             use_safetensors=True,

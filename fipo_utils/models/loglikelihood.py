@@ -187,7 +187,9 @@ class ContinuationScorer:
         ids = torch.tensor([prefix], device=self.model.device)
         output = self.model.base_model(ids, None, None, None, use_cache=True)
         self.tokens_computed += len(prefix)
-        layers = [(layer.keys, layer.values) for layer in output[1].layers]
+        layers: list[tuple[torch.Tensor, ...]] = [
+            (layer.keys, layer.values) for layer in output[1].layers
+        ]
         self._prefixes[prefix] = layers
         while len(self._prefixes) > self.prefix_cache_size:
             self._prefixes.popitem(last=False)

@@ -28,7 +28,7 @@ class RunFolderLocked(FipoError):
     """Another live process is writing into the same run folder."""
 
 
-def _yaml_message(error: Exception) -> str | None:
+def _yaml_message(error: BaseException) -> str | None:
     """``file, line N: problem`` for a YAML parse error, else ``None``."""
     import yaml
 

@@ -26,7 +26,7 @@ from fipo_utils.runs.manifest import utc_now
 LOCK_NAME = ".lock"
 
 
-def lock_holder(run_dir: Path) -> dict[str, Any] | None:
+def lock_holder(run_dir: str | Path) -> dict[str, Any] | None:
     """What ``.lock`` says about its last holder (``None`` if absent or unreadable)."""
     try:
         return json.loads((Path(run_dir) / LOCK_NAME).read_text(encoding="utf-8"))

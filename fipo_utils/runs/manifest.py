@@ -128,18 +128,14 @@ def new_manifest(profile: str, overrides: dict[str, Any], steps: list[dict[str, 
 
 
 def check_profile_unchanged(run_dir: Path, manifest: dict, accept_change: bool = False) -> None:
-    """Stop a resume when the run's profile file now resolves to other values.
+    """Stop a resume when the run's profile file resolves to values other than the recorded ones.
 
     Steps already done were made with the recorded values; continuing with new ones would
     mix two recipes in one run without a trace. ``accept_change`` records the change (time
     and keys) in the manifest and adopts the new values instead.
     """
     current = load_profile(manifest["profile"])
-    recorded = manifest.get("profile_resolved")
-    if recorded is None:  # a manifest from before profiles were recorded: start recording
-        manifest.update(profile_resolved=current, profile_hash=settings_hash(current))
-        return
-    changes = changed_keys(recorded, current)
+    changes = changed_keys(manifest["profile_resolved"], current)
     if not changes:
         return
     if not accept_change:

@@ -48,8 +48,6 @@ class RewriteRecord:
 
 
 REWRITE_FIELDS = tuple(RewriteRecord.__dataclass_fields__)
-# what a reader needs of every rewrite line (the rest has defaults when absent)
-REWRITE_REQUIRED = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,8 @@ def write_rewrites(path: str | Path, records: Iterable[RewriteRecord]) -> str:
 
 def read_rewrites(path: str | Path) -> list[RewriteRecord]:
     """The rewrite records of one ``optimized/<optimizer>/<benchmark>.jsonl``."""
-    return [_rewrite_from(row) for row in read_jsonl(path, REWRITE_REQUIRED)]
+    rows = read_jsonl(path, REWRITE_FIELDS)
+    return [RewriteRecord(**{name: row[name] for name in REWRITE_FIELDS}) for row in rows]
 
 
 def write_predictions(path: str | Path, records: Iterable[PredictionRecord]) -> str:
@@ -129,19 +128,3 @@ def read_predictions(path: str | Path) -> list[PredictionRecord]:
 def prediction_dicts(records: Sequence[PredictionRecord]) -> list[dict[str, Any]]:
     """Records as the plain mappings the results table counts."""
     return [record.as_dict() for record in records]
-
-
-def _rewrite_from(row: dict[str, Any]) -> RewriteRecord:
-    return RewriteRecord(
-        id=str(row["id"]),
-        benchmark=str(row["benchmark"]),
-        optimizer=str(row["optimizer"]),
-        naive_instruction=str(row["naive_instruction"]),
-        optimized_instruction=str(row["optimized_instruction"]),
-        raw_output=str(row.get("raw_output", "")),
-        cheating_note=bool(row.get("cheating_note", False)),
-        fell_back=bool(row.get("fell_back", False)),
-        word_limit=row.get("word_limit"),
-        cut_at_max_new_tokens=bool(row.get("cut_at_max_new_tokens", False)),
-        audit=dict(row.get("audit") or {}),
-    )

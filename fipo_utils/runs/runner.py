@@ -237,9 +237,10 @@ def _kernel_manager_logging_to(handle: Any) -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelLoggingToFile(AsyncKernelManager):
-        async def start_kernel(self, **kwargs: Any) -> None:
+        # jupyter_client's stubs type the async manager's start_kernel as its sync base's
+        async def start_kernel(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
             kwargs.setdefault("stderr", handle)
-            await super().start_kernel(**kwargs)
+            await super().start_kernel(*args, **kwargs)
 
     return KernelLoggingToFile
 
@@ -356,9 +357,10 @@ def reproduce(
     """Run the profile's notebook chain into a new run folder, or resume an earlier one.
 
     Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
-    after recording it in the manifest. A resume stops when the run's profile now resolves
-    to other values, unless ``accept_profile_change``; it refuses a folder another live
-    process is writing into (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
+    after recording it in the manifest. A resume stops when the run's profile resolves to
+    values other than the recorded ones, unless ``accept_profile_change``; it refuses a
+    folder another live process is writing into
+    (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
     """
     progress = sys.stderr.isatty() if progress is None else progress
     if resume:

@@ -318,7 +318,7 @@ class EvaluateSettings(GenerationBackendSettings):
     optimizers: tuple[str, ...] | None = None  # null = every folder under optimized/
     benchmarks: tuple[str, ...] | None = None  # null = every benchmark 05 rewrote
     testers: tuple[str, ...] | None = None  # null = models.testers
-    # multiple choice: logprob / letter | generate | continuation, or a list (first primary);
+    # multiple choice: letter | generate | continuation, or a list (the first is primary);
     # null = letter
     mc_scoring: str | tuple[str, ...] | None = None
     scoring: str = "strict"  # generation benchmarks' primary verdict: strict | lenient

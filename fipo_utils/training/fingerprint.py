@@ -74,27 +74,15 @@ def training_fingerprint(
     }
 
 
-def check_fingerprint(
-    checkpoint_dir: Path,
-    fingerprint: dict[str, Any],
-    legacy_settings: dict[str, Any] | None = None,
-) -> None:
+def check_fingerprint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> None:
     """Raise :class:`StaleResultError` when ``checkpoint_dir`` was trained differently.
 
-    ``legacy_settings`` are the ``settings`` of a metrics record written before fingerprints
-    existed: then only the settings can be compared.
+    A checkpoint folder without a fingerprint has nothing to compare and passes.
     """
     stored = read_fingerprint(checkpoint_dir)
-    if stored is not None:
-        changes = changed_keys(stored.get("shaped_by", {}), fingerprint["shaped_by"])
-    elif legacy_settings is not None:
-        old = {
-            k: v for k, v in legacy_settings.items() if k not in BOOKKEEPING_KEYS | {"base_model"}
-        }
-        new = fingerprint["shaped_by"]["settings"]
-        changes = changed_keys({"settings": old}, {"settings": new})
-    else:
+    if stored is None:
         return
+    changes = changed_keys(stored.get("shaped_by", {}), fingerprint["shaped_by"])
     if changes:
         raise StaleResultError(
             f"{checkpoint_dir} was trained with other settings ({'; '.join(changes)}); "

@@ -405,8 +405,7 @@ def run_ipl(
         profile=profile if isinstance(profile, str) else data.get("name"),
         extra={"ipl": ipl_shape},
     )
-    legacy = (_read_json(train_dir / "metrics.json") or {}).get("settings")
-    check_fingerprint(checkpoints, fingerprint, legacy)
+    check_fingerprint(checkpoints, fingerprint)
     write_fingerprint(checkpoints, fingerprint)
     if ipl.procedure == "original":  # every discrimination row trains; judged on them
         holdout = [r for r in rows if r["case_type"] == DISCRIMINATION_CASE]

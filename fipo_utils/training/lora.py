@@ -71,7 +71,7 @@ def merge_lora(model: PeftModel) -> PreTrainedModel:
 def save_adapter(model: PeftModel, folder: str | Path) -> Path:
     """Write only the adapter (``adapter_model.safetensors`` + ``adapter_config.json``)."""
     folder = Path(folder)
-    model.save_pretrained(folder, safe_serialization=True)
+    model.save_pretrained(str(folder), safe_serialization=True)
     return folder
 
 

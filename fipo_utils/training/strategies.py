@@ -154,7 +154,6 @@ def build_sft_trainer(
     eval_examples: list[dict] | None = None,
 ):
     """``SFTTrainer`` over prompt/completion rows; the loss covers completion tokens only."""
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     config = SFTConfig(
@@ -166,11 +165,7 @@ def build_sft_trainer(
     return SFTTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(examples),
-        eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None,
-        processing_class=tokenizer,
-        peft_config=settings.lora_settings.peft_config() if settings.lora else None,
-        callbacks=callbacks,
+        **_trainer_inputs(settings, tokenizer, examples, eval_examples, callbacks),
     )
 
 
@@ -189,7 +184,6 @@ def build_preference_trainer(
     ``ref_model`` matters only for full fine-tuning without precomputed reference
     log-probs: pass the frozen start model (IPL passes the previous round's model).
     """
-    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     from fipo_utils.training.summed_ipo import SummedIPOTrainer
@@ -214,9 +208,25 @@ def build_preference_trainer(
         model=model,
         ref_model=ref_model,
         args=config,
-        train_dataset=Dataset.from_list(examples),
-        eval_dataset=Dataset.from_list(eval_examples) if eval_examples else None,
-        processing_class=tokenizer,
-        peft_config=settings.lora_settings.peft_config() if settings.lora else None,
-        callbacks=callbacks,
+        **_trainer_inputs(settings, tokenizer, examples, eval_examples, callbacks),
     )
+
+
+def _trainer_inputs(
+    settings: TrainSettings,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[dict],
+    eval_examples: list[dict] | None,
+    callbacks: list[TrainerCallback] | None,
+) -> dict[str, Any]:
+    """What every trl trainer of this module takes besides the model and its config: the
+    train and eval datasets, the tokenizer, the LoRA adapter and the callbacks."""
+    from datasets import Dataset
+
+    return {
+        "train_dataset": Dataset.from_list(examples),
+        "eval_dataset": Dataset.from_list(eval_examples) if eval_examples else None,
+        "processing_class": tokenizer,
+        "peft_config": settings.lora_settings.peft_config() if settings.lora else None,
+        "callbacks": callbacks,
+    }

@@ -21,7 +21,7 @@ class SummedIPOTrainer(DPOTrainer):
     def _compute_loss(self, model, inputs, return_outputs):
         if return_outputs:
             raise ValueError("SummedIPOTrainer does not return logits; use prediction_loss_only")
-        mode = "train" if self.model.training else "eval"
+        mode = "train" if model.training else "eval"
         skip = {"completion_mask", "ref_chosen_logps", "ref_rejected_logps"}
         model_kwargs = {k: v for k, v in inputs.items() if k not in skip}
         model_kwargs["use_cache"] = False

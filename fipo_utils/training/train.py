@@ -223,7 +223,7 @@ def train_strategy(
     )
     finished = metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file()
     saved = json.loads(metrics_path.read_text(encoding="utf-8")) if finished else None
-    check_fingerprint(checkpoint_dir, fingerprint, (saved or {}).get("settings"))
+    check_fingerprint(checkpoint_dir, fingerprint)
     if saved is not None:
         return saved
     if is_main_process():

@@ -44,7 +44,7 @@ def read_correctness(path: Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise OirlLogError(f"{path}: correctness log not found")
-    values = []
+    values: list[bool] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()

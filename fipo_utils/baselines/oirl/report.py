@@ -132,7 +132,7 @@ def run_oirl(
             **classification_metrics(test_correct.ravel(), scores.ravel()),
             "config": asdict(config),
             "train_seconds": round(model.train_seconds, 2),
-            "train_cpu_seconds": round(model.train_cpu_seconds, 2),
+            "train_cpu_seconds": round(model.train_cpu_seconds or 0.0, 2),
             "train_pairs": int(config.train_fraction * len(labels)),
         },
         "embedding_seconds": round(embed_seconds, 2),

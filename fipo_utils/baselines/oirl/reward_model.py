@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class RewardModel:
     def __init__(
         self,
         config: RewardModelConfig,
-        booster: object,
+        booster: Any,  # an xgboost or a lightgbm Booster: both predict and save_model
         train_seconds: float,
         train_cpu_seconds: float | None = None,
     ) -> None:
@@ -105,7 +106,7 @@ class RewardModel:
                 "colsample_bytree": config.colsample,
                 "scale_pos_weight": weight,
             }
-            booster = xgb.train(params, xgb.DMatrix(features, label=labels), config.n_rounds)
+            booster: Any = xgb.train(params, xgb.DMatrix(features, label=labels), config.n_rounds)
         else:
             import lightgbm as lgb
 
@@ -159,7 +160,7 @@ class RewardModel:
         if config.backend == "xgboost":
             import xgboost as xgb
 
-            booster = xgb.Booster()
+            booster: Any = xgb.Booster()
             booster.load_model(str(folder / meta["file"]))
         else:
             import lightgbm as lgb

@@ -13,13 +13,11 @@ import random
 from typing import Any
 
 from fipo_utils.baselines.search.candidates import (
-    DevScorer,
-    SearchBudget,
+    SearchInputs,
     SearchResult,
     demonstrations,
     propose,
 )
-from fipo_utils.baselines.search.split import SearchSplit
 
 INDUCE_REQUEST = (
     "Below are example inputs of one task, each followed by its correct answer.\n\n"
@@ -33,25 +31,19 @@ VARY_REQUEST = (
 )
 
 
-def run_ape(
-    proposer: Any,
-    scorer: DevScorer,
-    split: SearchSplit,
-    budget: SearchBudget,
-    *,
-    fmt: str,
-    seed: int,
-) -> SearchResult:
+def run_ape(inputs: SearchInputs) -> SearchResult:
     """Propose ``n_candidates`` instructions (each from its own seeded ordering of the
     demonstrations), score them on dev, then ``resample_rounds`` rounds of variations of the
     best; returns the best by dev accuracy (the first proposed wins a tie)."""
+    proposer, scorer, split, budget = inputs.proposer, inputs.scorer, inputs.split, inputs.budget
+    fmt, seed = inputs.fmt, inputs.seed
     requests = []
     for k in range(budget.n_candidates):
         demos = list(split.demos)
         random.Random(seed + k).shuffle(demos)
         requests.append(INDUCE_REQUEST.replace("{demos}", demonstrations(demos)))
     proposed = propose(proposer, requests, fmt, budget, seed)
-    candidates = [
+    candidates: list[dict[str, Any]] = [
         {"round": 0, "instruction": text, "dev_accuracy": scorer(text)} for text in proposed if text
     ]
     for round_number in range(1, budget.resample_rounds + 1):

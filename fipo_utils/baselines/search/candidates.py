@@ -55,6 +55,19 @@ class SearchBudget:
         return GenerationParams(self.propose_max_new_tokens, self.temperature, self.top_p, seed)
 
 
+@dataclass(frozen=True)
+class SearchInputs:
+    """What one search (APE or OPRO) works with: the proposer model, the dev scorer (the
+    tester), the task's split, the budget, the proposer's chat format and the seed."""
+
+    proposer: Any
+    scorer: DevScorer
+    split: SearchSplit
+    budget: SearchBudget
+    fmt: str
+    seed: int
+
+
 @dataclass
 class SearchResult:
     """A search's outcome: the best instruction, its dev score and every scored candidate."""

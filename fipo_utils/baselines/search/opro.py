@@ -12,13 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from fipo_utils.baselines.search.candidates import (
-    DevScorer,
-    SearchBudget,
+    SearchInputs,
     SearchResult,
     demonstrations,
     propose,
 )
-from fipo_utils.baselines.search.split import SearchSplit
 
 META_PROMPT = (
     "Your task is to write an instruction that helps a model answer questions of one task. "
@@ -41,18 +39,12 @@ def render_meta_prompt(scored: list[dict[str, Any]], demos: str, keep_top: int) 
     return META_PROMPT.replace("{trajectory}", "\n\n".join(lines)).replace("{demos}", demos)
 
 
-def run_opro(
-    proposer: Any,
-    scorer: DevScorer,
-    split: SearchSplit,
-    budget: SearchBudget,
-    *,
-    fmt: str,
-    seed: int,
-) -> SearchResult:
+def run_opro(inputs: SearchInputs) -> SearchResult:
     """``n_steps`` steps of ``per_step`` proposals each; the best by dev accuracy wins (the
     earliest on a tie, so the empty start instruction is kept unless something beats it)."""
-    scored = [{"step": 0, "instruction": "", "dev_accuracy": scorer("")}]
+    proposer, scorer, split, budget = inputs.proposer, inputs.scorer, inputs.split, inputs.budget
+    fmt, seed = inputs.fmt, inputs.seed
+    scored: list[dict[str, Any]] = [{"step": 0, "instruction": "", "dev_accuracy": scorer("")}]
     demos = demonstrations(split.demos)
     for step in range(1, budget.n_steps + 1):
         request = render_meta_prompt(scored, demos, budget.keep_top)
