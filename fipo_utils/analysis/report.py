@@ -21,6 +21,7 @@ from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
 from fipo_utils.runs.paths import runs_root
+from fipo_utils.runs.settings import AnalysisSettings  # also reached as report.AnalysisSettings
 
 ANALYSIS_FOLDER = "analysis"
 TABLE_NAMES = {
@@ -34,26 +35,9 @@ TABLE_NAMES = {
 }
 
 
-@dataclass
-class AnalysisSettings:
-    """Knobs of the analysis (profile section ``analysis``)."""
-
-    seed: int = 2024
-    bootstrap_replicates: int = 2000
-    confidence: float = 0.95
-    table2_reference_tester: str = "Tulu2-13B"
-    table8_reference_tester: str = "Tulu2-7B"
-
-    @classmethod
-    def from_profile(cls, profile: dict) -> AnalysisSettings:
-        section = dict(profile.get("analysis") or {})
-        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
-        known.setdefault("seed", profile.get("seed", cls.seed))
-        return cls(**known)
-
-    @property
-    def ci(self) -> tables.CIOptions:
-        return tables.CIOptions(self.seed, self.bootstrap_replicates, self.confidence)
+def ci_options(settings: AnalysisSettings) -> tables.CIOptions:
+    """How the analysis draws its intervals: the settings' seed, replicates and level."""
+    return tables.CIOptions(settings.seed, settings.bootstrap_replicates, settings.confidence)
 
 
 @dataclass
@@ -85,11 +69,12 @@ def latest_analysable_run(root: str | Path | None = None) -> Path:
 
 def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analysis:
     """Every table of the analysis, as frames and as Markdown."""
-    scores = tables.benchmark_scores(collection, settings.ci)
-    overall = tables.overall_scores(collection, scores, settings.ci)
+    ci = ci_options(settings)
+    scores = tables.benchmark_scores(collection, ci)
+    overall = tables.overall_scores(collection, scores, ci)
     table2 = tables.tester_benchmark_table(scores, overall, settings.table2_reference_tester)
     table6 = tables.strategy_table(overall)
-    table8 = tables.bbh_task_table(collection, settings.ci, settings.table8_reference_tester)
+    table8 = tables.bbh_task_table(collection, ci, settings.table8_reference_tester)
     study = significance.study_table(
         collection,
         seed=settings.seed,

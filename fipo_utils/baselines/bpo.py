@@ -10,7 +10,7 @@ generator, so the baseline runs wherever FIPO runs. The instruction wording is t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from fipo_utils.inference.rewriters import (  # noqa: F401 - re-exported for 08 
     rewrite_prompts,
 )
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.settings import BaselinesSettings
 
 # BPO's published inference request (thu-coai/BPO at 9bf5415, src/infer_example.py, line 7)
 # without its Llama-2 ``[INST] ... [/INST]`` wrapping: the model's own chat format supplies it.
@@ -45,11 +46,16 @@ def bpo_instruction(template: str | None) -> str:
 
 
 def bpo_rewrite_params(
-    settings: dict[str, Any], max_new_tokens: int, seed: int
+    settings: BaselinesSettings | Mapping[str, Any], max_new_tokens: int, seed: int
 ) -> GenerationParams:
-    """Decoding of the BPO rewriter: ``original`` samples as BPO's inference script does;
-    ``project`` is greedy (a deterministic baseline row)."""
-    if (settings.get("bpo") or {}).get("template") == "original":
+    """Decoding of the BPO rewriter by ``bpo.template`` of the baselines settings (typed, or
+    the section's mapping): ``original`` samples as BPO's inference script does; ``project``
+    is greedy (a deterministic baseline row)."""
+    if isinstance(settings, BaselinesSettings):
+        template: str | None = settings.bpo.template
+    else:
+        template = (settings.get("bpo") or {}).get("template")
+    if template == "original":
         return GenerationParams(max_new_tokens, seed=seed, **BPO_ORIGINAL_SAMPLING)
     return GenerationParams(max_new_tokens, 0.0, 1.0, seed)
 

@@ -17,6 +17,7 @@ answers, the judge's letter log-probabilities in each order, the verdict) and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ from fipo_utils.baselines.bpo import (
     rewrite_prompts,
     win_rate,
 )
-from fipo_utils.data.template import prompt_format_for, wrap_prompt
+from fipo_utils.data.template import wrap_prompt
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.errors import SettingsError
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
+from fipo_utils.runs.settings import BaselinesSettings, BpoSettings, ModelsSettings
 
 TEST_SETS = {
     "bpo_test": "bpo/testset/bpo_test.json",
@@ -80,20 +83,18 @@ def load_test_prompts(path: str | Path, limit: int | None = None) -> list[dict[s
     return prompts
 
 
-def write_bpo_sft_data(run_dir: Path, pairs_path: Path, settings: dict[str, Any]) -> Path:
+def write_bpo_sft_data(run_dir: Path, pairs_path: Path, settings: BpoSettings) -> Path:
     """BPO pairs -> ``baselines/bpo_sft.json`` (notebook 02's SFT format)."""
     pairs = load_bpo_pairs(pairs_path)
-    limit = settings.get("train_rows")
-    records = bpo_sft_records(
-        pairs[:limit] if limit else pairs, bpo_instruction(settings.get("template"))
-    )
+    limit = settings.train_rows
+    records = bpo_sft_records(pairs[:limit] if limit else pairs, bpo_instruction(settings.template))
     path = run_dir / "baselines" / "bpo_sft.json"
     write_text_preserving(path, json.dumps(records, indent=1) + "\n")
     return path
 
 
 def train_bpo_rewriter(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any], pairs_path: Path
+    run_dir: str | Path, profile: dict[str, Any], settings: BpoSettings, pairs_path: Path
 ) -> dict[str, Any]:
     """SFT of ``models.optimizer_base`` on BPO pairs with the companion's trainer
     (``fipo_utils.training.train.train_strategy``): ``checkpoints/bpo-sft/final``. A finished
@@ -104,9 +105,9 @@ def train_bpo_rewriter(
     data = write_bpo_sft_data(run_dir, pairs_path, settings)
     # every selected pair trains: BPO's rewriter has no eval split, and a small smoke slice
     # cannot spare rows for one
-    overrides = {
-        "max_steps": settings.get("train_steps"),
-        "max_rows": settings.get("train_rows"),
+    overrides: dict[str, Any] = {
+        "max_steps": settings.train_steps,
+        "max_rows": settings.train_rows,
         "eval_rows": 0,
     }
     return train_strategy(run_dir, profile, "sft", name=REWRITER_NAME, data_path=data, **overrides)
@@ -145,11 +146,14 @@ def judge_both_orders(
 
 
 def run_bpo_win_rate(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path,
+    profile: dict[str, Any],
+    settings: Mapping[str, Any] | BaselinesSettings,
 ) -> dict[str, Any]:
     """Rewrite BPO test prompts with each rewriter, answer both versions, judge both orders.
 
-    ``settings`` is the profile's ``baselines`` section; its ``bpo`` mapping names the
+    ``settings`` is the profile's ``baselines`` section (or its
+    :class:`~fipo_utils.runs.settings.BaselinesSettings`); its ``bpo`` part names the
     ``test_sets``, ``n_prompts``, ``responder``, ``judge``, ``answer_max_new_tokens`` and
     whether to ``train`` the BPO rewriter (on ``pairs``). Rewriters: ``bpo-sft`` (the trained
     one, when trained) and ``bpo-style-zero-shot`` (the base model with the same request).
@@ -157,27 +161,30 @@ def run_bpo_win_rate(
     from fipo_utils.baselines.answers import baseline_data_dir
     from fipo_utils.models.generators import generator_from_settings
 
+    if not isinstance(settings, BaselinesSettings):
+        settings = BaselinesSettings.from_section(settings, profile)
+    models = ModelsSettings.from_profile(profile)
     run_dir = Path(run_dir)
-    bpo = dict(settings["bpo"])
-    models = profile["models"]
-    fmt = models.get("prompt_format", "chat_template")
-    seed = int(profile.get("seed", 2024))
+    bpo = settings.bpo
+    fmt = models.prompt_format
+    seed = settings.seed
     data_dir = baseline_data_dir(need="bpo")
-    instruction = bpo_instruction(bpo.get("template"))
-    rewrite_params = bpo_rewrite_params(settings, int(settings["optimizer_max_new_tokens"]), seed)
-    answer_params = GenerationParams(int(bpo["answer_max_new_tokens"]), 0.0, 1.0, seed)
+    instruction = bpo_instruction(bpo.template)
+    rewrite_params = bpo_rewrite_params(settings, settings.optimizer_max_new_tokens, seed)
+    answer_params = GenerationParams(bpo.answer_max_new_tokens, 0.0, 1.0, seed)
 
-    rewriters = {"bpo-style-zero-shot": models["optimizer_base"]}
+    rewriters = {"bpo-style-zero-shot": models.optimizer_base}
     training = None
-    if bpo.get("train"):
-        training = train_bpo_rewriter(run_dir, profile, bpo, data_dir / bpo["pairs"])
+    if bpo.train:
+        if bpo.pairs is None:
+            raise SettingsError("baselines.bpo.pairs: must be set when baselines.bpo.train is")
+        training = train_bpo_rewriter(run_dir, profile, bpo, data_dir / bpo.pairs)
         rewriters = {
             REWRITER_NAME: str(run_dir / "checkpoints" / REWRITER_NAME / "final"),
             **rewriters,
         }
     test_sets = {
-        name: load_test_prompts(data_dir / TEST_SETS[name], bpo.get("n_prompts"))
-        for name in bpo["test_sets"]
+        name: load_test_prompts(data_dir / TEST_SETS[name], bpo.n_prompts) for name in bpo.test_sets
     }
     rewrites: dict[tuple[str, str], list[str]] = {}
     for rewriter_name, source in rewriters.items():
@@ -193,9 +200,9 @@ def run_bpo_win_rate(
         rewriter.close()
         del rewriter
 
-    responder_name = bpo.get("responder") or models["testers"][0]
+    responder_name = bpo.responder_name(models)
     responder = generator_from_settings(responder_name, settings, models)
-    responder_fmt = prompt_format_for(models, responder_name)
+    responder_fmt = models.format_for(responder_name)
 
     answers = {}
     for name, prompts in test_sets.items():
@@ -209,9 +216,9 @@ def run_bpo_win_rate(
     responder.close()
     del responder
 
-    judge_name = bpo.get("judge") or models["optimizer_base"]
+    judge_name = bpo.judge_name(models)
     judge = generator_from_settings(judge_name, settings, models)
-    judge_fmt = prompt_format_for(models, judge_name)
+    judge_fmt = models.format_for(judge_name)
     rows = []
     for name, prompts in test_sets.items():
         questions = [p["prompt"] for p in prompts]
@@ -250,10 +257,10 @@ def run_bpo_win_rate(
     judge.close()
     summary = {
         "rows": rows,
-        "template": bpo.get("template") or "project",
+        "template": bpo.template,
         "rewrite_params": rewrite_params.as_dict(),
-        "responder": bpo.get("responder") or models["testers"][0],
-        "judge": bpo.get("judge") or models["optimizer_base"],
+        "responder": responder_name,
+        "judge": judge_name,
         "training": None
         if training is None
         else {k: training.get(k) for k in ("name", "n_rows", "final_dir")},

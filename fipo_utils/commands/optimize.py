@@ -41,13 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from fipo_utils.data.benchmarks import BenchmarkItem
     from fipo_utils.data.template import load_template
     from fipo_utils.inference.optimize import WordLimit
-    from fipo_utils.inference.optimize_step import generation_params
     from fipo_utils.inference.optimizers import FipoOptimizer
     from fipo_utils.inference.registry import OptimizerContext, get_optimizer
-    from fipo_utils.models.generators import generator_from_settings
+    from fipo_utils.models.generators import decoding_params, generator_from_settings
     from fipo_utils.runs.errors import SettingsError
-    from fipo_utils.runs.profiles import load_profile, section
+    from fipo_utils.runs.profiles import load_step
     from fipo_utils.runs.schema import check_value
+    from fipo_utils.runs.settings import InferSettings, ModelsSettings
 
     if not args.prompt.strip():
         raise SettingsError("PROMPT is empty: give the naive prompt to optimize, in quotes")
@@ -57,27 +57,27 @@ def run(args: argparse.Namespace) -> int:
     for key in ("max_new_tokens", "temperature"):
         if getattr(args, key) is not None:
             check_value(key, getattr(args, key), "--" + key.replace("_", "-"))
-    profile = load_profile(args.profile)
-    models = profile["models"]
-    settings = section(
-        profile,
+    profile, infer = load_step(
+        args.profile,
         "infer",
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         backend=args.backend,
         template=args.template,
     )
+    models = ModelsSettings.from_profile(profile)
+    settings = InferSettings.from_section(infer, profile)
     context = OptimizerContext(
         run_dir=None,
-        base_model=models["optimizer_base"],
-        prompt_format=args.prompt_format or models.get("prompt_format", "chat_template"),
-        params=generation_params(settings, profile.get("seed", 2024)),
+        base_model=models.optimizer_base,
+        prompt_format=args.prompt_format or models.prompt_format,
+        params=decoding_params(settings),
         open_generator=lambda model: generator_from_settings(
             model, settings, models, show_progress=False
         ),
-        template=load_template(settings.get("template")),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
-        rewriter_model=settings.get("rewriter"),
+        template=load_template(settings.template),
+        word_limit=WordLimit(**settings.word_limit),
+        rewriter_model=settings.rewriter,
     )
     optimizer = get_optimizer(args.model or "base", context)
     slots = args.response is not None or args.ground_truth is not None

@@ -29,6 +29,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.runs.settings import DEFAULT_PROMPT_FORMAT, ModelsSettings, format_for
+
 SLOT_NAMES = ("S_P", "O_C", "G_N", "S_R", "G_R", "R_P", "P_A", "P_B")
 _SLOT_PATTERN = re.compile("|".join(re.escape(name) for name in SLOT_NAMES))
 
@@ -251,18 +253,21 @@ def unwrap_tulu(text: str) -> str:
     return text[len(TULU_USER) : len(text) - len(TULU_ASSISTANT)]
 
 
-def prompt_format_for(models: dict[str, Any], model: str) -> str:
+def prompt_format_for(models: ModelsSettings | Mapping[str, Any], model: str) -> str:
     """The chat format a profile gives ``model``: its entry in ``models.prompt_formats`` (by
-    name or by the last part of a path), else ``models.prompt_format``.
+    name or by the last part of a path), else ``models.prompt_format``
+    (:class:`~fipo_utils.runs.settings.ModelsSettings`, or the ``models`` mapping).
 
     Testers of different families need different formats: SmolLM2 answers in its own chat
     template, a base model such as Gemma-3-270M has none and reads the raw few-shot prompt.
     """
-    per_model = models.get("prompt_formats") or {}
-    for key in (model, str(model).rstrip("/").rsplit("/", 1)[-1]):
-        if key in per_model:
-            return per_model[key]
-    return models.get("prompt_format", "chat_template")
+    if isinstance(models, ModelsSettings):
+        return models.format_for(model)
+    return format_for(
+        models.get("prompt_formats") or {},
+        models.get("prompt_format", DEFAULT_PROMPT_FORMAT),
+        model,
+    )
 
 
 def wrap_prompt(text: str, fmt: str, tokenizer: Any = None) -> str:

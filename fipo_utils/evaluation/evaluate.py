@@ -22,7 +22,7 @@ weighted average (accuracy per benchmark family weighted by its full test-set si
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,13 @@ from fipo_utils.data.benchmarks import (
     benchmark_family,
     load_benchmark,
 )
-from fipo_utils.data.template import prompt_format_for, wrap_prompt
+from fipo_utils.data.template import wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
 from fipo_utils.runs.records import PredictionRecord, prediction_dicts, write_predictions
 from fipo_utils.runs.safe_write import read_jsonl, write_text_preserving
+from fipo_utils.runs.settings import EvaluateSettings, ModelsSettings
 
 __all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
 
@@ -51,7 +52,7 @@ def tester_name(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def only_benchmarks(records: list[dict[str, Any]], wanted: list[str] | None) -> list[dict]:
+def only_benchmarks(records: list[dict[str, Any]], wanted: Collection[str] | None) -> list[dict]:
     """The records of ``wanted`` benchmarks (names such as ``piqa`` or ``bbh/navigate``, or a
     family such as ``bbh``); all of them when ``wanted`` is empty. ``evaluate.benchmarks``
     scores a subset of what notebook 05 rewrote when the budget asks for it."""
@@ -71,29 +72,33 @@ def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:
 
 
 def evaluate_run(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path,
+    profile: dict[str, Any],
+    settings: Mapping[str, Any] | EvaluateSettings,
 ) -> dict[str, Any]:
-    """Score every optimizer's prompts on every tester; returns tables and cache counts."""
-    from fipo_utils.inference.optimize_step import generation_params
-    from fipo_utils.models.generators import generator_from_settings
+    """Score every optimizer's prompts on every tester; returns tables and cache counts.
 
+    ``settings`` is the profile's ``evaluate`` section (with notebook overrides applied), or
+    its :class:`~fipo_utils.runs.settings.EvaluateSettings`."""
+    from fipo_utils.models.generators import decoding_params, generator_from_settings
+
+    if not isinstance(settings, EvaluateSettings):
+        settings = EvaluateSettings.from_section(settings, profile)
+    models = ModelsSettings.from_profile(profile)
     run_dir = Path(run_dir)
     optimized_root = require(run_dir, "optimized", "05_batch_inference")
-    optimizers = settings.get("optimizers") or sorted(
+    optimizers = settings.optimizers or sorted(
         p.name for p in optimized_root.iterdir() if p.is_dir()
     )
     records = {name: optimizer_records(run_dir, name) for name in optimizers}
-    records = {
-        name: only_benchmarks(rows, settings.get("benchmarks")) for name, rows in records.items()
-    }
+    records = {name: only_benchmarks(rows, settings.benchmarks) for name, rows in records.items()}
     benchmarks = _load_needed(r["benchmark"] for rows in records.values() for r in rows)
     index = {name: {i.id: i for i in bench.items} for name, bench in benchmarks.items()}
-    params = generation_params(settings, profile.get("seed", 2024))
-    models = profile["models"]
+    params = decoding_params(settings)
     rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
-    mc = mc_scorings(settings.get("mc_scoring"))
-    for tester in settings.get("testers") or models["testers"]:
+    mc = mc_scorings(settings.mc_scoring)
+    for tester in settings.tester_names(models):
         generator = generator_from_settings(tester, settings, models)
         jobs = [
             _job(index, benchmarks, record, condition, tester_name(tester))
@@ -101,7 +106,7 @@ def evaluate_run(
             for record in records[name]
             for condition in CONDITIONS
         ]
-        _answer(generator, jobs, prompt_format_for(models, tester), params, mc)
+        _answer(generator, jobs, models.format_for(tester), params, mc)
         rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
         cache_counts[tester_name(tester)] = str(generator.stats)
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up

@@ -16,7 +16,9 @@ Every function takes arbitrary text and never raises on it: a model can emit any
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from fipo_utils.data.answers import (
     LETTERS,
@@ -26,6 +28,7 @@ from fipo_utils.data.answers import (
     parse_number,
 )
 from fipo_utils.data.benchmarks import benchmark_family
+from fipo_utils.runs.settings import EvaluateSettings
 
 # A continuation that starts a new few-shot question belongs to no answer.
 _NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question)\s*:", re.IGNORECASE)
@@ -171,9 +174,13 @@ def generation_verdicts(benchmark: str, prediction: str, gold: str | int) -> dic
     }
 
 
-def generation_scoring(settings: dict) -> str:
-    """The primary scoring of generation benchmarks from a step's ``scoring`` key."""
-    scoring = settings.get("scoring", "strict")
+def generation_scoring(settings: EvaluateSettings | Mapping[str, Any]) -> str:
+    """The primary scoring of generation benchmarks from a step's ``scoring`` key (typed
+    settings or a section's mapping)."""
+    if isinstance(settings, EvaluateSettings):
+        scoring = settings.scoring
+    else:
+        scoring = settings.get("scoring", EvaluateSettings.scoring)
     if scoring not in SCORINGS:
         raise ValueError(f"scoring {scoring!r}: use one of {SCORINGS}")
     return scoring

@@ -10,12 +10,13 @@ vLLM is imported only when chosen, so CPU machines without it never touch it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from fipo_utils.models.cache import CacheStats, GenerationCache, cached_map, model_identity
 from fipo_utils.models.encoding import adds_special_tokens
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.settings import GenerationBackendSettings, ModelsSettings
 
 BACKENDS = ("transformers", "vllm")
 BATCHING = ("static", "continuous")  # transformers backend: padded batches or generate_batch
@@ -175,24 +176,58 @@ def make_generator(
 
 
 def generator_from_settings(
-    model_name: str, settings: dict[str, Any], models: dict[str, Any], **overrides: Any
+    model_name: str,
+    settings: GenerationBackendSettings | Mapping[str, Any],
+    models: ModelsSettings | Mapping[str, Any],
+    **overrides: Any,
 ) -> Any:
-    """``make_generator`` for a model with a profile step's settings (``infer``, ``evaluate``,
-    ``baselines``) and its ``models`` section, the one place those keys are read.
+    """``make_generator`` for a model with a step's backend settings and the profile's
+    ``models`` settings.
 
-    ``settings`` may set ``backend``, ``batch_size``, ``tensor_parallel_size`` and
-    ``backend_options`` (a mapping for the vLLM engine, e.g. ``gpu_memory_utilization``) and
-    ``batching`` (``static`` or ``continuous``, transformers backend);
-    ``models`` sets ``dtype``. ``overrides`` (e.g. ``show_progress=False``) go to
-    ``make_generator`` as they are.
+    ``settings`` is a :class:`~fipo_utils.runs.settings.GenerationBackendSettings` (every
+    step's typed settings are one: ``InferSettings``, ``EvaluateSettings``,
+    ``BaselinesSettings``) or a section's mapping, typed here with the same defaults
+    (``backend``, ``batch_size``, ``tensor_parallel_size``, ``backend_options``,
+    ``batching``). ``models`` (typed or the ``models`` mapping) sets ``dtype``.
+    ``overrides`` (e.g. ``show_progress=False``) go to ``make_generator`` as they are.
     """
+    if not isinstance(settings, GenerationBackendSettings):
+        settings = GenerationBackendSettings.from_mapping(settings)
+    if isinstance(models, ModelsSettings):
+        dtype = models.dtype
+    else:
+        dtype = str(models.get("dtype", ModelsSettings.dtype))
     options = {
-        "dtype": models.get("dtype", "float32"),
-        "batch_size": int(settings.get("batch_size", 8)),
-        "tensor_parallel_size": int(settings.get("tensor_parallel_size", 1)),
-        "backend_options": dict(settings.get("backend_options") or {}),
-        "batching": settings.get("batching", "static"),
+        "dtype": dtype,
+        "batch_size": settings.batch_size,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "backend_options": dict(settings.backend_options),
+        "batching": settings.batching,
     }
-    return make_generator(
-        model_name, settings.get("backend", "transformers"), **{**options, **overrides}
+    return make_generator(model_name, settings.backend, **{**options, **overrides})
+
+
+class DecodingSettings(Protocol):
+    """What :func:`decoding_params` reads: ``InferSettings`` and ``EvaluateSettings``."""
+
+    @property
+    def max_new_tokens(self) -> int: ...
+
+    @property
+    def temperature(self) -> float: ...
+
+    @property
+    def top_p(self) -> float: ...
+
+    @property
+    def seed(self) -> int: ...
+
+
+def decoding_params(settings: DecodingSettings) -> GenerationParams:
+    """The decoding of a step's typed settings."""
+    return GenerationParams(
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        seed=settings.seed,
     )

@@ -110,3 +110,13 @@ def section(profile: str | dict[str, Any], name: str, **overrides: Any) -> dict[
     if name not in data:
         raise SettingsError(f"profile {data.get('name', '?')!r} has no section {name!r}")
     return merge_settings(data[name], overrides)
+
+
+def load_step(
+    profile: str | dict[str, Any], name: str, **overrides: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A notebook's profile and its step's section, the profile loaded once: ``(profile,
+    section(profile, name, **overrides))``, the two arguments a step function takes after the
+    run folder."""
+    data = load_profile(profile) if isinstance(profile, str) else profile
+    return data, section(data, name, **overrides)
