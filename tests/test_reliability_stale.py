@@ -27,6 +27,7 @@ def test_changed_keys_names_every_leaf_that_differs():
     assert settings_hash({"x": 1, "y": 2}) == settings_hash({"y": 2, "x": 1})
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
     run_dir = write_run_data(tmp_path / "run")
     first = train_strategy(run_dir, "tiny", "sft", **QUICK)
@@ -60,6 +61,7 @@ def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
     assert weights.stat().st_mtime_ns == written
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_a_checkpoint_from_before_fingerprints_is_checked_by_its_saved_settings(tmp_path):
     run_dir = write_run_data(tmp_path / "run")
     train_strategy(run_dir, "tiny", "sft", **QUICK)
