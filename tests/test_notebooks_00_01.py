@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import nbformat
 import pytest
 
 from fipo_utils.data.pop import SAMPLE_POP_PATH, load_pop
-from fipo_utils.runs.paths import NOTEBOOKS_DIR, reference_path
+from fipo_utils.runs.paths import reference_path
+
+pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 
 
-def execute(name: str, run_dir: Path, **parameters) -> nbformat.NotebookNode:
-    import papermill
-
-    output = run_dir / f"{name}.out.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS_DIR / f"{name}.ipynb"),
-        str(output),
-        parameters={"run_dir": str(run_dir), "profile": "smoke", **parameters},
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    return nbformat.read(output, as_version=4)
-
-
-def all_output_text(book: nbformat.NotebookNode) -> str:
-    parts = []
-    for cell in book.cells:
-        for output in cell.get("outputs", []):
-            parts.append(output.get("text", ""))
-            parts.extend(str(v) for v in output.get("data", {}).values())
-    return "\n".join(parts)
-
-
-@pytest.mark.parametrize("name", ["00_tour", "01_diversification"])
-def test_committed_notebooks_have_no_outputs_and_one_parameters_cell(name):
-    book = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
-    assert book.cells[0].cell_type == "markdown"
-    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
-
-
-@pytest.mark.notebook
-def test_tour_notebook_shows_versions_records_variants_and_wrappings(tmp_path):
-    book = execute("00_tour", tmp_path)
+def test_tour_notebook_shows_versions_records_variants_and_wrappings(
+    tmp_path, run_notebook, notebook_text
+):
+    book = run_notebook("00_tour", tmp_path, run_dir=str(tmp_path), profile="smoke")
     report = json.loads((tmp_path / "tour" / "environment.json").read_text())
     assert report["packages"]["transformers"] and report["sample_pop"]
-    text = all_output_text(book)
+    text = notebook_text(book)
     for variant in ("none (test time)", "silver", "golden", "silver + golden"):
         assert f"===== variant: {variant} =====" in text
     record = load_pop(SAMPLE_POP_PATH)[0]
@@ -65,10 +34,11 @@ def test_tour_notebook_shows_versions_records_variants_and_wrappings(tmp_path):
     assert f"original template (reference data): {original or 'not present'}" in text
 
 
-@pytest.mark.notebook
-def test_diversification_notebook_writes_data_figures_and_ablations(tmp_path):
+def test_diversification_notebook_writes_data_figures_and_ablations(tmp_path, run_notebook):
     # One execution (kernels are slow to start): profile defaults plus one overridden key.
-    execute("01_diversification", tmp_path, max_records=25)
+    run_notebook(
+        "01_diversification", tmp_path, run_dir=str(tmp_path), profile="smoke", max_records=25
+    )
     data = tmp_path / "data"
     summary = json.loads((data / "type_mix.json").read_text())
     assert summary["n_records"] == 25 and summary["rows"]["sft"] == 25

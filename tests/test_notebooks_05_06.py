@@ -16,53 +16,33 @@ import pytest
 
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.evaluation.columns import RESULT_COLUMNS
-from fipo_utils.runs.paths import NOTEBOOKS_DIR
 
-pytestmark = [pytest.mark.notebook, pytest.mark.shared]
+pytestmark = [pytest.mark.slow, pytest.mark.notebook, pytest.mark.shared]
 TESTER = "tiny-random"
 
 BENCHMARKS = ["gsm8k", "bbh/date_understanding", "piqa", "cosmosqa", "mmlu"]
 N_ITEMS = 2
 
 
-def execute(name: str, out_dir: Path, **parameters) -> dict:
-    import papermill
-
-    output = out_dir / f"{name}.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS_DIR / f"{name}.ipynb"),
-        str(output),
-        parameters={"profile": "tiny", **parameters},
-        kernel_name="python3",
-        cwd=str(out_dir),
-    )
-    return json.loads(output.read_text())
-
-
-def outputs_text(notebook: dict) -> str:
-    parts = []
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            parts.append("".join(output.get("text", "")))
-            parts.append("".join(output.get("data", {}).get("text/plain", "")))
-    return "\n".join(parts)
-
-
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Path]:
+def smoke_run(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path, run_notebook, notebook_text
+) -> Iterator[Path]:
     """A run folder with notebook 05 executed (an isolated generation cache)."""
     root = tmp_path_factory.mktemp("run")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIPO_CACHE_DIR", str(root / "cache"))
         run_dir = root / "run"
-        nb = execute(
+        nb = run_notebook(
             "05_batch_inference",
             root,
+            cwd=root,
             run_dir=str(run_dir),
+            profile="tiny",
             benchmarks=BENCHMARKS,
             n_items=N_ITEMS,
         )
-        assert f"0 cached, {len(BENCHMARKS) * N_ITEMS} generated" in outputs_text(nb)
+        assert f"0 cached, {len(BENCHMARKS) * N_ITEMS} generated" in notebook_text(nb)
         yield run_dir
 
 
@@ -81,11 +61,13 @@ def test_05_writes_optimized_prompts_per_item(smoke_run: Path) -> None:
 
 
 def test_06_scores_then_serves_rerun_from_cache(
-    smoke_run: Path, monkeypatch: pytest.MonkeyPatch
+    smoke_run: Path, monkeypatch: pytest.MonkeyPatch, run_notebook, notebook_text
 ) -> None:
     root = smoke_run.parent
     monkeypatch.setenv("FIPO_CACHE_DIR", str(root / "cache"))  # the cache notebook 05 used
-    first = outputs_text(execute("06_evaluation", root, run_dir=str(smoke_run)))
+    first = notebook_text(
+        run_notebook("06_evaluation", root, cwd=root, run_dir=str(smoke_run), profile="tiny")
+    )
     n_answers = len(BENCHMARKS) * N_ITEMS * 2  # two conditions, answered or scored
     assert f"{TESTER}: 0 cached, {n_answers} generated" in first
     results = pd.read_csv(smoke_run / "eval" / "results.csv")
@@ -111,6 +93,8 @@ def test_06_scores_then_serves_rerun_from_cache(
     assert WEIGHTED_AVERAGE in set(summary.benchmark)
 
     before = (smoke_run / "eval" / "results.csv").stat().st_mtime_ns
-    second = outputs_text(execute("06_evaluation", root, run_dir=str(smoke_run)))
+    second = notebook_text(
+        run_notebook("06_evaluation", root, cwd=root, run_dir=str(smoke_run), profile="tiny")
+    )
     assert f"{TESTER}: {n_answers} cached, 0 generated" in second
     assert (smoke_run / "eval" / "results.csv").stat().st_mtime_ns == before  # unchanged

@@ -27,6 +27,7 @@ def test_changed_keys_names_every_leaf_that_differs():
     assert settings_hash({"x": 1, "y": 2}) == settings_hash({"y": 2, "x": 1})
 
 
+@pytest.mark.slow  # trains the tiny model
 def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
     run_dir = write_run_data(tmp_path / "run")
     first = train_strategy(run_dir, "tiny", "sft", **QUICK)

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from train_rows import write_run_data
 
 from fipo_utils.runs.paths import CONFIGS_DIR
+
+pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from train_rows import ipl_records, write_run_data
 
 from fipo_utils.data.template import load_template, unwrap_tulu
@@ -108,6 +109,7 @@ def test_holdout_and_dropping_touch_only_discrimination_rows():
     assert split_judge_holdout(rows, 0.0, seed=1) == (rows, [])
 
 
+@pytest.mark.slow
 def test_ipl_runs_rounds_on_the_tiny_model_and_resumes_at_the_first_unfinished(tmp_path):
     run_dir = write_run_data(tmp_path / "run", ipl_per_case=2)
     common = {"max_steps": 2, "max_rows": 100, "batch_size": 4, "prompt_format": "tulu"}
@@ -259,7 +261,5 @@ def test_project_procedure_drops_rows_whose_re_answer_equals_the_chosen_side():
 
 
 def test_an_unknown_ipl_procedure_is_refused():
-    import pytest
-
     with pytest.raises(ValueError, match="ipl.procedure"):
         IplSettings.from_mapping({"procedure": "faithful"})

@@ -11,35 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from fipo_utils.runs.paths import NOTEBOOKS_DIR
-
-NOTEBOOKS = ["02_sft_training", "03_preference_training", "04_ipl_training"]
+pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 SMALL = {"max_rows": 4, "max_steps": 2, "batch_size": 2}
-
-
-def execute(name: str, run_dir: Path, **parameters) -> None:
-    import papermill
-
-    papermill.execute_notebook(
-        str(NOTEBOOKS_DIR / f"{name}.ipynb"),
-        str(run_dir / f"{name}-{parameters.get('strategy', parameters.get('loss', ''))}.ipynb"),
-        parameters={"run_dir": str(run_dir), "profile": "tiny", **parameters},
-        kernel_name="python3",
-        progress_bar=False,
-    )
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_committed_notebooks_have_no_outputs_and_one_parameters_cell(name):
-    book = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
-    assert book.cells[0].cell_type == "markdown"
-    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and 'run_dir = ""' in tagged[0].source
-    assert 'profile = "smoke"' in tagged[0].source
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +30,6 @@ def smoke_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-@pytest.mark.notebook
 @pytest.mark.parametrize(
     ("notebook", "parameters", "name"),
     [
@@ -65,10 +39,20 @@ def smoke_run(tmp_path_factory) -> Path:
         ("04_ipl_training", {"loss": "dpo", "rounds": 2}, "ipl-dpo-lora"),
     ],
 )
-def test_notebook_trains_by_one_parameter_change(smoke_run, notebook, parameters, name):
+def test_notebook_trains_by_one_parameter_change(
+    smoke_run, run_notebook, notebook, parameters, name
+):
     from fipo_utils.models.loading import load_model
 
-    execute(notebook, smoke_run, **SMALL, **parameters)
+    run_notebook(
+        notebook,
+        smoke_run,
+        output=f"{notebook}-{parameters.get('strategy', parameters.get('loss', ''))}.ipynb",
+        run_dir=str(smoke_run),
+        profile="tiny",
+        **SMALL,
+        **parameters,
+    )
     metrics = json.loads((smoke_run / "train" / name / "metrics.json").read_text())
     assert metrics["settings"]["base_model"] == "tiny-random"
     assert metrics["settings"]["lora"] is parameters.get("lora", True)

@@ -8,6 +8,8 @@ from transformers import TrainerCallback
 
 from fipo_utils.training.train import train_strategy
 
+pytestmark = pytest.mark.slow
+
 SETTINGS = {
     "max_steps": 4,
     "save_steps": 2,

@@ -19,8 +19,16 @@ def _losses(record: dict) -> list[float]:
     return [h["loss"] for h in record["log_history"] if "loss" in h]
 
 
-@pytest.mark.parametrize("lora", [True, False], ids=["lora", "full"])
-@pytest.mark.parametrize("strategy", ["sft", "dpo", "ipo"])
+# dpo-lora stays in the fast tier as the representative case; the other five are slow.
+@pytest.mark.parametrize(
+    ("strategy", "lora"),
+    [
+        pytest.param(strategy, lora, id=f"{strategy}-{'lora' if lora else 'full'}", marks=marks)
+        for strategy in ("sft", "dpo", "ipo")
+        for lora in (True, False)
+        for marks in [() if (strategy, lora) == ("dpo", True) else pytest.mark.slow]
+    ],
+)
 def test_strategy_lowers_loss_and_saves_a_loadable_model(tmp_path, strategy, lora):
     run_dir = write_run_data(tmp_path / "run")
     record = train_strategy(
@@ -45,6 +53,7 @@ def test_strategy_lowers_loss_and_saves_a_loadable_model(tmp_path, strategy, lor
         assert history[-1]["rewards/margins"] > history[0]["rewards/margins"]
 
 
+@pytest.mark.slow
 def test_summed_ipo_targets_the_summed_margin(tmp_path):
     """Summed IPO starts at (1/(2 beta))**2 and shrinks as the summed margin grows."""
     run_dir = write_run_data(tmp_path / "run")
@@ -66,6 +75,7 @@ def test_summed_ipo_targets_the_summed_margin(tmp_path):
     assert margins[-1] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("strategy", "lora", "variant"),
     [("dpo", True, None), ("ipo", False, "summed")],
