@@ -201,11 +201,11 @@ def load_benchmark(
     return _finish(name, pool, shots, n_items, seed, "hub")
 
 
-def items_for(name: str, n_items: int | None | dict[str, int | None]) -> int | None:
+def items_for(name: str, n_items: int | None | Mapping[str, int | None]) -> int | None:
     """A benchmark's item count: ``n_items`` itself, or from a mapping by benchmark name, then
     by family (``bbh`` covers ``bbh/<task>``), then ``default`` (missing: the full set).
     A mapping lets a study give costly generation benchmarks fewer items."""
-    if not isinstance(n_items, dict):
+    if not isinstance(n_items, Mapping):
         return n_items
     for key in (name, benchmark_family(name), "default"):
         if key in n_items:
@@ -214,7 +214,7 @@ def items_for(name: str, n_items: int | None | dict[str, int | None]) -> int | N
 
 
 def load_benchmarks(
-    names: Iterable[str], n_items: int | None | dict[str, int | None] = None, **kwargs: Any
+    names: Iterable[str], n_items: int | None | Mapping[str, int | None] = None, **kwargs: Any
 ) -> tuple[dict[str, LoadedBenchmark], dict[str, str]]:
     """Load several; returns (loaded by name, reason by missing name). ``n_items`` is one
     count for all or a mapping (:func:`items_for`)."""

@@ -17,6 +17,8 @@ source, the settings, missing benchmarks, fallback, cheating-note and cut-off co
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,50 +35,53 @@ from fipo_utils.inference.registry import (
     expand_optimizer_spec,
     get_optimizer,
 )
-from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.records import RewriteRecord, write_rewrites
 from fipo_utils.runs.safe_write import write_text_preserving
+from fipo_utils.runs.settings import InferSettings, ModelsSettings
 
 
-def generation_params(settings: dict[str, Any], seed: int = 2024) -> GenerationParams:
-    return GenerationParams(
-        max_new_tokens=int(settings["max_new_tokens"]),
-        temperature=float(settings.get("temperature") or 0.0),
-        top_p=float(settings.get("top_p") or 1.0),
-        seed=int(settings.get("seed") or seed),
-    )
+def infer_settings(
+    profile: Mapping[str, Any], settings: InferSettings | Mapping[str, Any]
+) -> InferSettings:
+    """The step's typed ``infer`` settings (a section mapping is typed with the profile)."""
+    if isinstance(settings, InferSettings):
+        return settings
+    return InferSettings.from_section(settings, profile)
 
 
 def inference_context(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path, profile: Mapping[str, Any], settings: InferSettings
 ) -> OptimizerContext:
     """What notebook 05's optimizers share: the profile's models, the ``infer`` decoding and
     template, and generators opened with the step's backend settings."""
-    from fipo_utils.models.generators import generator_from_settings
+    from fipo_utils.models.generators import decoding_params, generator_from_settings
 
-    models = profile["models"]
+    models = ModelsSettings.from_profile(profile)
     return OptimizerContext(
         run_dir=Path(run_dir),
-        base_model=models["optimizer_base"],
-        prompt_format=models.get("prompt_format", "chat_template"),
-        params=generation_params(settings, profile.get("seed", 2024)),
+        base_model=models.optimizer_base,
+        prompt_format=models.prompt_format,
+        params=decoding_params(settings),
         open_generator=lambda model: generator_from_settings(model, settings, models),
-        template=load_template(settings.get("template")),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
-        rewriter_model=settings.get("rewriter"),
+        template=load_template(settings.template),
+        word_limit=WordLimit(**settings.word_limit),
+        rewriter_model=settings.rewriter,
     )
 
 
 def run_optimizer_inference(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path, profile: dict[str, Any], settings: InferSettings | Mapping[str, Any]
 ) -> dict[str, Any]:
     """Optimize the instructions of the profile's benchmarks with every optimizer the settings
     name; returns what the notebook shows. For several optimizers ``optimizer`` is one label
     (``all`` or the names joined by ``-``), ``summary`` stacks their tables and ``out_dir`` is
     ``optimized/`` (every optimizer's folder under it)."""
-    spec = settings["optimizer"]
+    infer = infer_settings(profile, settings)
+    # summary.json records the settings as the step was given them
+    given = dict(settings) if isinstance(settings, Mapping) else asdict(infer)
+    spec = infer.optimizer
     names = expand_optimizer_spec(run_dir, spec)
-    outs = [_run_one(run_dir, profile, settings, name) for name in names]
+    outs = [_run_one(run_dir, profile, infer, given, name) for name in names]
     if len(outs) == 1:
         return outs[0]
     # several: one label usable in file names, every optimizer's source, all folders
@@ -93,11 +98,15 @@ def run_optimizer_inference(
 
 
 def _run_one(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any], spec: str
+    run_dir: str | Path,
+    profile: Mapping[str, Any],
+    settings: InferSettings,
+    given: dict[str, Any],
+    spec: str,
 ) -> dict[str, Any]:
     run_dir = Path(run_dir)
     loaded, missing = load_benchmarks(
-        settings["benchmarks"], settings.get("n_items"), seed=settings.get("sample_seed")
+        list(settings.benchmarks), settings.n_items, seed=settings.sample_seed
     )
     items = [item for bench in loaded.values() for item in bench.items]
     context = inference_context(run_dir, profile, settings)
@@ -129,7 +138,7 @@ def _run_one(
     info = {
         "optimizer": optimizer.name,
         "optimizer_source": optimizer.source,
-        "settings": settings,
+        "settings": given,
         "missing": missing,
         "cache": str(stats),
         "per_benchmark": rows,
