@@ -17,7 +17,8 @@ when the run has none, the base model; ``summary.json`` says which.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,46 +33,52 @@ from fipo_utils.baselines.oirl.rerank import reward_model_from_logs
 from fipo_utils.baselines.oirl.reward_model import RewardModelConfig
 from fipo_utils.baselines.search.candidates import answer_items
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
-from fipo_utils.data.template import load_template, prompt_format_for
+from fipo_utils.data.template import load_template
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
 from fipo_utils.inference.optimize import WordLimit
-from fipo_utils.inference.optimize_step import generation_params
 from fipo_utils.inference.optimizers import fipo_optimizer
 from fipo_utils.inference.registry import OptimizerContext, Rewrite, get_optimizer
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.errors import SettingsError
 from fipo_utils.runs.records import prediction_dicts, write_predictions
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
+from fipo_utils.runs.settings import (
+    BaselinesSettings,
+    EvaluateSettings,
+    ModelsSettings,
+    OirlSettings,
+)
 
 BASELINE_ORDER = ("bpo-style", "oirl-best-of-n", "fipo-single", "fipo-x-oirl")
 
 
 def run_oirl_table(
     run_dir: str | Path,
-    settings: dict[str, Any],
-    seed: int = 2024,
+    settings: OirlSettings,
+    seed: int,
     annotate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Prompt-OIRL per dataset and split into ``baselines/oirl/<dataset>/<split>/results.json``.
 
-    ``settings["seeds"]`` fits one reward model per seed; ``annotate`` adds to each result
+    ``settings.seeds`` fits one reward model per seed; ``annotate`` adds to each result
     before it is written (notebook 08 passes ``fipo_utils.analysis.oirl_gain``'s interval,
     which this stage cannot import).
     """
     data_dir = baseline_data_dir()
-    config = RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed})
+    config = RewardModelConfig(**{**settings.reward_model, "seed": seed})
     rows = []
-    for dataset in settings["datasets"]:
-        for split in settings["splits"]:
+    for dataset in settings.datasets:
+        for split in settings.splits:
             results = run_oirl(
                 data_dir,
                 dataset,
                 split,
                 config,
-                max_train_rows=settings.get("max_train_rows"),
-                max_test_rows=settings.get("max_test_rows"),
+                max_train_rows=settings.max_train_rows,
+                max_test_rows=settings.max_test_rows,
                 seed=seed,
-                seeds=settings.get("seeds"),
+                seeds=settings.seeds,
             )
             if annotate is not None:
                 results = annotate(results)
@@ -80,18 +87,20 @@ def run_oirl_table(
     return pd.DataFrame(rows)
 
 
-def bpo_preference_data(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+def bpo_preference_data(run_dir: str | Path, settings: BaselinesSettings) -> dict[str, Any]:
     """BPO pairs -> ``baselines/bpo_dpo.jsonl`` in the DPO schema, ready for notebook 03.
 
-    ``settings["bpo_pairs"]`` is a path, absolute or relative to the reference data folder.
+    ``settings.bpo_pairs`` is a path, absolute or relative to the reference data folder.
     """
     from fipo_utils.baselines.bpo import bpo_preference_rows, load_bpo_pairs
 
-    source = Path(settings["bpo_pairs"])
+    if settings.bpo_pairs is None:
+        raise SettingsError("baselines.bpo_pairs is not set: name the BPO pairs to convert")
+    source = Path(settings.bpo_pairs)
     if not source.is_absolute():
         source = baseline_data_dir(need="bpo") / source
     pairs = load_bpo_pairs(source)
-    rows, skipped = bpo_preference_rows(pairs, load_template(settings.get("template")))
+    rows, skipped = bpo_preference_rows(pairs, load_template(settings.template))
     path = Path(run_dir) / "baselines" / "bpo_dpo.jsonl"
     write_jsonl_preserving(path, rows)
     return {
@@ -127,67 +136,78 @@ def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def baselines_settings(
+    profile: Mapping[str, Any], settings: BaselinesSettings | Mapping[str, Any]
+) -> BaselinesSettings:
+    """The step's typed ``baselines`` settings (a section mapping is typed with the profile)."""
+    if isinstance(settings, BaselinesSettings):
+        return settings
+    return BaselinesSettings.from_section(settings, profile)
+
+
 def baselines_context(
-    run_dir: Path, profile: dict[str, Any], settings: dict[str, Any], **resources: Any
+    run_dir: Path,
+    models: ModelsSettings,
+    settings: BaselinesSettings,
+    params: GenerationParams,
+    **resources: Any,
 ) -> OptimizerContext:
-    """What notebook 08's optimizers share: greedy FIPO decoding at the baselines' optimizer
-    length, the BPO request and decoding, the FIPO optimizer the section names, and the
-    reward model and prompts of the selectors."""
+    """What notebooks 08 and 09 give their optimizers: FIPO decoding ``params``, the BPO
+    request and its decoding at the baselines' optimizer length, the FIPO optimizer the
+    section names, and the step's shared ``resources``."""
     from fipo_utils.models.generators import generator_from_settings
 
-    seed = int(profile.get("seed", 2024))
-    models = profile["models"]
-    max_new_tokens = int(settings["optimizer_max_new_tokens"])
     return OptimizerContext(
         run_dir=run_dir,
-        base_model=models["optimizer_base"],
-        prompt_format=models.get("prompt_format", "chat_template"),
-        params=GenerationParams(max_new_tokens, 0.0, 1.0, seed),
+        base_model=models.optimizer_base,
+        prompt_format=models.prompt_format,
+        params=params,
         open_generator=lambda model: generator_from_settings(model, settings, models),
-        template=load_template(settings.get("template")),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
-        rewriter_model=settings.get("rewriter"),
-        rewriter_params=bpo_rewrite_params(settings, max_new_tokens, seed),
-        rewriter_instruction=bpo_instruction((settings.get("bpo") or {}).get("template")),
-        fipo_spec=settings.get("fipo_optimizer") or "auto",
+        template=load_template(settings.template),
+        word_limit=WordLimit(**settings.word_limit),
+        rewriter_model=settings.rewriter,
+        rewriter_params=bpo_rewrite_params(
+            settings, settings.optimizer_max_new_tokens, settings.seed
+        ),
+        rewriter_instruction=bpo_instruction(settings.bpo.template),
+        fipo_spec=settings.fipo_optimizer,
         resources=dict(resources),
     )
 
 
 def run_baselines(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path, profile: dict[str, Any], settings: BaselinesSettings | Mapping[str, Any]
 ) -> dict[str, Any]:
     """Rewrite, select, answer and score; writes ``baselines/`` and returns what 08 shows."""
     from fipo_utils.models.generators import generator_from_settings
 
     run_dir = Path(run_dir)
-    seed = int(profile.get("seed", 2024))
-    models = profile["models"]
-    bench = load_benchmark(
-        settings["benchmark"], settings.get("n_items"), seed=settings.get("sample_seed")
-    )
+    section = baselines_settings(profile, settings)
+    models = ModelsSettings.from_profile(profile)
+    seed = section.seed
+    bench = load_benchmark(section.benchmark, section.n_items, seed=section.sample_seed)
     items = bench.items
     questions = [item.instruction for item in items]
 
     data_dir = baseline_data_dir()
-    reward_logs = settings.get("reward_logs", "gsm8k")
     reward = reward_model_from_logs(
         data_dir,
-        reward_logs,
-        RewardModelConfig(**{**settings.get("reward_model", {}), "seed": seed}),
-        max_train_rows=settings.get("reward_train_rows"),
+        section.reward_logs,
+        RewardModelConfig(**{**section.reward_model, "seed": seed}),
+        max_train_rows=section.reward_train_rows,
         seed=seed,
     )
     context = baselines_context(
         run_dir,
-        profile,
-        settings,
+        models,
+        section,
+        GenerationParams(section.optimizer_max_new_tokens, 0.0, 1.0, seed),
         reward=reward,
-        oirl_prompts=read_prompt_names(data_dir / "oirl", reward_logs).texts,
+        oirl_prompts=read_prompt_names(data_dir / "oirl", section.reward_logs).texts,
         sampling={
-            "n_candidates": settings["n_candidates"],
-            "temperature": settings["candidate_temperature"],
-            "top_p": settings["candidate_top_p"],
+            "n_candidates": section.n_candidates,
+            "temperature": section.candidate_temperature,
+            "top_p": section.candidate_top_p,
         },
     )
     # Each optimizer releases its model once done, so loading the next model can evict the
@@ -200,12 +220,12 @@ def run_baselines(
     instructions = {name: [r.prompt for r in found] for name, found in rewrites.items()}
     fipo = fipo_optimizer(context.fipo_spec, context)  # resolved only, for the summary
 
-    answer_params = tester_params(profile, settings)
+    answer_params = tester_params(profile, section)
     rows, win_rates = [], {}
-    for tester in settings.get("testers") or models["testers"]:
-        generator = generator_from_settings(tester, settings, models)
+    for tester in section.tester_names(models):
+        generator = generator_from_settings(tester, section, models)
         name = tester_name(tester)
-        tester_fmt = prompt_format_for(models, tester)
+        tester_fmt = models.format_for(tester)
         naive = answer_items(generator, items, questions, tester_fmt, answer_params)
         for baseline in BASELINE_ORDER:
             optimized = answer_items(
@@ -233,14 +253,14 @@ def run_baselines(
     summary = {
         "benchmark": bench.name,
         "n_items": len(items),
-        "rewriter": context.rewriter_model or context.base_model,
+        "rewriter": section.rewriter_name(models),
         "fipo_optimizer": fipo.name,
         "fipo_optimizer_source": fipo.source,
         "fipo_optimizer_note": fipo_note(fipo.trained, f"trained checkpoint {fipo.source}"),
-        "n_candidates": int(settings["n_candidates"]),
+        "n_candidates": section.n_candidates,
         "reward_model": {
-            "logs": reward_logs,
-            "train_rows": settings.get("reward_train_rows"),
+            "logs": section.reward_logs,
+            "train_rows": section.reward_train_rows,
             "train_seconds": round(reward.train_seconds, 2),
         },
         "win_rates": win_table.to_dict(orient="records"),
@@ -276,11 +296,16 @@ def fipo_note(trained: bool, trained_note: str) -> str:
     return trained_note
 
 
-def tester_params(profile: dict[str, Any], settings: dict[str, Any]) -> GenerationParams:
+def tester_params(
+    profile: Mapping[str, Any], settings: BaselinesSettings | Mapping[str, Any]
+) -> GenerationParams:
     """The testers' decoding: notebook 06's (``evaluate`` temperature, top-p and seed), so
     baseline rows are comparable with ``eval/`` rows; ``tester_max_new_tokens`` of the
     baselines section sets the length when given, else ``evaluate.max_new_tokens``."""
-    evaluate = dict(profile["evaluate"])
-    if settings.get("tester_max_new_tokens"):
-        evaluate["max_new_tokens"] = settings["tester_max_new_tokens"]
-    return generation_params(evaluate, int(profile.get("seed", 2024)))
+    from fipo_utils.models.generators import decoding_params
+
+    evaluate = EvaluateSettings.from_profile(profile)
+    length = baselines_settings(profile, settings).tester_max_new_tokens
+    if length:
+        evaluate = replace(evaluate, max_new_tokens=length)
+    return decoding_params(evaluate)

@@ -17,6 +17,7 @@ intervals and the published columns is built from these files by
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,28 +26,35 @@ import pandas as pd
 
 import fipo_utils.baselines.optimizers  # noqa: F401 - registers the baselines' optimizers
 from fipo_utils.baselines.answers import prediction_records
-from fipo_utils.baselines.bpo import bpo_instruction, bpo_rewrite_params
 from fipo_utils.baselines.optimizers import searched_candidates
 from fipo_utils.baselines.search.candidates import DevScorer, SearchBudget, answer_items
 from fipo_utils.baselines.search.cost import Cost, CountingGenerator
 from fipo_utils.baselines.search.split import SearchSplit, split_for_search
-from fipo_utils.baselines.step import fipo_note, tester_params
+from fipo_utils.baselines.step import (
+    baselines_context,
+    baselines_settings,
+    fipo_note,
+    tester_params,
+)
 from fipo_utils.data.benchmarks import BenchmarkMissing, load_benchmark
-from fipo_utils.data.template import load_template, prompt_format_for
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
-from fipo_utils.inference.optimize import WordLimit
-from fipo_utils.inference.optimize_step import generation_params
 from fipo_utils.inference.registry import (
-    OptimizerContext,
     OptimizerKind,
     PromptOptimizer,
     get_optimizer,
     registered_optimizers,
     trained_optimizers,
 )
+from fipo_utils.models.generators import decoding_params
 from fipo_utils.runs.records import prediction_dicts, write_predictions
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
+from fipo_utils.runs.settings import (
+    BaselinesSettings,
+    InferSettings,
+    ModelsSettings,
+    SearchSettings,
+)
 
 COST_COLUMNS = (
     "method",
@@ -88,11 +96,13 @@ def training_cost(run_dir: Path, name: str) -> dict[str, Any]:
     return {"seconds": seconds, "n_rows": metrics.get("n_rows"), "known": True}
 
 
-def load_splits(settings: dict[str, Any], budget: SearchBudget, seed: int):
+def load_splits(
+    search: SearchSettings, budget: SearchBudget, seed: int
+) -> tuple[dict[str, SearchSplit], dict[str, str]]:
     """The split of each Table 8 task the local data has; (splits by task, missing reasons)."""
     splits: dict[str, SearchSplit] = {}
     missing: dict[str, str] = {}
-    for task in settings["tasks"]:
+    for task in search.tasks:
         try:
             bench = load_benchmark(f"bbh/{task}")
         except (BenchmarkMissing, ValueError) as error:
@@ -102,14 +112,14 @@ def load_splits(settings: dict[str, Any], budget: SearchBudget, seed: int):
             bench.items,
             n_demos=budget.n_demos,
             dev_size=budget.dev_size,
-            n_test=settings.get("n_items"),
+            n_test=search.n_items,
             seed=seed,
         )
     return splits, missing
 
 
 def run_table8(
-    run_dir: str | Path, profile: dict[str, Any], settings: dict[str, Any]
+    run_dir: str | Path, profile: dict[str, Any], settings: BaselinesSettings | Mapping[str, Any]
 ) -> dict[str, Any]:
     """Search, rewrite, answer and count; ``settings`` is the profile's ``baselines`` section
     (its ``search`` mapping holds the tasks, the budget and the proposer)."""
@@ -117,42 +127,33 @@ def run_table8(
 
     run_dir = Path(run_dir)
     out = run_dir / "baselines" / "table8"
-    seed = int(profile.get("seed", 2024))
-    models = profile["models"]
-    fmt = models.get("prompt_format", "chat_template")
-    search = dict(settings["search"])
-    budget = SearchBudget.from_settings(search)
+    section = baselines_settings(profile, settings)
+    models = ModelsSettings.from_profile(profile)
+    seed = section.seed
+    search = section.search
+    budget = SearchBudget.from_settings(search.budget)
     # A cached answer costs no compute, so timing a method needs the model to run: the
     # generation cache is bypassed unless the profile asks for it (then seconds undercount).
-    use_cache = bool(search.get("cache_generations", False))
+    use_cache = search.cache_generations
 
     def generator(model: str) -> CountingGenerator:
         return CountingGenerator(
-            generator_from_settings(model, settings, models, use_cache=use_cache)
+            generator_from_settings(model, section, models, use_cache=use_cache)
         )
 
     splits, missing = load_splits(search, budget, seed)
     if not splits:
         raise BenchmarkMissing(f"no Table 8 task is available locally: {missing}")
-    answer_params = tester_params(profile, settings)
+    answer_params = tester_params(profile, section)
 
     costs: list[dict[str, Any]] = []
     rewrites: dict[str, dict[str, list[str]]] = {}  # method -> task -> question per test item
     fipo_names: dict[str, str] = {}
     fipo_trained: dict[str, bool] = {}
-    context = OptimizerContext(
-        run_dir=run_dir,
-        base_model=models["optimizer_base"],
-        prompt_format=fmt,
-        params=generation_params(profile["infer"], seed),
-        open_generator=generator,
-        template=load_template(settings.get("template")),
-        word_limit=WordLimit(**(settings.get("word_limit") or {})),
-        rewriter_model=settings.get("rewriter"),
-        rewriter_params=bpo_rewrite_params(
-            settings, int(settings["optimizer_max_new_tokens"]), seed
-        ),
-        rewriter_instruction=bpo_instruction((settings.get("bpo") or {}).get("template")),
+    # FIPO rewrites decode as notebook 05's; every model call is counted
+    infer_params = decoding_params(InferSettings.from_profile(profile))
+    context = replace(
+        baselines_context(run_dir, models, section, infer_params), open_generator=generator
     )
     # every trained FIPO optimizer of the run (else the untrained base), then the rewriters
     rewriting = [
@@ -174,12 +175,12 @@ def run_table8(
 
     rows: list[dict[str, Any]] = []
     searched: list[dict[str, Any]] = []
-    proposer_name = search.get("proposer") or models["optimizer_base"]
-    for tester in settings.get("testers") or models["testers"]:
+    proposer_name = search.proposer_name(models)
+    for tester in section.tester_names(models):
         name = tester_name(tester)
         answerer = generator(tester)
         proposer = answerer if proposer_name == tester else generator(proposer_name)
-        tester_fmt = prompt_format_for(models, tester)
+        tester_fmt = models.format_for(tester)
         for task, split in splits.items():
             test = split.test
             naive = answer_items(
