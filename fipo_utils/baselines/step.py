@@ -36,7 +36,7 @@ from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmark
 from fipo_utils.data.template import load_template
 from fipo_utils.evaluation.columns import RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.evaluate import tester_name
-from fipo_utils.inference.optimize import WordLimit
+from fipo_utils.inference.optimize_step import optimizer_context
 from fipo_utils.inference.optimizers import fipo_optimizer
 from fipo_utils.inference.registry import OptimizerContext, Rewrite, get_optimizer
 from fipo_utils.models.generate import GenerationParams
@@ -155,17 +155,11 @@ def baselines_context(
     """What notebooks 08 and 09 give their optimizers: FIPO decoding ``params``, the BPO
     request and its decoding at the baselines' optimizer length, the FIPO optimizer the
     section names, and the step's shared ``resources``."""
-    from fipo_utils.models.generators import generator_from_settings
-
-    return OptimizerContext(
-        run_dir=run_dir,
-        base_model=models.optimizer_base,
-        prompt_format=models.prompt_format,
-        params=params,
-        open_generator=lambda model: generator_from_settings(model, settings, models),
-        template=load_template(settings.template),
-        word_limit=WordLimit(**settings.word_limit),
-        rewriter_model=settings.rewriter,
+    return optimizer_context(
+        run_dir,
+        models,
+        settings,
+        params,
         rewriter_params=bpo_rewrite_params(
             settings, settings.optimizer_max_new_tokens, settings.seed
         ),

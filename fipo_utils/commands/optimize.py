@@ -38,11 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from fipo_utils.data.benchmarks import BenchmarkItem
-    from fipo_utils.data.template import load_template
-    from fipo_utils.inference.optimize import WordLimit
+    from fipo_utils.inference.optimize_step import optimizer_context
     from fipo_utils.inference.optimizers import FipoOptimizer
-    from fipo_utils.inference.registry import OptimizerContext, get_optimizer
+    from fipo_utils.inference.registry import get_optimizer
     from fipo_utils.models.generators import decoding_params, generator_from_settings
     from fipo_utils.runs.errors import SettingsError
     from fipo_utils.runs.profiles import load_step
@@ -67,17 +68,12 @@ def run(args: argparse.Namespace) -> int:
     )
     models = ModelsSettings.from_profile(profile)
     settings = InferSettings.from_section(infer, profile)
-    context = OptimizerContext(
-        run_dir=None,
-        base_model=models.optimizer_base,
+    context = replace(
+        optimizer_context(None, models, settings, decoding_params(settings)),
         prompt_format=args.prompt_format or models.prompt_format,
-        params=decoding_params(settings),
         open_generator=lambda model: generator_from_settings(
             model, settings, models, show_progress=False
         ),
-        template=load_template(settings.template),
-        word_limit=WordLimit(**settings.word_limit),
-        rewriter_model=settings.rewriter,
     )
     optimizer = get_optimizer(args.model or "base", context)
     slots = args.response is not None or args.ground_truth is not None

@@ -35,9 +35,11 @@ from fipo_utils.inference.registry import (
     expand_optimizer_spec,
     get_optimizer,
 )
+from fipo_utils.models.generate import GenerationParams
+from fipo_utils.models.generators import decoding_params
 from fipo_utils.runs.records import RewriteRecord, write_rewrites
 from fipo_utils.runs.safe_write import write_text_preserving
-from fipo_utils.runs.settings import InferSettings, ModelsSettings
+from fipo_utils.runs.settings import BaselinesSettings, InferSettings, ModelsSettings
 
 
 def infer_settings(
@@ -49,23 +51,28 @@ def infer_settings(
     return InferSettings.from_section(settings, profile)
 
 
-def inference_context(
-    run_dir: str | Path, profile: Mapping[str, Any], settings: InferSettings
+def optimizer_context(
+    run_dir: str | Path | None,
+    models: ModelsSettings,
+    settings: InferSettings | BaselinesSettings,
+    params: GenerationParams,
+    **fields: Any,
 ) -> OptimizerContext:
-    """What notebook 05's optimizers share: the profile's models, the ``infer`` decoding and
-    template, and generators opened with the step's backend settings."""
-    from fipo_utils.models.generators import decoding_params, generator_from_settings
+    """What a step gives the optimizers it builds: the profile's models, FIPO decoding
+    ``params``, the section's template, word limit and rewriter, and generators opened with
+    the section's backend settings. ``fields`` set the rest (BPO decoding, resources)."""
+    from fipo_utils.models.generators import generator_from_settings
 
-    models = ModelsSettings.from_profile(profile)
     return OptimizerContext(
-        run_dir=Path(run_dir),
+        run_dir=Path(run_dir) if run_dir is not None else None,
         base_model=models.optimizer_base,
         prompt_format=models.prompt_format,
-        params=decoding_params(settings),
+        params=params,
         open_generator=lambda model: generator_from_settings(model, settings, models),
         template=load_template(settings.template),
         word_limit=WordLimit(**settings.word_limit),
         rewriter_model=settings.rewriter,
+        **fields,
     )
 
 
@@ -109,7 +116,9 @@ def _run_one(
         list(settings.benchmarks), settings.n_items, seed=settings.sample_seed
     )
     items = [item for bench in loaded.values() for item in bench.items]
-    context = inference_context(run_dir, profile, settings)
+    context = optimizer_context(
+        run_dir, ModelsSettings.from_profile(profile), settings, decoding_params(settings)
+    )
     optimizer = get_optimizer(spec, context)
     rewrites = optimizer.rewrite(items)
     optimizer.close()
