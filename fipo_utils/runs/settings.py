@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from fipo_utils.runs.errors import SettingsError
 from fipo_utils.runs.schema import check_value
@@ -233,6 +233,27 @@ class GenerationBackendSettings:
         return asdict(self)
 
 
+@dataclass(frozen=True, kw_only=True)
+class StepSettings(GenerationBackendSettings):
+    """A step's section typed from a profile: ``SECTION`` names its key, and every step
+    types it the same way (defaults applied, wrong values named by their profile key)."""
+
+    SECTION: ClassVar[str] = ""
+
+    @classmethod
+    def from_profile(cls, profile: Mapping[str, Any]) -> Self:
+        return cls.from_section(profile.get(cls.SECTION), profile)
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None, profile: Mapping[str, Any]) -> Self:
+        """From ``section`` (the profile's section with notebook overrides applied)."""
+        return cls._from_reader(_Reader(section, profile_where(profile), cls.SECTION), profile)
+
+    @classmethod
+    def _from_reader(cls, read: _Reader, profile: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+
 def _backend_values(read: _Reader) -> dict[str, Any]:
     return {
         "backend": read.text("backend", "transformers"),
@@ -269,7 +290,7 @@ def _n_items(read: _Reader, key: str = "n_items") -> int | dict[str, int] | None
 
 
 @dataclass(frozen=True, kw_only=True)
-class InferSettings(GenerationBackendSettings):
+class InferSettings(StepSettings):
     """Profile section ``infer`` (notebook 05): optimizers rewrite the benchmarks' prompts."""
 
     optimizer: str | tuple[str, ...]  # a name, ``auto``, ``all`` or a list of names
@@ -284,16 +305,10 @@ class InferSettings(GenerationBackendSettings):
     top_p: float = 1.0
     seed: int = DEFAULT_SEED  # ``infer.seed``, else the profile's
 
-    @classmethod
-    def from_profile(cls, profile: Mapping[str, Any]) -> InferSettings:
-        return cls.from_section(profile.get("infer"), profile)
+    SECTION: ClassVar[str] = "infer"
 
     @classmethod
-    def from_section(
-        cls, section: Mapping[str, Any] | None, profile: Mapping[str, Any]
-    ) -> InferSettings:
-        """From ``section`` (the profile's ``infer`` with notebook overrides applied)."""
-        read = _Reader(section, profile_where(profile), "infer")
+    def _from_reader(cls, read: _Reader, profile: Mapping[str, Any]) -> Self:
         optimizer = read.raw("optimizer", _MISSING)
         return cls(
             **_backend_values(read),
@@ -312,7 +327,7 @@ class InferSettings(GenerationBackendSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluateSettings(GenerationBackendSettings):
+class EvaluateSettings(StepSettings):
     """Profile section ``evaluate`` (notebook 06): testers answer naive and optimized prompts."""
 
     optimizers: tuple[str, ...] | None = None  # null = every folder under optimized/
@@ -327,16 +342,10 @@ class EvaluateSettings(GenerationBackendSettings):
     top_p: float = 1.0
     seed: int = DEFAULT_SEED  # ``evaluate.seed``, else the profile's
 
-    @classmethod
-    def from_profile(cls, profile: Mapping[str, Any]) -> EvaluateSettings:
-        return cls.from_section(profile.get("evaluate"), profile)
+    SECTION: ClassVar[str] = "evaluate"
 
     @classmethod
-    def from_section(
-        cls, section: Mapping[str, Any] | None, profile: Mapping[str, Any]
-    ) -> EvaluateSettings:
-        """From ``section`` (the profile's ``evaluate`` with notebook overrides applied)."""
-        read = _Reader(section, profile_where(profile), "evaluate")
+    def _from_reader(cls, read: _Reader, profile: Mapping[str, Any]) -> Self:
         mc = read.raw("mc_scoring", None)
         return cls(
             **_backend_values(read),
@@ -459,7 +468,7 @@ class SearchSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BaselinesSettings(GenerationBackendSettings):
+class BaselinesSettings(StepSettings):
     """Profile section ``baselines`` (notebooks 08 and 09)."""
 
     benchmark: str  # the benchmark of BPO-style, Prompt-OIRL and FIPO x OIRL rows
@@ -484,16 +493,10 @@ class BaselinesSettings(GenerationBackendSettings):
     search: SearchSettings
     seed: int = DEFAULT_SEED  # the profile's seed (the section has none of its own)
 
-    @classmethod
-    def from_profile(cls, profile: Mapping[str, Any]) -> BaselinesSettings:
-        return cls.from_section(profile.get("baselines"), profile)
+    SECTION: ClassVar[str] = "baselines"
 
     @classmethod
-    def from_section(
-        cls, section: Mapping[str, Any] | None, profile: Mapping[str, Any]
-    ) -> BaselinesSettings:
-        """From ``section`` (the profile's ``baselines`` with notebook overrides applied)."""
-        read = _Reader(section, profile_where(profile), "baselines")
+    def _from_reader(cls, read: _Reader, profile: Mapping[str, Any]) -> Self:
         return cls(
             **_backend_values(read),
             benchmark=read.text("benchmark"),
