@@ -161,8 +161,7 @@ def run_bpo_win_rate(
     from fipo_utils.baselines.answers import baseline_data_dir
     from fipo_utils.models.generators import generator_from_settings
 
-    if not isinstance(settings, BaselinesSettings):
-        settings = BaselinesSettings.from_section(settings, profile)
+    settings = BaselinesSettings.of(profile, settings)
     models = ModelsSettings.from_profile(profile)
     run_dir = Path(run_dir)
     bpo = settings.bpo

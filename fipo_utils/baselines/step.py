@@ -136,15 +136,6 @@ def oirl_row(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def baselines_settings(
-    profile: Mapping[str, Any], settings: BaselinesSettings | Mapping[str, Any]
-) -> BaselinesSettings:
-    """The step's typed ``baselines`` settings (a section mapping is typed with the profile)."""
-    if isinstance(settings, BaselinesSettings):
-        return settings
-    return BaselinesSettings.from_section(settings, profile)
-
-
 def baselines_context(
     run_dir: Path,
     models: ModelsSettings,
@@ -176,7 +167,7 @@ def run_baselines(
     from fipo_utils.models.generators import generator_from_settings
 
     run_dir = Path(run_dir)
-    section = baselines_settings(profile, settings)
+    section = BaselinesSettings.of(profile, settings)
     models = ModelsSettings.from_profile(profile)
     seed = section.seed
     bench = load_benchmark(section.benchmark, section.n_items, seed=section.sample_seed)
@@ -299,7 +290,7 @@ def tester_params(
     from fipo_utils.models.generators import decoding_params
 
     evaluate = EvaluateSettings.from_profile(profile)
-    length = baselines_settings(profile, settings).tester_max_new_tokens
+    length = BaselinesSettings.of(profile, settings).tester_max_new_tokens
     if length:
         evaluate = replace(evaluate, max_new_tokens=length)
     return decoding_params(evaluate)

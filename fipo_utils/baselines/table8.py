@@ -32,7 +32,6 @@ from fipo_utils.baselines.search.cost import Cost, CountingGenerator
 from fipo_utils.baselines.search.split import SearchSplit, split_for_search
 from fipo_utils.baselines.step import (
     baselines_context,
-    baselines_settings,
     fipo_note,
     tester_params,
 )
@@ -127,7 +126,7 @@ def run_table8(
 
     run_dir = Path(run_dir)
     out = run_dir / "baselines" / "table8"
-    section = baselines_settings(profile, settings)
+    section = BaselinesSettings.of(profile, settings)
     models = ModelsSettings.from_profile(profile)
     seed = section.seed
     search = section.search

@@ -82,8 +82,7 @@ def evaluate_run(
     its :class:`~fipo_utils.runs.settings.EvaluateSettings`."""
     from fipo_utils.models.generators import decoding_params, generator_from_settings
 
-    if not isinstance(settings, EvaluateSettings):
-        settings = EvaluateSettings.from_section(settings, profile)
+    settings = EvaluateSettings.of(profile, settings)
     models = ModelsSettings.from_profile(profile)
     run_dir = Path(run_dir)
     optimized_root = require(run_dir, "optimized", "05_batch_inference")

@@ -42,15 +42,6 @@ from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import BaselinesSettings, InferSettings, ModelsSettings
 
 
-def infer_settings(
-    profile: Mapping[str, Any], settings: InferSettings | Mapping[str, Any]
-) -> InferSettings:
-    """The step's typed ``infer`` settings (a section mapping is typed with the profile)."""
-    if isinstance(settings, InferSettings):
-        return settings
-    return InferSettings.from_section(settings, profile)
-
-
 def optimizer_context(
     run_dir: str | Path | None,
     models: ModelsSettings,
@@ -83,7 +74,7 @@ def run_optimizer_inference(
     name; returns what the notebook shows. For several optimizers ``optimizer`` is one label
     (``all`` or the names joined by ``-``), ``summary`` stacks their tables and ``out_dir`` is
     ``optimized/`` (every optimizer's folder under it)."""
-    infer = infer_settings(profile, settings)
+    infer = InferSettings.of(profile, settings)
     # summary.json records the settings as the step was given them
     given = dict(settings) if isinstance(settings, Mapping) else asdict(infer)
     spec = infer.optimizer

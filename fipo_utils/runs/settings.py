@@ -250,8 +250,26 @@ class StepSettings(GenerationBackendSettings):
         return cls._from_reader(_Reader(section, profile_where(profile), cls.SECTION), profile)
 
     @classmethod
+    def of(cls, profile: Mapping[str, Any], settings: Self | Mapping[str, Any]) -> Self:
+        """``settings`` typed: as given when typed, else the section mapping a notebook
+        passed (overrides applied), typed with the profile's defaults."""
+        if isinstance(settings, Mapping):
+            return cls.from_section(settings, profile)
+        return settings
+
+    @classmethod
     def _from_reader(cls, read: _Reader, profile: Mapping[str, Any]) -> Self:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodingStepSettings(StepSettings):
+    """A step section that sets its own decoding (``infer``, ``evaluate``)."""
+
+    max_new_tokens: int
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = DEFAULT_SEED  # the section's ``seed``, else the profile's
 
 
 def _backend_values(read: _Reader) -> dict[str, Any]:
@@ -290,7 +308,7 @@ def _n_items(read: _Reader, key: str = "n_items") -> int | dict[str, int] | None
 
 
 @dataclass(frozen=True, kw_only=True)
-class InferSettings(StepSettings):
+class InferSettings(DecodingStepSettings):
     """Profile section ``infer`` (notebook 05): optimizers rewrite the benchmarks' prompts."""
 
     optimizer: str | tuple[str, ...]  # a name, ``auto``, ``all`` or a list of names
@@ -300,11 +318,6 @@ class InferSettings(StepSettings):
     template: str | None = None  # null = the project's template; or a prompts.json path
     word_limit: dict[str, Any] = field(default_factory=dict)  # WordLimit's keyword arguments
     rewriter: str | None = None  # the bpo-style optimizer; null = models.optimizer_base
-    max_new_tokens: int
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    seed: int = DEFAULT_SEED  # ``infer.seed``, else the profile's
-
     SECTION: ClassVar[str] = "infer"
 
     @classmethod
@@ -327,7 +340,7 @@ class InferSettings(StepSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluateSettings(StepSettings):
+class EvaluateSettings(DecodingStepSettings):
     """Profile section ``evaluate`` (notebook 06): testers answer naive and optimized prompts."""
 
     optimizers: tuple[str, ...] | None = None  # null = every folder under optimized/
@@ -337,11 +350,6 @@ class EvaluateSettings(StepSettings):
     # null = letter
     mc_scoring: str | tuple[str, ...] | None = None
     scoring: str = "strict"  # generation benchmarks' primary verdict: strict | lenient
-    max_new_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = DEFAULT_SEED  # ``evaluate.seed``, else the profile's
-
     SECTION: ClassVar[str] = "evaluate"
 
     @classmethod
