@@ -107,7 +107,8 @@ def evaluate_run(
         ]
         _answer(generator, jobs, models.format_for(tester), params, mc)
         rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
-        cache_counts[tester_name(tester)] = str(generator.stats)
+        # the generation cache's hit counts (a bare backend has none)
+        cache_counts[tester_name(tester)] = str(getattr(generator, "stats", "no cache"))
         # Stop a vLLM engine before the next tester's starts (its memory is reserved up
         # front), and drop our reference so the pool can free transformers weights.
         generator.close()

@@ -97,7 +97,8 @@ class CachedGenerator:
         ``fipo_utils.models.loglikelihood``), cached like generations. Chunks are larger
         than for generation: an item's options and a benchmark's shared prefix should land
         in the same chunk to be computed once."""
-        if not hasattr(self.inner, "loglikelihood"):
+        score = getattr(self.inner, "loglikelihood", None)
+        if score is None:
             raise ValueError(
                 f"continuation scoring needs the transformers backend; {self.backend} has no "
                 "continuation log-likelihoods here"
@@ -106,7 +107,7 @@ class CachedGenerator:
             self.cache,
             {"task": "loglikelihood"},
             [json.dumps(list(pair)) for pair in requests],
-            lambda chunk: self.inner.loglikelihood([tuple(json.loads(p)) for p in chunk]),
+            lambda chunk: score([tuple(json.loads(p)) for p in chunk]),
             self.chunk_size * 16,
             self.stats,
             desc="score continuations",
@@ -130,7 +131,7 @@ def make_generator(
     show_progress: bool = True,
     backend_options: dict[str, Any] | None = None,
     batching: str = "static",
-) -> Any:
+) -> Generator:
     """A generator for a model name or path (see ``fipo_utils.models.loading``) on a backend.
 
     On the transformers backend the model comes from the in-process pool
@@ -180,7 +181,7 @@ def generator_from_settings(
     settings: GenerationBackendSettings | Mapping[str, Any],
     models: ModelsSettings | Mapping[str, Any],
     **overrides: Any,
-) -> Any:
+) -> Generator:
     """``make_generator`` for a model with a step's backend settings and the profile's
     ``models`` settings.
 
