@@ -12,8 +12,8 @@ from fipo_utils.inference.optimize_step import (
     run_optimizer_inference,
     trained_optimizers,
 )
+from fipo_utils.runs.io import read_jsonl
 from fipo_utils.runs.profiles import load_profile, section
-from fipo_utils.runs.safe_write import read_jsonl
 
 
 def make_final(run_dir: Path, name: str) -> None:

@@ -30,6 +30,7 @@ from fipo_utils.baselines.bpo import (
 )
 from fipo_utils.data.template import prompt_format_for, wrap_prompt
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.io import read_json, read_jsonl
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 
 TEST_SETS = {
@@ -55,11 +56,7 @@ def load_test_prompts(path: str | Path, limit: int | None = None) -> list[dict[s
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: BPO test set not found (set FIPO_DATA_DIR)")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        records = json.loads(text)
+    records = read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)
     prompts = []
     for index, record in enumerate(records[:limit] if limit else records):
         if "prompt" in record:
@@ -104,7 +101,7 @@ def train_bpo_rewriter(
     data = write_bpo_sft_data(run_dir, pairs_path, settings)
     # every selected pair trains: BPO's rewriter has no eval split, and a small smoke slice
     # cannot spare rows for one
-    overrides = {
+    overrides: dict[str, Any] = {
         "max_steps": settings.get("train_steps"),
         "max_rows": settings.get("train_rows"),
         "eval_rows": 0,
