@@ -159,3 +159,24 @@ def test_concurrent_appends_and_heals_lose_no_complete_record(tmp_path: Path) ->
     assert sorted((r["w"], r["i"]) for r in records) == [(-1, 0)] + [
         (w, i) for w in range(2) for i in range(100)
     ]
+
+
+def test_the_generation_cache_skips_bad_lines_and_heals_its_tail(tmp_path: Path) -> None:
+    from fipo_utils.models.cache import GenerationCache
+
+    cache = GenerationCache("model", "backend", root=tmp_path)
+    params = {"max_new_tokens": 4}
+    path = cache.file_for(params)
+    lines = [
+        '{"k": "a", "v": 1}',
+        "{not json",
+        '{"k": "b"}',  # no value
+        '{"k": ["unhashable"], "v": 2}',
+        "[1, 2]",
+        '{"k": "c", "v": 3}',
+    ]
+    path.write_text("\n".join(lines) + '\n{"k": "d", "v"')
+    assert GenerationCache("model", "backend", root=tmp_path).entries(params) == {"a": 1, "c": 3}
+    assert path.read_text().endswith('{"k": "c", "v": 3}\n')
+    cache.append(params, {"e": 5})
+    assert GenerationCache("model", "backend", root=tmp_path).entries(params)["e"] == 5
