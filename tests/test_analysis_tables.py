@@ -178,7 +178,7 @@ def test_bad_results_row_names_file_line_and_field(run):
 def test_bad_prediction_record_names_file_line_and_field(run):
     path = run / "eval" / "predictions" / "sft-lora" / TESTER / "gsm8k.jsonl"
     path.write_text(path.read_text().replace('"correct": true', '"correct": "yes"', 1))
-    with pytest.raises(ResultFileError, match=r"record \d+: field 'correct'"):
+    with pytest.raises(ResultFileError, match=r"gsm8k\.jsonl, line 1: field 'correct'"):
         collect_runs([run])
 
 

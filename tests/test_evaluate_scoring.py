@@ -10,7 +10,7 @@ import pytest
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE, BenchmarkItem
 from fipo_utils.evaluation.evaluate import _write_predictions, mc_scorings
 from fipo_utils.evaluation.scoring import generation_scoring
-from fipo_utils.runs.safe_write import read_jsonl
+from fipo_utils.runs.io import read_jsonl
 
 
 def _jobs() -> list[dict]:

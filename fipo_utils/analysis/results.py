@@ -9,7 +9,6 @@ has. Malformed files raise :class:`ResultFileError` naming file, line and field.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 from fipo_utils.data.benchmarks import benchmark_family
 from fipo_utils.evaluation.columns import CONDITIONS, PREDICTION_FIELDS, RESULT_COLUMNS
 from fipo_utils.runs.folders import MissingStepOutput
+from fipo_utils.runs.io import current_files, iter_jsonl, read_json, read_jsonl
 
 OPTIMIZED_FIELDS = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 ACCURACY_TOLERANCE = 1e-3
@@ -134,45 +134,17 @@ def primary_rows(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["primary"]].reset_index(drop=True)
 
 
-def result_files(folder: Path) -> list[Path]:
-    """The current JSONL files under ``folder``; earlier versions that a rerun moved aside
-    (``<name>.prev-<time>.jsonl``, see ``safe_write``) are history, not results."""
-    return sorted(p for p in folder.rglob("*.jsonl") if ".prev-" not in p.name)
-
-
-def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Records of a JSONL file, each checked for the ``required`` fields."""
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ResultFileError(
-                    f"{path}, line {line_no}: not valid JSON ({err.msg})"
-                ) from None
-            if not isinstance(record, dict):
-                raise ResultFileError(f"{path}, line {line_no}: expected a JSON object")
-            for name in required:
-                if name not in record:
-                    raise ResultFileError(f"{path}, line {line_no}: field {name!r} is missing")
-            records.append(record)
-    return records
-
-
 def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
     """Per-item correctness from ``<folder>/predictions/<optimizer>/<tester>/<benchmark>.jsonl``
     (BBH tasks nest one level deeper); fields inside the records are authoritative.
     ``correct`` is the primary scoring's verdict, ``correct_by`` every scoring's."""
     columns = ["run", "source", *PREDICTION_FIELDS]
     rows = []
-    for path in result_files(folder / "predictions"):
-        for line_no, record in enumerate(read_jsonl(path, PREDICTION_FIELDS), start=1):
+    for path in current_files(folder / "predictions"):
+        for line_no, record in iter_jsonl(path, PREDICTION_FIELDS, error=ResultFileError):
             if not isinstance(record["correct"], bool):
                 raise ResultFileError(
-                    f"{path}, record {line_no}: field 'correct' must be true/false, "
+                    f"{path}, line {line_no}: field 'correct' must be true/false, "
                     f"got {record['correct']!r}"
                 )
             scoring = record.get("scoring", "primary")
@@ -195,8 +167,8 @@ def read_optimized(run_dir: Path, run: str) -> pd.DataFrame:
     """The optimizer's rewrites (05): instructions before and after, and the cheating flag."""
     columns = ["run", *OPTIMIZED_FIELDS, "cheating_note"]
     rows = []
-    for path in result_files(run_dir / "optimized"):
-        for record in read_jsonl(path, OPTIMIZED_FIELDS):
+    for path in current_files(run_dir / "optimized"):
+        for record in read_jsonl(path, OPTIMIZED_FIELDS, error=ResultFileError):
             rows.append(
                 {
                     "run": run,
@@ -205,13 +177,6 @@ def read_optimized(run_dir: Path, run: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=columns)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ResultFileError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from None
 
 
 def _records(path: Path, data: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -232,7 +197,7 @@ def read_train_logs(run_dir: Path, filename: str, keys: tuple[str, ...]) -> dict
     """``train/<name>/<filename>`` for every trained optimizer, keyed by name."""
     logs = {}
     for path in sorted((run_dir / "train").glob(f"*/{filename}")):
-        logs[path.parent.name] = _records(path, _read_json(path), keys)
+        logs[path.parent.name] = _records(path, read_json(path, error=ResultFileError), keys)
     return logs
 
 
@@ -269,7 +234,7 @@ def collect_runs(run_dirs: list[str | Path]) -> RunCollection:
             ipl_rounds[(run, name)] = log
         mix_path = path / "data" / "type_mix.json"
         if mix_path.exists():
-            mix = _read_json(mix_path)
+            mix = read_json(mix_path, error=ResultFileError)
             if not isinstance(mix, dict):
                 raise ResultFileError(f"{mix_path}: expected a JSON object of case types")
             type_mix[run] = mix

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from fipo_utils.analysis.results import read_jsonl, result_files
+from fipo_utils.analysis.results import ResultFileError
 from fipo_utils.evaluation import bootstrap
+from fipo_utils.runs.io import current_files, read_jsonl
 
 SCORE = {"win": 1, "tie": 0, "lose": -1}
 
@@ -27,8 +28,9 @@ def delta_win_rate_table(
     """One row per (test set, rewriter): counts, rates, delta win rate and its interval."""
     rows = []
     folder = Path(run_dir) / "baselines" / "bpo_win_rate"
-    for path in result_files(folder):
-        records = read_jsonl(path, ("id", "test_set", "rewriter", "verdict"))
+    for path in current_files(folder):
+        fields = ("id", "test_set", "rewriter", "verdict")
+        records = read_jsonl(path, fields, error=ResultFileError)
         if not records:
             continue
         scores = [SCORE[r["verdict"]] for r in records]

@@ -9,7 +9,6 @@ generator, so the baseline runs wherever FIPO runs. The instruction wording is t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from fipo_utils.inference.rewriters import (  # noqa: F401 - re-exported for 08 
     rewrite_prompts,
 )
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.io import read_json, read_jsonl
 from fipo_utils.runs.settings import BaselinesSettings
 
 # BPO's published inference request (thu-coai/BPO at 9bf5415, src/infer_example.py, line 7)
@@ -83,17 +83,11 @@ def load_bpo_pairs(path: str | Path) -> list[BpoPair]:
     path = Path(path)
     if not path.is_file():
         raise BpoDataError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    records: Any
     if path.suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise BpoDataError(f"{path}, line {number}: invalid JSON ({error})") from None
+        records = read_jsonl(path, error=BpoDataError)
     else:
-        records = json.loads(text)
+        records = read_json(path, error=BpoDataError)
         if not isinstance(records, list):
             raise BpoDataError(f"{path}: expected a JSON list of records")
     return [_pair(record, path, i) for i, record in enumerate(records)]

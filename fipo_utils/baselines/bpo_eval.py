@@ -32,6 +32,7 @@ from fipo_utils.baselines.bpo import (
 from fipo_utils.data.template import wrap_prompt
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.errors import SettingsError
+from fipo_utils.runs.io import read_json, read_jsonl
 from fipo_utils.runs.safe_write import write_jsonl_preserving, write_text_preserving
 from fipo_utils.runs.settings import BaselinesSettings, BpoSettings, ModelsSettings
 
@@ -58,11 +59,7 @@ def load_test_prompts(path: str | Path, limit: int | None = None) -> list[dict[s
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: BPO test set not found (set FIPO_DATA_DIR)")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        records = json.loads(text)
+    records = read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)
     prompts = []
     for index, record in enumerate(records[:limit] if limit else records):
         if "prompt" in record:

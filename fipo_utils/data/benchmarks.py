@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.runs.io import read_json, read_jsonl
 from fipo_utils.runs.paths import reference_path
 
 # The paper every published number of this project comes from (tables and captions cite it).
@@ -329,16 +329,7 @@ def _require(path: Path) -> Path:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with _require(path).open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {line_no}: invalid JSON ({error})") from error
-    return rows
+    return read_jsonl(_require(path))
 
 
 def _check_fields(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> None:
@@ -368,10 +359,7 @@ def _build_records(
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(_require(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}, line {error.lineno}: invalid JSON ({error.msg})") from error
+    return read_json(_require(path))
 
 
 def _local_gsm8k(root: Path, name: str):

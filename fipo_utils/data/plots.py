@@ -6,7 +6,6 @@ folder) and returns a matplotlib figure; saving is left to ``fipo_utils.runs.fig
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from fipo_utils.data.diversify import CASE_NAMES
 from fipo_utils.data.template import count_words, unwrap_tulu
 from fipo_utils.runs.figure_files import plain_ticks
+from fipo_utils.runs.io import read_jsonl
 
 
 def type_mix_table(summary: dict[str, Any]) -> pd.DataFrame:
@@ -58,20 +58,18 @@ def plot_type_mix(summary: dict[str, Any], title: str = "") -> Figure:
 
 def length_frame(data_dir: str | Path) -> pd.DataFrame:
     """Word counts of each IPL row's prompts and answers, for the length plots."""
-    rows = []
-    with (Path(data_dir) / "ipl.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            rows.append(
-                {
-                    "case_type": row["case_type"],
-                    "raw prompt": count_words(row["r_p"]),
-                    "prompt with options": count_words(row["s_p"]),
-                    "rendered input": count_words(unwrap_tulu(row["prompt"])),
-                    "chosen": count_words(row["chosen"]),
-                    "rejected": count_words(row["rejected"]),
-                }
-            )
+    fields = ("case_type", "r_p", "s_p", "prompt", "chosen", "rejected")
+    rows = [
+        {
+            "case_type": row["case_type"],
+            "raw prompt": count_words(row["r_p"]),
+            "prompt with options": count_words(row["s_p"]),
+            "rendered input": count_words(unwrap_tulu(row["prompt"])),
+            "chosen": count_words(row["chosen"]),
+            "rejected": count_words(row["rejected"]),
+        }
+        for row in read_jsonl(Path(data_dir) / "ipl.jsonl", fields)
+    ]
     return pd.DataFrame(rows)
 
 

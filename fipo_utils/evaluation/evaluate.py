@@ -39,8 +39,9 @@ from fipo_utils.data.template import wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
+from fipo_utils.runs.io import current_files, read_jsonl
 from fipo_utils.runs.records import PredictionRecord, prediction_dicts, write_predictions
-from fipo_utils.runs.safe_write import read_jsonl, write_text_preserving
+from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import EvaluateSettings, ModelsSettings
 
 __all__ = ["is_correct", "evaluate_run", "tester_name", "summarize"]
@@ -64,11 +65,7 @@ def only_benchmarks(records: list[dict[str, Any]], wanted: Collection[str] | Non
 
 def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:
     folder = require(run_dir, f"optimized/{optimizer}", "05_batch_inference")
-    records: list[dict[str, Any]] = []
-    for path in sorted(folder.rglob("*.jsonl")):
-        if ".prev-" not in path.name:
-            records.extend(read_jsonl(path))
-    return records
+    return [record for path in current_files(folder) for record in read_jsonl(path)]
 
 
 def evaluate_run(

@@ -9,10 +9,11 @@ each record's primary verdict (``correct``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
+
+from fipo_utils.runs.io import current_files, read_jsonl
 
 FIXED = "naive wrong -> optimized right"
 BROKEN = "naive right -> optimized wrong"
@@ -20,12 +21,12 @@ BROKEN = "naive right -> optimized wrong"
 
 def paired_predictions(run_dir: str | Path) -> pd.DataFrame:
     """One row per (optimizer, tester, benchmark, item): both prompts, predictions, verdicts."""
-    rows = []
-    for path in sorted((Path(run_dir) / "eval" / "predictions").glob("*/*/**/*.jsonl")):
-        if ".prev-" in path.name:
-            continue
-        with path.open(encoding="utf-8") as handle:
-            rows += [json.loads(line) for line in handle if line.strip()]
+    folder = Path(run_dir) / "eval" / "predictions"
+    rows = [
+        record
+        for path in current_files(folder, "*/*/*.jsonl")  # <optimizer>/<tester>/[...]/<name>
+        for record in read_jsonl(path)
+    ]
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)

@@ -9,13 +9,15 @@ a different model), the backend, the generation parameters and the prompt.
 Storage is one append-only JSONL file per (model, backend, parameters): every finished batch
 is appended and fsynced, so a crash loses at most the batch in flight and a rerun only pays
 for what is missing. A torn last line (a crash mid-write) is cut off when the file is next
-opened, so the next entry starts on a line of its own instead of being glued onto it; an
+opened (:func:`fipo_utils.runs.io.cut_torn_tail`), so the next entry starts on a line of its
+own instead of being glued onto it, and any other line that fails to parse is skipped; an
 exclusive ``flock`` around healing and appending keeps two processes from tearing each
 other's lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -27,6 +29,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from fipo_utils.runs.io import read_jsonl
 from fipo_utils.runs.paths import cache_dir
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".json")
@@ -87,14 +90,11 @@ class GenerationCache:
         if key not in self._memory:
             table: dict[str, Any] = {}
             if path.exists():
-                heal_torn_tail(path)
-                with path.open(encoding="utf-8") as handle:
-                    for line in handle:
-                        try:
-                            record = json.loads(line)
-                            table[record["k"]] = record["v"]
-                        except (json.JSONDecodeError, KeyError, TypeError):
-                            continue  # torn line from a crash mid-write
+                # a bad line (torn by a crash mid-write) is skipped: its entry is recomputed
+                records = read_jsonl(path, ("k", "v"), heal_torn_tail=True, skip_bad_lines=True)
+                for record in records:
+                    with contextlib.suppress(TypeError):  # a key that cannot be a dict key
+                        table[record["k"]] = record["v"]
             self._memory[key] = table
         return self._memory[key]
 
@@ -110,34 +110,6 @@ class GenerationCache:
             handle.flush()
             os.fsync(handle.fileno())
         self.entries(params_key).update(items)
-
-
-def heal_torn_tail(path: Path) -> int:
-    """Cut a last line that has no newline (a crash in the middle of an append) off ``path``;
-    returns how many bytes were cut. Every complete line ends with one, so only the torn
-    entry is lost - it is recomputed on the next miss."""
-    with path.open("rb+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # not while another process appends
-        size = handle.seek(0, os.SEEK_END)
-        if size == 0:
-            return 0
-        handle.seek(size - 1)
-        if handle.read(1) == b"\n":
-            return 0
-        keep = 0
-        position = size
-        while position > 0 and not keep:
-            start = max(0, position - (1 << 16))
-            handle.seek(start)
-            block = handle.read(position - start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-            position = start
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())
-        return size - keep
 
 
 def prompt_key(prompt: str) -> str:

@@ -14,15 +14,21 @@ means one rule for each concern:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import itertools
 import json
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 # safe_write moves an earlier version of a file aside under this infix
 PREVIOUS_INFIX = ".prev-"
+
+# makes each staging file name of this process unique (see write_atomic)
+_STAGING_NUMBERS = itertools.count()
 
 
 def is_previous_version(path: str | Path) -> bool:
@@ -42,19 +48,73 @@ def current_files(
     return sorted(p for p in found if p.is_file() and not is_previous_version(p))
 
 
-def read_json(path: str | Path) -> Any:
-    """A JSON file's value; invalid JSON is an error naming the file."""
+def read_json(path: str | Path, *, error: type[ValueError] = ValueError) -> Any:
+    """A JSON file's value; text that is not UTF-8 or not JSON is an ``error`` naming the
+    file and the line."""
     path = Path(path)
+    data = path.read_bytes()
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: invalid JSON ({error})") from error
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = data.count(b"\n", 0, problem.start) + 1
+        raise error(f"{path}, line {line}: invalid UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as problem:
+        raise error(f"{path}, line {problem.lineno}: invalid JSON ({problem.msg})") from None
 
 
-def read_json_or_none(path: str | Path) -> Any:
+def read_json_or_none(path: str | Path, *, error: type[ValueError] = ValueError) -> Any:
     """:func:`read_json`, or ``None`` when the file does not exist."""
     path = Path(path)
-    return read_json(path) if path.is_file() else None
+    return read_json(path, error=error) if path.is_file() else None
+
+
+def iter_jsonl(
+    path: str | Path,
+    required: Iterable[str] = (),
+    *,
+    error: type[ValueError] = ValueError,
+    skip_bad_lines: bool = False,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` for each record of a JSONL file, blank lines skipped.
+
+    A line that is not UTF-8, not a JSON object, or lacks a ``required`` field is an
+    ``error`` naming the file, the line number and the field; with ``skip_bad_lines=True``
+    it is passed over instead (for caches, whose lost entries are recomputed).
+    """
+    path = Path(path)
+    need = tuple(required)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            record, problem = _parse_line(raw, need)
+            if problem is not None:
+                if skip_bad_lines:
+                    continue
+                raise error(f"{path}, line {number}: {problem}")
+            if record is not None:
+                yield number, record
+
+
+def _parse_line(raw: bytes, required: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a good line, ``(None, None)`` for a blank one and
+    ``(None, problem)`` for a bad one."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8"
+    if not line.strip():
+        return None, None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as problem:
+        return None, f"invalid JSON ({problem.msg})"
+    if not isinstance(record, dict):
+        return None, "expected a JSON object"
+    for field in required:
+        if field not in record:
+            return None, f"field {field!r} is missing"
+    return record, None
 
 
 def read_jsonl(
@@ -62,34 +122,23 @@ def read_jsonl(
     required: Iterable[str] = (),
     *,
     heal_torn_tail: bool = False,
+    error: type[ValueError] = ValueError,
+    skip_bad_lines: bool = False,
 ) -> list[dict[str, Any]]:
     """The records of a JSONL file, blank lines skipped.
 
-    A line that is not a JSON object, or lacks a ``required`` field, is an error naming the
-    file, the line number and the field. ``heal_torn_tail=True`` first cuts a last line that
-    has no newline (an append interrupted by a crash, see :func:`cut_torn_tail`): for files
-    written by appending, where every complete record ends with one.
+    A line that is not UTF-8, not a JSON object, or lacks a ``required`` field is an
+    ``error`` (default :class:`ValueError`; callers pass their own subclass) naming the file,
+    the line number and the field, or with ``skip_bad_lines=True`` left out.
+    ``heal_torn_tail=True`` first cuts a last line that has no newline (an append interrupted
+    by a crash, see :func:`cut_torn_tail`): for files written by appending, where every
+    complete record ends with one.
     """
     path = Path(path)
     if heal_torn_tail and path.exists():
         cut_torn_tail(path)
-    need = tuple(required)
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {number}: invalid JSON ({error})") from error
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}, line {number}: expected a JSON object")
-            missing = [field for field in need if field not in record]
-            if missing:
-                raise ValueError(f"{path}, line {number}: missing field {missing[0]!r}")
-            rows.append(record)
-    return rows
+    records = iter_jsonl(path, required, error=error, skip_bad_lines=skip_bad_lines)
+    return [record for _, record in records]
 
 
 def jsonl_text(records: Iterable[dict[str, Any]]) -> str:
@@ -100,17 +149,28 @@ def jsonl_text(records: Iterable[dict[str, Any]]) -> str:
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Replace ``path`` with ``data`` atomically: a staging file beside it is written,
     fsynced and renamed over the target, so a reader sees the old file or the new one, never
-    a part. The staging name carries the process id, so concurrent writers never share one."""
+    a part. Each call gets its own staging file (process, thread and a counter in its name;
+    removed if writing fails), so concurrent writers never share one: the last rename wins.
+    A new file gets the usual permissions (``0o666`` less the umask); a replaced one keeps
+    its own."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    encoding = None if isinstance(data, bytes) else "utf-8"
-    with staging.open(mode, encoding=encoding) as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    staging = path.with_name(
+        f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}-{next(_STAGING_NUMBERS)}"
+    )
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):  # a new file keeps the umask's mode
+            os.chmod(staging, path.stat().st_mode & 0o7777)
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from fipo_utils.runs.errors import StaleResultError
 from fipo_utils.runs.fingerprint import changed_keys, settings_hash
+from fipo_utils.runs.io import write_atomic
 from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR, reference_data_dir
 from fipo_utils.runs.profiles import load_profile
 
@@ -157,11 +158,4 @@ def read_manifest(run_dir: Path) -> dict:
 
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
-    path = run_dir / MANIFEST_NAME
-    staging = path.with_suffix(".json.tmp")
-    with staging.open("w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
+    write_atomic(run_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")

@@ -2,19 +2,20 @@
 
 A rerun that produces the same bytes leaves the file untouched; one that produces different
 bytes first moves the earlier file aside (``name.prev-<UTC time>.ext``), then writes the new
-one atomically (temporary file + rename), so a crash never leaves a half-written output.
+one atomically (:func:`fipo_utils.runs.io.write_atomic`), so a crash never leaves a
+half-written output.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from fipo_utils.runs.errors import FipoError
+from fipo_utils.runs.io import PREVIOUS_INFIX, jsonl_text, write_atomic
 
 
 def write_text_preserving(path: str | Path, text: str) -> str:
@@ -26,33 +27,14 @@ def write_text_preserving(path: str | Path, text: str) -> str:
         if path.read_text(encoding="utf-8") == text:
             return "unchanged"
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
-        path.rename(path.with_name(f"{path.stem}.prev-{stamp}{path.suffix}"))
+        path.rename(path.with_name(f"{path.stem}{PREVIOUS_INFIX}{stamp}{path.suffix}"))
         status = "replaced"
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with staging.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
+    write_atomic(path, text)
     return status
 
 
 def write_jsonl_preserving(path: str | Path, records: Iterable[dict[str, Any]]) -> str:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    return write_text_preserving(path, text)
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a JSONL file; a bad line is an error naming the file and line."""
-    rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}, line {number}: invalid JSON ({error})") from error
-    return rows
+    return write_text_preserving(path, jsonl_text(records))
 
 
 def check_writable_folder(path: str | Path, what: str) -> Path:

@@ -13,13 +13,12 @@ only change bookkeeping (logging and checkpoint cadence) do not count.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from fipo_utils.runs.errors import StaleResultError
 from fipo_utils.runs.fingerprint import changed_keys, settings_hash
+from fipo_utils.runs.io import read_json_or_none, write_json_atomic
 from fipo_utils.runs.manifest import file_sha256, utc_now
 
 FINGERPRINT_NAME = "fingerprint.json"
@@ -93,17 +92,9 @@ def check_fingerprint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> None
 
 
 def read_fingerprint(checkpoint_dir: Path) -> dict[str, Any] | None:
-    path = checkpoint_dir / FINGERPRINT_NAME
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json_or_none(checkpoint_dir / FINGERPRINT_NAME)
 
 
 def write_fingerprint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path:
     """Atomically write ``fingerprint.json`` (before training starts, so a crash keeps it)."""
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    path = checkpoint_dir / FINGERPRINT_NAME
-    staging = path.with_name(f".{FINGERPRINT_NAME}.tmp-{os.getpid()}")
-    staging.write_text(json.dumps(fingerprint, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(staging, path)
-    return path
+    return write_json_atomic(checkpoint_dir / FINGERPRINT_NAME, fingerprint)

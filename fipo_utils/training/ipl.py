@@ -34,7 +34,6 @@ inside it, from the trainer's last checkpoint).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.runs.io import read_json_or_none, write_json_atomic
 
 OPTIMIZER_CASES = frozenset(range(6))
 SILVER_CASES = frozenset({1, 2, 4, 5})
@@ -383,7 +383,7 @@ def run_ipl(
     checkpoints = run_dir / "checkpoints" / name
     train_dir = run_dir / "train" / name
     rounds_path = train_dir / "rounds.json"
-    record = _read_json(rounds_path) or {"name": name, "loss": loss, "rounds": []}
+    record = read_json_or_none(rounds_path) or {"name": name, "loss": loss, "rounds": []}
     done = {r["round"]: r for r in record["rounds"]}
 
     data_path = (
@@ -425,7 +425,7 @@ def run_ipl(
         entry: dict[str, Any] = {"round": k, "start_model": previous}
         if data_file.is_file():  # rebuilt before a crash: reuse, never regenerate
             rows = read_jsonl_rows(data_file, IPL_FIELDS)
-            entry.update(_read_json(data_file.with_name("edit.json")) or {})
+            entry.update(read_json_or_none(data_file.with_name("edit.json")) or {})
         elif k > 1:
             loaded = load_model(previous, dtype=settings.dtype)
             tokenizer = loaded.tokenizer
@@ -440,7 +440,7 @@ def run_ipl(
                 round_index=k,
             )
             rows = edit.rows
-            _write_json(data_file.with_name("edit.json"), edit.stats())
+            write_json_atomic(data_file.with_name("edit.json"), edit.stats())
             write_jsonl(edit.decisions, data_file.with_name("judge.jsonl"))
             entry.update(edit.stats())
             del loaded, generator
@@ -480,7 +480,7 @@ def run_ipl(
         )
         history += entry["log_history"]
         record["rounds"] = [r for r in record["rounds"] if r["round"] != k] + [entry]
-        _write_json(rounds_path, record)
+        write_json_atomic(rounds_path, record)
         previous = str(result.final_dir)
     _link_final(checkpoints, n_rounds)
     metrics = {
@@ -492,7 +492,7 @@ def run_ipl(
         "fingerprint": fingerprint["hash"],
         "log_history": history,
     }
-    _write_json(train_dir / "metrics.json", metrics)
+    write_json_atomic(train_dir / "metrics.json", metrics)
     return record
 
 
@@ -503,14 +503,3 @@ def _link_final(checkpoints: Path, last_round: int) -> None:
         link.unlink()
     if not link.exists():
         link.symlink_to(Path(f"round_{last_round}") / "final", target_is_directory=True)
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(".partial")
-    staging.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    staging.replace(path)

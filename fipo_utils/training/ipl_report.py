@@ -8,10 +8,11 @@ each replaced share can be read prompt by prompt.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
+
+from fipo_utils.runs.io import read_jsonl
 
 ROUND_COLUMNS = (
     "round",
@@ -43,9 +44,7 @@ def judge_decisions(train_dir: str | Path) -> pd.DataFrame:
     """
     frames = []
     for path in sorted(Path(train_dir).glob("round_*/judge.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(read_jsonl(path))
         frame.insert(0, "round", int(path.parent.name.removeprefix("round_")))
         frames.append(frame)
     if not frames:

@@ -11,10 +11,11 @@ rewrite (nothing is cut for display).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
+
+from fipo_utils.runs.io import iter_jsonl, read_json, read_jsonl
 
 OPTIMIZER_CASES = frozenset(range(6))
 
@@ -32,25 +33,20 @@ def held_out_examples(
     """
     seen = _row_ids(Path(trained_file), n_trained)
     examples = []
-    with (Path(run_dir) / "data" / "ipl.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row["case_type"] not in OPTIMIZER_CASES or row["id"] in seen:
-                continue
-            examples.append({"id": row["id"], "naive": row["r_p"], "reference": row["chosen"]})
-            seen.add(row["id"])
-            if len(examples) == n:
-                break
+    data_file = Path(run_dir) / "data" / "ipl.jsonl"
+    for _, row in iter_jsonl(data_file, ("id", "case_type", "r_p", "chosen")):
+        if row["case_type"] not in OPTIMIZER_CASES or row["id"] in seen:
+            continue
+        examples.append({"id": row["id"], "naive": row["r_p"], "reference": row["chosen"]})
+        seen.add(row["id"])
+        if len(examples) == n:
+            break
     return examples
 
 
 def _row_ids(path: Path, n_rows: int | None) -> set[str]:
     """The ``id`` of the first ``n_rows`` rows of a JSON list or JSONL data file."""
-    if path.suffix == ".json":
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        with path.open(encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
+    rows = read_json(path) if path.suffix == ".json" else read_jsonl(path)
     return {str(r["id"]) for r in (rows if n_rows is None else rows[:n_rows])}
 
 

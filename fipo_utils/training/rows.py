@@ -9,11 +9,12 @@ files stay identical across profiles.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
+
+from fipo_utils.runs.io import iter_jsonl, jsonl_text, read_json, write_atomic
 
 PREFERENCE_FIELDS = ("prompt", "chosen", "rejected")
 IPL_FIELDS = PREFERENCE_FIELDS + ("s_p", "r_p", "g_r", "p_o", "case_type")
@@ -37,10 +38,7 @@ def rewrap_prompt(
 def read_sft_rows(path: str | Path) -> list[dict]:
     """``sft.json`` -> ``[{"id", "prompt", "completion"}]`` (prompt still Tulu-wrapped)."""
     path = Path(path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise TrainingDataError(f"{path}: not valid JSON ({error})") from error
+    records = read_json(path, error=TrainingDataError)
     if not isinstance(records, list):
         raise TrainingDataError(f"{path}: expected a JSON list of SFT records")
     rows = []
@@ -73,23 +71,14 @@ def read_jsonl_rows(path: str | Path, fields: Iterable[str] = PREFERENCE_FIELDS)
     """Read a JSONL file and check each line has ``fields`` as strings (``case_type``: int)."""
     path = Path(path)
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
+    for number, row in iter_jsonl(path, error=TrainingDataError):
+        for name in fields:
+            expected = int if name == "case_type" else str
+            if not isinstance(row.get(name), expected):
                 raise TrainingDataError(
-                    f"{path}, line {number}: not valid JSON ({error})"
-                ) from error
-            for name in fields:
-                expected = int if name == "case_type" else str
-                if not isinstance(row.get(name), expected):
-                    raise TrainingDataError(
-                        f"{path}, line {number}: field {name!r} must be a {expected.__name__}"
-                    )
-            rows.append(row)
+                    f"{path}, line {number}: field {name!r} must be a {expected.__name__}"
+                )
+        rows.append(row)
     return rows
 
 
@@ -126,15 +115,9 @@ def take_rows(rows: list[dict], max_rows: int | None) -> list[dict]:
 
 
 def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
-    """Write rows atomically (temporary file + rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(path.suffix + ".partial")
-    with staging.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    staging.replace(path)
-    return path
+    """Write rows atomically (:func:`~fipo_utils.runs.io.write_atomic`): a crash never leaves
+    half a file."""
+    return write_atomic(path, jsonl_text(rows))
 
 
 def truncate_prompt(
@@ -155,8 +138,8 @@ def truncate_prompt(
     """
     ids = tokenizer(prompt, add_special_tokens=False).input_ids
     fits = response_tokens is not None and max_length is not None
-    if fits and len(ids) + response_tokens <= max_length:
+    if fits and len(ids) + (response_tokens or 0) <= (max_length or 0):
         return prompt
     if len(ids) <= max_tokens:
         return prompt
-    return tokenizer.decode(ids[-max_tokens:])
+    return str(tokenizer.decode(ids[-max_tokens:]))

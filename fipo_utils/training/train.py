@@ -14,11 +14,12 @@ fingerprint.json``, see :mod:`fipo_utils.training.fingerprint`).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fipo_utils.runs.io import read_json, write_json_atomic
 
 if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fast
     import torch
@@ -222,7 +223,7 @@ def train_strategy(
         profile=profile if isinstance(profile, str) else profile.get("name"),
     )
     finished = metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file()
-    saved = json.loads(metrics_path.read_text(encoding="utf-8")) if finished else None
+    saved = read_json(metrics_path) if finished else None
     check_fingerprint(checkpoint_dir, fingerprint)
     if saved is not None:
         return saved
@@ -250,8 +251,7 @@ def train_strategy(
         "log_history": result.log_history,
     }
     if is_main_process():
-        metrics_path.parent.mkdir(parents=True, exist_ok=True)
-        metrics_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_json_atomic(metrics_path, record)
     return record
 
 

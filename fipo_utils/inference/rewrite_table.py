@@ -1,0 +1,21 @@
+"""The rewrites notebook 05 wrote, as one table.
+
+``optimized/<optimizer>/<benchmark>.jsonl`` holds one record per item (BBH tasks one folder
+deeper); earlier versions a rerun moved aside (``.prev-`` copies) are history, not rewrites,
+and are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fipo_utils.runs.io import current_files, read_jsonl
+
+
+def read_rewrite_table(optimizer_dir: str | Path) -> pd.DataFrame:
+    """Every current rewrite record under ``optimizer_dir`` (``optimized/<optimizer>``), one
+    row each, files in sorted order; empty when there is none."""
+    records = [record for path in current_files(optimizer_dir) for record in read_jsonl(path)]
+    return pd.DataFrame(records)
