@@ -153,7 +153,7 @@ def diversify_pop(
     sft: list[dict[str, Any]] = []
     dpo: list[dict[str, Any]] = []
     ipl: list[dict[str, Any]] = []
-    stats = Counter()
+    stats: Counter[str] = Counter()
     n_records = 0
     for record in records:
         n_records += 1

@@ -183,8 +183,9 @@ def load_pop_report(
 
     result = PopLoadResult(source=name, records=[])
     first_line: dict[str, int | None] = {}
-    for line, row, problem in rows:
-        if problem is None:
+    for line, row, found in rows:
+        problem: PopValidationError
+        if found is None:
             try:
                 record = _record_from_row(row, name, line)
                 key = str(record.id)
@@ -203,7 +204,7 @@ def load_pop_report(
             except PopValidationError as error:
                 problem = error
         else:
-            problem = PopValidationError(name, line, problem[0], problem[1])
+            problem = PopValidationError(name, line, found[0], found[1])
         if not skip_invalid:
             raise problem
         result.skipped.append(SkippedRecord(problem.line, problem.field, problem.reason))
@@ -313,7 +314,7 @@ def _record_from_row(row: Any, source: str, line: int | None) -> PopRecord:
     if not isinstance(row, dict):
         reason = f"expected a JSON object, got {type(row).__name__}"
         raise PopValidationError(source, line, None, reason)
-    values = {}
+    values: dict[str, Any] = {}
     for name in POP_FIELDS:
         if name not in row:
             raise PopValidationError(source, line, name, "field is missing")

@@ -38,10 +38,18 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from fipo_utils.data.template import (
+    count_words,
+    render_discriminator_prompt,
+    render_optimizer_prompt,
+    wrap_tulu,
+)
 from fipo_utils.models.generate import GenerationParams
+from fipo_utils.models.generators import Generator
 from fipo_utils.runs.io import read_json_or_none, write_json_atomic
 
 OPTIMIZER_CASES = frozenset(range(6))
@@ -53,8 +61,9 @@ DISCRIMINATION_CASE = 8
 PROCEDURES = ("project", "original")
 
 
-class Generator(Protocol):
-    def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]: ...
+# a judge's verdict on one discriminator prompt: the letter it chose ("A" or "B"), or the
+# log-probabilities of both letters (``fipo_utils.training.judge.judge_scores``)
+JudgeVerdict = str | tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ def rebuild_round_rows(
     rows: list[dict],
     *,
     generator: Generator,
-    judge: Callable[[list[str]], list[str]],
+    judge: Callable[[list[str]], Sequence[JudgeVerdict]],
     to_model_input: Callable[[str], str],
     template: Any,
     settings: IplSettings,
@@ -158,13 +167,6 @@ def rebuild_round_rows(
     the log-probabilities of both letters (``fipo_utils.training.judge.judge_scores``), which
     then go into the round's decision records beside the letter.
     """
-    from fipo_utils.data.template import (
-        count_words,
-        render_discriminator_prompt,
-        render_optimizer_prompt,
-        wrap_tulu,
-    )
-
     rng = random.Random(settings.seed * 1000 + round_index)
     original = settings.procedure == "original"
     rows = [dict(r) for r in rows]
@@ -291,8 +293,6 @@ def _answer(
     kept prompt answered as bare text (instruction rows keep their stored wrapping, as the
     original's did), letters lower-cased and a non-letter replaced by a random one.
     """
-    from fipo_utils.data.template import wrap_tulu
-
     original = settings.procedure == "original"
     outputs: list[str] = [""] * len(rows)
     groups: dict[int, list[int]] = {}
@@ -302,7 +302,9 @@ def _answer(
     for max_tokens, index in groups.items():
         if original:
             prompts = [
-                to_model_input(rows[i]["prompt"]) if questions[i] is None else questions[i]
+                to_model_input(rows[i]["prompt"])
+                if (question := questions[i]) is None
+                else question
                 for i in index
             ]
             params = GenerationParams(
@@ -314,7 +316,7 @@ def _answer(
         else:
             prompts = [
                 to_model_input(
-                    rows[i]["prompt"] if questions[i] is None else wrap_tulu(questions[i])
+                    rows[i]["prompt"] if (question := questions[i]) is None else wrap_tulu(question)
                 )
                 for i in index
             ]
@@ -433,8 +435,10 @@ def run_ipl(
             edit = rebuild_round_rows(
                 rows,
                 generator=generator,
-                judge=lambda prompts, m=loaded.model, t=tokenizer: judge_scores(m, t, prompts),
-                to_model_input=lambda p, t=tokenizer: rewrap_prompt(p, settings.prompt_format, t),
+                judge=partial(judge_scores, loaded.model, tokenizer),
+                to_model_input=partial(
+                    rewrap_prompt, prompt_format=settings.prompt_format, tokenizer=tokenizer
+                ),
                 template=template,
                 settings=ipl,
                 round_index=k,
