@@ -16,7 +16,6 @@ import pandas as pd
 from fipo_utils.analysis import published
 from fipo_utils.analysis.results import read_predictions
 from fipo_utils.analysis.tables import CIOptions
-from fipo_utils.evaluation import bootstrap
 
 FOLDER = Path("baselines") / "table8"
 RUN_ONLY = {"opro": "OPRO", "bpo-style": "BPO-style zero-shot rewrite"}
@@ -57,23 +56,9 @@ def accuracy_table(run_dir: str | Path, ci: CIOptions, reference_tester: str) ->
             methods[method] = _flags(cells)
         for method, flags in methods.items():
             key = f"{tester}/table8/{method}"
-            low, high = bootstrap.weighted_mean_ci(
-                flags,
-                dict.fromkeys(flags, 1.0),
-                seed=ci.seed,
-                key=key,
-                replicates=ci.replicates,
-                level=ci.level,
-            )
+            low, high = ci.stratified(flags, key)
             gains = {t: flags[t] - naive[t] for t in flags}
-            gain_low, gain_high = bootstrap.weighted_mean_ci(
-                gains,
-                dict.fromkeys(gains, 1.0),
-                seed=ci.seed,
-                key=f"{key}/gain",
-                replicates=ci.replicates,
-                level=ci.level,
-            )
+            gain_low, gain_high = ci.stratified(gains, f"{key}/gain")
             target = published_method(method)
             rows.append(
                 {

@@ -10,8 +10,9 @@ is the paper's: each benchmark weighted by its full test-set size.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,23 @@ class CIOptions:
     seed: int = 2024
     replicates: int = bootstrap.DEFAULT_REPLICATES
     level: float = bootstrap.DEFAULT_LEVEL
+
+    def options(self, key: str) -> dict[str, Any]:
+        """The keyword arguments of a bootstrap call for the interval named ``key`` (the key
+        seeds it, so every cell's interval is reproducible on its own)."""
+        return {"seed": self.seed, "key": key, "replicates": self.replicates, "level": self.level}
+
+    def stratified(
+        self,
+        scores: Mapping[str, np.ndarray],
+        key: str,
+        weights: Mapping[str, float] | None = None,
+    ) -> tuple[float, float]:
+        """Interval of the weighted mean over strata (equal weights when none are given),
+        items resampled within each stratum."""
+        return bootstrap.weighted_mean_ci(
+            scores, dict.fromkeys(scores, 1.0) if weights is None else weights, **self.options(key)
+        )
 
 
 def _flags(n_correct: int, n_items: int) -> np.ndarray:
@@ -139,9 +157,7 @@ def benchmark_scores(collection: RunCollection, ci: CIOptions = CIOptions()) -> 
         row["delta_low"], row["delta_high"] = (
             (np.nan, np.nan)
             if diffs is None
-            else bootstrap.mean_ci(
-                diffs, seed=ci.seed, key=key + "/delta", replicates=ci.replicates, level=ci.level
-            )
+            else bootstrap.mean_ci(diffs, **ci.options(key + "/delta"))
         )
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
@@ -177,9 +193,7 @@ def _accuracy_cells(condition: str, counts, key: str, ci: CIOptions) -> dict:
             f"{condition}_high": np.nan,
         }
     n, k = int(counts["n_items"]), int(counts["n_correct"])
-    low, high = bootstrap.accuracy_ci_from_counts(
-        k, n, seed=ci.seed, key=f"{key}/{condition}", replicates=ci.replicates, level=ci.level
-    )
+    low, high = bootstrap.accuracy_ci_from_counts(k, n, **ci.options(f"{key}/{condition}"))
     return {
         f"n_{condition}": n,
         f"{condition}_correct": k,
@@ -224,13 +238,8 @@ def overall_scores(
                     )
                     for b in weights
                 }
-                row[f"{condition}_low"], row[f"{condition}_high"] = bootstrap.weighted_mean_ci(
-                    flags,
-                    weights,
-                    seed=ci.seed,
-                    key=f"{key}/{label}/{condition}",
-                    replicates=ci.replicates,
-                    level=ci.level,
+                row[f"{condition}_low"], row[f"{condition}_high"] = ci.stratified(
+                    flags, f"{key}/{label}/{condition}", weights
                 )
             row["delta"] = row["optimized"] - row["naive"]
             run, source, optimizer, tester = key_values
@@ -242,14 +251,7 @@ def overall_scores(
             complete = weights and len(diffs) == len(found)
             row["n_paired"] = int(sum(len(d) for d in diffs.values()))
             row["delta_low"], row["delta_high"] = (
-                bootstrap.weighted_mean_ci(
-                    diffs,
-                    weights,
-                    seed=ci.seed,
-                    key=f"{key}/{label}/delta",
-                    replicates=ci.replicates,
-                    level=ci.level,
-                )
+                ci.stratified(diffs, f"{key}/{label}/delta", weights)
                 if complete
                 else (np.nan, np.nan)
             )
@@ -531,14 +533,7 @@ def bbh_task_table(
             if per_task.empty:
                 continue
             flags = {t: _flags(r.n_correct, r.n_items) for t, r in per_task.iterrows()}
-            low, high = bootstrap.weighted_mean_ci(
-                flags,
-                dict.fromkeys(flags, 1.0),
-                seed=ci.seed,
-                key=f"{tester}/bbh-table/{method}",
-                replicates=ci.replicates,
-                level=ci.level,
-            )
+            low, high = ci.stratified(flags, f"{tester}/bbh-table/{method}")
             rows.append(
                 {
                     "kind": "ours",

@@ -10,7 +10,7 @@ vLLM is imported only when chosen, so CPU machines without it never touch it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from fipo_utils.models.cache import CacheStats, GenerationCache, cached_map, model_identity
@@ -62,33 +62,37 @@ class CachedGenerator:
         self._input_key = {"special_tokens": True} if adds else {}
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
-        key: dict[str, Any] = {"task": "generate", **params.as_dict(), **self._input_key}
-        return cached_map(
-            self.cache,
-            key,
-            list(prompts),
-            lambda chunk: self.inner.generate(chunk, params),
-            self.chunk_size,
-            self.stats,
-            desc="generate",
-            show_progress=self.show_progress,
-        )
+        key = {"task": "generate", **params.as_dict(), **self._input_key}
+        return self._cached(key, prompts, lambda chunk: self.inner.generate(chunk, params))
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
-        key: dict[str, Any] = {
+        key = {
             "task": "option_logprobs",
             "options": list(options),
             "letter_token": "in_context",
             **self._input_key,
         }
+        return self._cached(
+            key, prompts, lambda chunk: self.inner.option_logprobs(chunk, options), "score options"
+        )
+
+    def _cached(
+        self,
+        key: dict[str, Any],
+        prompts: Sequence[str],
+        compute: Callable[[list[str]], list[Any]],
+        desc: str = "generate",
+        chunk_size: int | None = None,
+    ) -> list[Any]:
+        """``compute`` over the prompts the cache lacks under ``key``, chunk by chunk."""
         return cached_map(
             self.cache,
             key,
             list(prompts),
-            lambda chunk: self.inner.option_logprobs(chunk, options),
-            self.chunk_size,
+            compute,
+            chunk_size or self.chunk_size,
             self.stats,
-            desc="score options",
+            desc=desc,
             show_progress=self.show_progress,
         )
 
@@ -103,15 +107,12 @@ class CachedGenerator:
                 f"continuation scoring needs the transformers backend; {self.backend} has no "
                 "continuation log-likelihoods here"
             )
-        return cached_map(
-            self.cache,
+        return self._cached(
             {"task": "loglikelihood"},
             [json.dumps(list(pair)) for pair in requests],
             lambda chunk: score([tuple(json.loads(p)) for p in chunk]),
+            "score continuations",
             self.chunk_size * 16,
-            self.stats,
-            desc="score continuations",
-            show_progress=self.show_progress,
         )
 
     def close(self) -> None:

@@ -82,28 +82,23 @@ def read_jsonl_rows(path: str | Path, fields: Iterable[str] = PREFERENCE_FIELDS)
     return rows
 
 
-def sft_examples(
-    rows: list[dict], prompt_format: str, tokenizer: PreTrainedTokenizerBase
+# what each trl trainer reads besides the prompt
+SFT_TARGETS = ("completion",)  # SFTTrainer, completion-only loss
+PREFERENCE_TARGETS = ("chosen", "rejected")  # DPOTrainer
+
+
+def trainer_examples(
+    rows: list[dict],
+    targets: tuple[str, ...],
+    prompt_format: str,
+    tokenizer: PreTrainedTokenizerBase,
 ) -> list[dict]:
-    """Prompt/completion rows for ``SFTTrainer`` (completion-only loss)."""
+    """Trainer rows: the prompt re-wrapped in the model's chat format, the ``targets``
+    (:data:`SFT_TARGETS` or :data:`PREFERENCE_TARGETS`) as they are."""
     return [
         {
             "prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer),
-            "completion": r["completion"],
-        }
-        for r in rows
-    ]
-
-
-def preference_examples(
-    rows: list[dict], prompt_format: str, tokenizer: PreTrainedTokenizerBase
-) -> list[dict]:
-    """Prompt/chosen/rejected rows for ``DPOTrainer``."""
-    return [
-        {
-            "prompt": rewrap_prompt(r["prompt"], prompt_format, tokenizer),
-            "chosen": r["chosen"],
-            "rejected": r["rejected"],
+            **{name: r[name] for name in targets},
         }
         for r in rows
     ]

@@ -71,10 +71,15 @@ def state_dict_sha256(model: torch.nn.Module) -> str:
 
 def prepare_examples(settings: TrainSettings, rows: list[dict], tokenizer) -> list[dict]:
     """Re-wrap prompts for the model's chat format and cap their length."""
-    from fipo_utils.training.rows import preference_examples, sft_examples, truncate_prompt
+    from fipo_utils.training.rows import (
+        PREFERENCE_TARGETS,
+        SFT_TARGETS,
+        trainer_examples,
+        truncate_prompt,
+    )
 
-    build = sft_examples if settings.strategy == "sft" else preference_examples
-    examples = build(rows, settings.prompt_format, tokenizer)
+    targets = SFT_TARGETS if settings.strategy == "sft" else PREFERENCE_TARGETS
+    examples = trainer_examples(rows, targets, settings.prompt_format, tokenizer)
     for example in examples:
         limits: dict[str, int] = {}
         if settings.truncation == "original":
