@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,16 +55,10 @@ def mean_ci(
     return _interval(resampled_means(scores, replicates, rng_for(seed, key)), level)
 
 
-def accuracy_ci(
-    correct: Sequence[bool] | np.ndarray,
-    *,
-    seed: int = 0,
-    key: str = "",
-    replicates: int = DEFAULT_REPLICATES,
-    level: float = DEFAULT_LEVEL,
-) -> tuple[float, float]:
-    """Percentile interval of the accuracy of per-item correctness flags."""
-    return mean_ci(correct, seed=seed, key=key, replicates=replicates, level=level)
+def accuracy_ci(correct: Sequence[bool] | np.ndarray, **options: Any) -> tuple[float, float]:
+    """Percentile interval of the accuracy of per-item correctness flags: the mean of 0/1
+    scores, so ``options`` are :func:`mean_ci`'s (seed, key, replicates, level)."""
+    return mean_ci(correct, **options)
 
 
 def accuracy_ci_from_counts(n_correct: int, n_items: int, **kwargs) -> tuple[float, float]:
@@ -77,16 +72,11 @@ def accuracy_ci_from_counts(n_correct: int, n_items: int, **kwargs) -> tuple[flo
 
 
 def paired_difference_ci(
-    naive: Sequence[bool] | np.ndarray,
-    optimized: Sequence[bool] | np.ndarray,
-    *,
-    seed: int = 0,
-    key: str = "",
-    replicates: int = DEFAULT_REPLICATES,
-    level: float = DEFAULT_LEVEL,
+    naive: Sequence[bool] | np.ndarray, optimized: Sequence[bool] | np.ndarray, **options: Any
 ) -> tuple[float, float]:
     """Interval of optimized-minus-naive accuracy, resampling items (the same item for both
-    conditions), so per-item difficulty cancels. Inputs are aligned item by item."""
+    conditions), so per-item difficulty cancels. Inputs are aligned item by item; ``options``
+    are :func:`mean_ci`'s."""
     naive = np.asarray(naive, dtype=float)
     optimized = np.asarray(optimized, dtype=float)
     if naive.shape != optimized.shape:
@@ -94,7 +84,7 @@ def paired_difference_ci(
             f"paired scores must align item by item: "
             f"{naive.size} naive vs {optimized.size} optimized"
         )
-    return mean_ci(optimized - naive, seed=seed, key=key, replicates=replicates, level=level)
+    return mean_ci(optimized - naive, **options)
 
 
 def weighted_mean_ci(
