@@ -19,7 +19,8 @@ import pandas as pd
 from fipo_utils.data.benchmarks import benchmark_family
 from fipo_utils.evaluation.columns import CONDITIONS, PREDICTION_FIELDS, RESULT_COLUMNS
 from fipo_utils.runs.folders import MissingStepOutput
-from fipo_utils.runs.io import current_files, iter_jsonl, read_json, read_jsonl
+from fipo_utils.runs.io import current_files, read_json, read_jsonl
+from fipo_utils.runs.records import read_predictions as read_prediction_records
 
 OPTIMIZED_FIELDS = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 ACCURACY_TOLERANCE = 1e-3
@@ -141,20 +142,15 @@ def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:
     columns = ["run", "source", *PREDICTION_FIELDS]
     rows = []
     for path in current_files(folder / "predictions"):
-        for line_no, record in iter_jsonl(path, PREDICTION_FIELDS, error=ResultFileError):
-            if not isinstance(record["correct"], bool):
-                raise ResultFileError(
-                    f"{path}, line {line_no}: field 'correct' must be true/false, "
-                    f"got {record['correct']!r}"
-                )
-            scoring = record.get("scoring", "primary")
+        for record in read_prediction_records(path, error=ResultFileError):
+            fields = record.as_dict()
             rows.append(
                 {
                     "run": run,
                     "source": source,
-                    **{k: record[k] for k in PREDICTION_FIELDS},
-                    "scoring": scoring,
-                    "correct_by": record.get("correct_by") or {scoring: record["correct"]},
+                    **{k: fields[k] for k in PREDICTION_FIELDS},
+                    "scoring": record.scoring,
+                    "correct_by": record.correct_by,
                 }
             )
     frame = pd.DataFrame(rows, columns=[*columns, "scoring", "correct_by"])

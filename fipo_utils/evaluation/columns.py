@@ -16,6 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from fipo_utils.runs.records import CONDITIONS, PREDICTION_FIELDS
+
+__all__ = ["CONDITIONS", "PREDICTION_FIELDS", "RESULT_COLUMNS", "result_rows"]
+
 RESULT_COLUMNS = (
     "optimizer",
     "tester",
@@ -27,8 +31,6 @@ RESULT_COLUMNS = (
     "n_correct",
     "accuracy",
 )
-PREDICTION_FIELDS = ("id", "benchmark", "optimizer", "tester", "condition", "correct")
-CONDITIONS = ("naive", "optimized")
 
 
 def result_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fipo_utils.runs.io import current_files, read_jsonl
+from fipo_utils.runs.io import current_files
+from fipo_utils.runs.records import read_predictions
 
 FIXED = "naive wrong -> optimized right"
 BROKEN = "naive right -> optimized wrong"
@@ -23,9 +24,9 @@ def paired_predictions(run_dir: str | Path) -> pd.DataFrame:
     """One row per (optimizer, tester, benchmark, item): both prompts, predictions, verdicts."""
     folder = Path(run_dir) / "eval" / "predictions"
     rows = [
-        record
+        record.as_dict()
         for path in current_files(folder, "*/*/*.jsonl")  # <optimizer>/<tester>/[...]/<name>
-        for record in read_jsonl(path)
+        for record in read_predictions(path)
     ]
     if not rows:
         return pd.DataFrame()

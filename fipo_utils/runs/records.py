@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.runs.io import read_jsonl
+from fipo_utils.runs.io import iter_jsonl, read_jsonl
 from fipo_utils.runs.safe_write import write_jsonl_preserving
 
 CONDITIONS = ("naive", "optimized")
@@ -109,19 +109,30 @@ def write_predictions(path: str | Path, records: Iterable[PredictionRecord]) -> 
     return write_jsonl_preserving(path, (record.as_dict() for record in records))
 
 
-def read_predictions(path: str | Path) -> list[PredictionRecord]:
-    """The prediction records of one predictions file; a line without a required field is an
-    error naming the file, line and field."""
-    rows = read_jsonl(path, PREDICTION_FIELDS)
+def read_predictions(
+    path: str | Path, error: type[ValueError] = ValueError
+) -> list[PredictionRecord]:
+    """The prediction records of one predictions file. A line without a required field, or
+    whose ``correct`` is not true/false, is an ``error`` naming the file, line and field. A
+    record without ``scoring`` counts as its primary scoring (``"primary"``), whose verdict
+    is ``correct``."""
     known = set(PredictionRecord.__dataclass_fields__)
     records = []
-    for row in rows:
+    for number, row in iter_jsonl(path, PREDICTION_FIELDS, error=error):
+        if not isinstance(row["correct"], bool):
+            raise error(
+                f"{path}, line {number}: field 'correct' must be true/false, got {row['correct']!r}"
+            )
         values = {key: value for key, value in row.items() if key in known}
         values.setdefault("prompt", "")
         values.setdefault("prediction", "")
         values.setdefault("gold", "")
-        values.setdefault("scoring", "strict")
-        records.append(PredictionRecord(**values))
+        values.setdefault("scoring", "primary")
+        values["correct_by"] = values.get("correct_by") or {values["scoring"]: row["correct"]}
+        try:
+            records.append(PredictionRecord(**values))
+        except ValueError as problem:
+            raise error(f"{path}, line {number}: {problem}") from None
     return records
 
 
