@@ -123,6 +123,9 @@ def make_run(
                         + "the answer. " * (i + 1),
                         "raw_output": "...",
                         "cheating_note": i == 0 and benchmark == "gsm8k",
+                        "fell_back": False,
+                        "word_limit": 30,
+                        "cut_at_max_new_tokens": False,
                         "audit": {
                             "gold_leaked": i == 0 and benchmark == "gsm8k",
                             "options_lost": [],

@@ -19,8 +19,9 @@ import pandas as pd
 from fipo_utils.data.benchmarks import benchmark_family
 from fipo_utils.evaluation.columns import CONDITIONS, PREDICTION_FIELDS, RESULT_COLUMNS
 from fipo_utils.runs.folders import MissingStepOutput
-from fipo_utils.runs.io import current_files, read_json, read_jsonl
+from fipo_utils.runs.io import current_files, read_json
 from fipo_utils.runs.records import read_predictions as read_prediction_records
+from fipo_utils.runs.records import read_rewrites
 
 OPTIMIZED_FIELDS = ("id", "benchmark", "optimizer", "naive_instruction", "optimized_instruction")
 ACCURACY_TOLERANCE = 1e-3
@@ -164,12 +165,13 @@ def read_optimized(run_dir: Path, run: str) -> pd.DataFrame:
     columns = ["run", *OPTIMIZED_FIELDS, "cheating_note"]
     rows = []
     for path in current_files(run_dir / "optimized"):
-        for record in read_jsonl(path, OPTIMIZED_FIELDS, error=ResultFileError):
+        for record in read_rewrites(path, error=ResultFileError):
+            fields = record.as_dict()
             rows.append(
                 {
                     "run": run,
-                    **{k: record[k] for k in OPTIMIZED_FIELDS},
-                    "cheating_note": bool(record.get("cheating_note", False)),
+                    **{k: fields[k] for k in OPTIMIZED_FIELDS},
+                    "cheating_note": record.cheating_note,
                 }
             )
     return pd.DataFrame(rows, columns=columns)

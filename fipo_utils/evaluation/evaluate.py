@@ -39,8 +39,13 @@ from fipo_utils.data.template import wrap_prompt
 from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
-from fipo_utils.runs.io import current_files, read_jsonl
-from fipo_utils.runs.records import PredictionRecord, prediction_dicts, write_predictions
+from fipo_utils.runs.io import current_files
+from fipo_utils.runs.records import (
+    PredictionRecord,
+    prediction_dicts,
+    read_rewrites,
+    write_predictions,
+)
 from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import EvaluateSettings, ModelsSettings
 
@@ -65,7 +70,7 @@ def only_benchmarks(records: list[dict[str, Any]], wanted: Collection[str] | Non
 
 def optimizer_records(run_dir: Path, optimizer: str) -> list[dict[str, Any]]:
     folder = require(run_dir, f"optimized/{optimizer}", "05_batch_inference")
-    return [record for path in current_files(folder) for record in read_jsonl(path)]
+    return [record.as_dict() for path in current_files(folder) for record in read_rewrites(path)]
 
 
 def evaluate_run(

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from fipo_utils.runs.io import current_files, read_jsonl
+from fipo_utils.runs.io import current_files
+from fipo_utils.runs.records import read_rewrites
 
 
 def read_rewrite_table(optimizer_dir: str | Path) -> pd.DataFrame:
     """Every current rewrite record under ``optimizer_dir`` (``optimized/<optimizer>``), one
     row each, files in sorted order; empty when there is none."""
-    records = [record for path in current_files(optimizer_dir) for record in read_jsonl(path)]
+    records = [
+        record.as_dict() for path in current_files(optimizer_dir) for record in read_rewrites(path)
+    ]
     return pd.DataFrame(records)

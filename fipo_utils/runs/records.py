@@ -98,9 +98,10 @@ def write_rewrites(path: str | Path, records: Iterable[RewriteRecord]) -> str:
     return write_jsonl_preserving(path, (record.as_dict() for record in records))
 
 
-def read_rewrites(path: str | Path) -> list[RewriteRecord]:
-    """The rewrite records of one ``optimized/<optimizer>/<benchmark>.jsonl``."""
-    rows = read_jsonl(path, REWRITE_FIELDS)
+def read_rewrites(path: str | Path, error: type[ValueError] = ValueError) -> list[RewriteRecord]:
+    """The rewrite records of one ``optimized/<optimizer>/<benchmark>.jsonl``; a line without
+    one of the record's fields is an ``error`` naming the file, line and field."""
+    rows = read_jsonl(path, REWRITE_FIELDS, error=error)
     return [RewriteRecord(**{name: row[name] for name in REWRITE_FIELDS}) for row in rows]
 
 
