@@ -1,14 +1,20 @@
 """Shared fixtures. Tests never reach a network hub: the HF offline flags are forced here
-(set unconditionally, whatever the calling shell had), and matplotlib draws off-screen."""
+(set unconditionally, whatever the calling shell had), and matplotlib draws off-screen.
+
+nbformat and papermill are imported where a notebook runs: the vLLM environment
+(``make test-vllm``) runs its tests with this conftest and has neither."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pytest
+
+if TYPE_CHECKING:
+    import nbformat
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -17,7 +23,7 @@ os.environ["MPLBACKEND"] = "Agg"
 
 from fipo_utils.runs.paths import NOTEBOOKS_DIR, reference_data_dir  # noqa: E402
 
-RunNotebook = Callable[..., nbformat.NotebookNode]
+RunNotebook = Callable[..., Any]
 
 
 def _run_notebook(
@@ -28,6 +34,7 @@ def _run_notebook(
     cwd: Path | None = None,
     **parameters: object,
 ) -> nbformat.NotebookNode:
+    import nbformat
     import papermill
 
     executed = out_dir / (output or f"{name}.out.ipynb")
