@@ -139,11 +139,13 @@ def build_fipo_x_oirl(name: str, context: OptimizerContext) -> PromptOptimizer:
     )
 
 
-register_optimizer(
+@register_optimizer(
     "oirl-best-of-n",
     kind=OptimizerKind.SELECTOR,
     summary="Prompt-OIRL: the reward model picks one of its fixed prompts per question",
-)(lambda name, context: OirlBestOfN(name, context))
+)
+def build_oirl_best_of_n(name: str, context: OptimizerContext) -> PromptOptimizer:
+    return OirlBestOfN(name, context)
 
 
 Search = Callable[[SearchInputs], SearchResult]

@@ -13,7 +13,7 @@ rewriter. Importing this module registers them (:mod:`fipo_utils.inference.regis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fipo_utils.data.benchmarks import BenchmarkItem
@@ -173,8 +173,7 @@ def build_bpo_style(name: str, context: OptimizerContext) -> PromptOptimizer:
 
 @register_fipo_family
 def build_fipo(name: str, context: OptimizerContext) -> PromptOptimizer:
-    resolved, source = resolve_optimizer(context.run_dir, name, context.base_model)
-    return FipoOptimizer(resolved, source, context, trained=source != context.base_model)
+    return fipo_optimizer(name, context)
 
 
 def fipo_optimizer(spec: str, context: OptimizerContext, **fields: Any) -> FipoOptimizer:
@@ -182,6 +181,4 @@ def fipo_optimizer(spec: str, context: OptimizerContext, **fields: Any) -> FipoO
     (``name``, ``params``) override the resolved ones."""
     resolved, source = resolve_optimizer(context.run_dir, spec, context.base_model)
     optimizer = FipoOptimizer(resolved, source, context, trained=source != context.base_model)
-    for key, value in fields.items():
-        setattr(optimizer, key, value)
-    return optimizer
+    return replace(optimizer, **fields)
