@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator, cut_at_stop
 from fipo_utils.models.generators import CachedGenerator, make_generator
 from fipo_utils.models.loading import load_model
 
@@ -55,6 +55,35 @@ def test_sampling_is_seeded(tiny) -> None:
     gen = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=4)
     params = GenerationParams(max_new_tokens=8, temperature=0.8, top_p=0.95, seed=3)
     assert gen.generate(PROMPTS, params) == gen.generate(PROMPTS, params)
+
+
+def test_stop_strings_end_the_text_before_the_stop(tiny) -> None:
+    gen = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=4)
+    free = gen.generate(PROMPTS, GenerationParams(max_new_tokens=12))
+    # a stop string taken from inside each free text: the stopped text is its prefix
+    stops = tuple({text[len(text) // 2 : len(text) // 2 + 3] for text in free if len(text) > 6})
+    stopped = gen.generate(PROMPTS, GenerationParams(max_new_tokens=12, stop=stops))
+    assert any(len(s) < len(f) for s, f in zip(stopped, free, strict=True))
+    for s, f in zip(stopped, free, strict=True):
+        assert f.startswith(s)
+        assert not any(stop in s for stop in stops)
+
+
+def test_cut_at_stop_takes_the_earliest_stop() -> None:
+    text = "Better prompt.\nOriginal Prompt: x\nImproved Prompt: y"
+    assert cut_at_stop(text, ("Improved Prompt:", "Original Prompt:")) == "Better prompt.\n"
+    assert cut_at_stop(text, ()) == text
+    assert cut_at_stop(text, ("absent",)) == text
+
+
+def test_no_stop_strings_keep_the_cache_key_of_before() -> None:
+    plain = GenerationParams(max_new_tokens=8)
+    assert "stop" not in plain.as_dict()
+    assert GenerationParams(**plain.as_dict()) == plain
+    stopped = GenerationParams(max_new_tokens=8, stop=["Golden Prompt:"])  # type: ignore[arg-type]
+    assert stopped.stop == ("Golden Prompt:",)
+    assert stopped.as_dict()["stop"] == ["Golden Prompt:"]
+    assert GenerationParams(**stopped.as_dict()) == stopped
 
 
 def test_factory_rejects_unknown_backend(tiny_model_dir: Path) -> None:

@@ -32,13 +32,33 @@ class GenerationParams:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 2024
+    # Generation ends at the first of these strings, which is not part of the output (as
+    # vLLM's ``stop``); a rewrite stops at the template's next label instead of looping.
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stop", tuple(self.stop))
 
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings as a cache key; no stop strings leaves the key as it was without the
+        field, so completions cached before stop strings existed are still found."""
+        values = asdict(self)
+        if not self.stop:
+            del values["stop"]
+        else:
+            values["stop"] = list(self.stop)
+        return values
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the earliest stop string. transformers' ``stop_strings`` ends decoding
+    on one but keeps it in the output; vLLM leaves it out: this makes both read the same."""
+    ends = [text.find(s) for s in stop if s and s in text]
+    return text[: min(ends)] if ends else text
 
 
 class TransformersGenerator:
@@ -107,9 +127,12 @@ class TransformersGenerator:
         else:
             torch.manual_seed(params.seed)
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         generated = self.model.generate(**encoded, **kwargs)
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [cut_at_stop(text, params.stop) for text in texts]
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
         """Log-probability of each option (e.g. the letters ``A``-``D``) as the next token.

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig
 
-from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+from fipo_utils.models.generate import GenerationParams, TransformersGenerator, cut_at_stop
 
 
 class ContinuousGenerator(TransformersGenerator):
@@ -73,6 +73,8 @@ class ContinuousGenerator(TransformersGenerator):
         failed = [o.request_id for o in ordered if o.error]
         if failed:
             raise RuntimeError(f"continuous batching failed for {failed}: {ordered[0].error}")
-        return self.tokenizer.batch_decode(
+        # generate_batch has no stop strings: a row decodes to its limit and is cut after
+        texts = self.tokenizer.batch_decode(
             [o.generated_tokens for o in ordered], skip_special_tokens=True
         )
+        return [cut_at_stop(text, params.stop) for text in texts]

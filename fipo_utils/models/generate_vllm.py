@@ -57,13 +57,15 @@ class VLLMGenerator:
     def _sampling(self, params: GenerationParams) -> Any:
         from vllm import SamplingParams
 
+        stop = list(params.stop) or None
         if params.greedy:
-            return SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens)
+            return SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens, stop=stop)
         return SamplingParams(
             temperature=params.temperature,
             top_p=params.top_p,
             max_tokens=params.max_new_tokens,
             seed=params.seed,
+            stop=stop,
         )
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
