@@ -33,7 +33,7 @@ BPO_ORIGINAL_INSTRUCTION = (
     "You are an expert prompt engineer. Please help me improve this prompt to get a more "
     "helpful and harmless response:\n{prompt}"
 )
-BPO_ORIGINAL_SAMPLING = {"temperature": 0.6, "top_p": 0.9}
+BPO_ORIGINAL_TEMPERATURE, BPO_ORIGINAL_TOP_P = 0.6, 0.9
 BPO_TEMPLATES = {"project": BPO_INSTRUCTION, "original": BPO_ORIGINAL_INSTRUCTION}
 
 
@@ -56,7 +56,7 @@ def bpo_rewrite_params(
     else:
         template = (settings.get("bpo") or {}).get("template")
     if template == "original":
-        return GenerationParams(max_new_tokens, seed=seed, **BPO_ORIGINAL_SAMPLING)
+        return GenerationParams(max_new_tokens, BPO_ORIGINAL_TEMPERATURE, BPO_ORIGINAL_TOP_P, seed)
     return GenerationParams(max_new_tokens, 0.0, 1.0, seed)
 
 
