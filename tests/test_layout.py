@@ -22,6 +22,7 @@ RANKS = {
     "evaluation": 5,
     "analysis": 6,
     "baselines": 6,
+    "feedback": 6,
     "commands": 7,
     "cli": 8,
 }

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "train an optimizer (sft, dpo, ipo, ipl-dpo, ipl-ipo; LoRA or full) into a run folder"
+HELP = "train an optimizer (sft, dpo, ipo, ipl-dpo, ipl-ipo, grpo; LoRA or full) into a run folder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fipo_utils.training.launch import STRATEGIES
     from fipo_utils.training.launch import add_arguments as add_train_arguments
 
-    add_train_arguments(parser)
+    add_train_arguments(parser, strategies=(*STRATEGIES, "grpo"))
 
 
 def run(args: argparse.Namespace) -> int:
     from fipo_utils.training.launch import main
+
+    if args.strategy == "grpo":  # tester-feedback RL: a later stage than fipo_utils.training
+        import json
+
+        from fipo_utils.feedback.grpo import run_from_args
+        from fipo_utils.training.train import is_main_process
+
+        record = run_from_args(args)
+        if is_main_process():
+            print(json.dumps({k: v for k, v in record.items() if k != "log_history"}, indent=2))
+        return 0
 
     argv = ["--run-dir", args.run_dir, "--profile", args.profile, "--strategy", args.strategy]
     if args.lora is not None:

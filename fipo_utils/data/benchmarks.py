@@ -505,3 +505,46 @@ _HUB = {
     "cosmosqa": _hub_cosmosqa,
     "mmlu": _hub_mmlu,
 }
+
+
+# --- training splits (never tested on) -------------------------------------------------
+
+TRAIN_SPLITS = {"gsm8k": "train.jsonl after its few-shot rows", "mmlu": "validation"}
+
+
+def load_train_split(name: str, *, data_dir: str | Path | None = None) -> LoadedBenchmark:
+    """The items of a benchmark's own training split, rendered exactly like its test items.
+
+    GSM8K: ``train.jsonl`` after the rows the few-shot context uses; MMLU: each subject's
+    ``validation`` split with its dev shots. No test item of any notebook comes from these.
+    Benchmarks without such a split (PiQA, CosmosQA, BBH) raise ``BenchmarkMissing``:
+    their training items come from the test pool minus what the notebooks test
+    (:mod:`fipo_utils.feedback.items`).
+    """
+    family = benchmark_family(name)
+    if family not in TRAIN_SPLITS:
+        raise BenchmarkMissing(f"{name}: no training split here (only {', '.join(TRAIN_SPLITS)})")
+    root = Path(data_dir) if data_dir else reference_path("benchmarks")
+    if root is None:
+        raise BenchmarkMissing(f"{name}: no local benchmark folder (set FIPO_DATA_DIR)")
+    if family == "gsm8k":
+        path = root / "gsm8k" / "train.jsonl"
+        rows = _read_jsonl(path)
+        _check_fields(path, rows, ["question", "answer"])
+        shots = SHOTS["gsm8k"]
+        records = [
+            {**_gsm8k_record(row, index), "id": f"gsm8k-train-{index}"}
+            for index, row in enumerate(rows)
+        ][shots:]
+        return _finish(name, records, _gsm8k_context(rows), None, None, f"local:{path}")
+    folder = _require(root / "mmlu")
+    subjects = sorted(p.name for p in folder.iterdir() if (p / "validation").is_dir())
+    pool, contexts = _mmlu_items(
+        (s, _load_from_disk(folder / s / "dev"), _load_from_disk(folder / s / "validation"))
+        for s in subjects
+    )
+    pool = [
+        {**r, "id": r["id"].replace(f"mmlu/{r['subject']}-", f"mmlu/{r['subject']}-val-")}
+        for r in pool
+    ]
+    return _finish(name, pool, contexts, None, None, f"local:{folder} (validation)")

@@ -22,7 +22,7 @@ weighted average (accuracy per benchmark family weighted by its full test-set si
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +361,35 @@ def accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
         index=["optimizer", "tester", "benchmark"], columns="condition", values="accuracy"
     )
     return (table * 100).round(2).reset_index()
+
+
+def score_instructions(
+    generator: Any,
+    items: Sequence[BenchmarkItem],
+    instructions: Sequence[str],
+    fmt: str,
+    params: Any,
+    mc: tuple[str, ...] = ("continuation",),
+    generation: str = "strict",
+) -> list[dict[str, Any]]:
+    """A tester's verdict on each item asked with the given instruction, scored exactly as
+    notebook 06 scores it: ``correct`` (the primary scoring's verdict) and, for multiple
+    choice, ``margin``, the gold option's log-probability minus the best other option's
+    (by the first of ``mc`` that has scores). Tester-feedback RL rewards with these."""
+    jobs: list[dict[str, Any]] = [
+        {"item": item, "instruction": text, "condition": "optimized"}
+        for item, text in zip(items, instructions, strict=True)
+    ]
+    _answer(generator, jobs, fmt, params, mc)
+    scores: list[dict[str, Any]] = []
+    for job in jobs:
+        item: BenchmarkItem = job["item"]
+        verdicts = _verdicts(job, mc)
+        row: list[float] = job.get("continuation_logprobs") or job.get("option_logprobs") or []
+        margin = None
+        if item.kind == "multiple_choice" and row:
+            gold = LETTERS.index(item.gold)
+            margin = float(row[gold] - max(v for i, v in enumerate(row) if i != gold))
+        scoring = primary_scoring(item, mc, generation)
+        scores.append({"correct": bool(verdicts[scoring]), "margin": margin})
+    return scores

@@ -3,6 +3,7 @@ alone or under ``accelerate launch`` across processes and machines.
 
 It dispatches SFT/DPO/IPO to :mod:`fipo_utils.training.train` and IPL to
 :mod:`fipo_utils.training.ipl`; it sits above both so that neither imports the other's caller.
+``fipo train`` adds GRPO (:mod:`fipo_utils.feedback`, a later stage) with the same arguments.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ def _parse_value(text: str) -> Any:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+STRATEGIES = ("sft", "dpo", "ipo", "ipl-dpo", "ipl-ipo")
+
+
+def add_arguments(parser: argparse.ArgumentParser, strategies: Sequence[str] = STRATEGIES) -> None:
     parser.add_argument("--run-dir", required=True, help="run folder holding data/ (from 01)")
     parser.add_argument("--profile", default="smoke", help="profile name or YAML path")
     parser.add_argument(
         "--strategy",
         required=True,
-        choices=["sft", "dpo", "ipo", "ipl-dpo", "ipl-ipo"],
+        choices=list(strategies),
         help="training strategy",
     )
     mode = parser.add_mutually_exclusive_group()
@@ -61,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_from_args(args: argparse.Namespace) -> dict:
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Profile-key overrides of the command line: the flags, then every ``--set KEY=VALUE``."""
     overrides = {
         "lora": args.lora,
         "base_model": args.base_model,
@@ -73,6 +78,11 @@ def run_from_args(args: argparse.Namespace) -> dict:
         if not sep:
             raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = _parse_value(value)
+    return overrides
+
+
+def run_from_args(args: argparse.Namespace) -> dict:
+    overrides = overrides_from_args(args)
     if args.strategy.startswith("ipl-"):
         from fipo_utils.training.ipl import run_ipl
 
@@ -96,7 +106,8 @@ def run_from_args(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m fipo_utils.training", description="Train an optimizer (SFT, DPO, IPO, IPL)."
+        prog="python -m fipo_utils.training",
+        description="Train an optimizer (SFT, DPO, IPO, IPL).",
     )
     add_arguments(parser)
     record = run_from_args(parser.parse_args(argv))

@@ -17,7 +17,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fipo_utils.runs.io import read_json, write_json_atomic
 
@@ -157,7 +157,14 @@ def fit(
     return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s)
 
 
-def save_final_model(trainer, settings: TrainSettings, tokenizer, checkpoint_dir: Path, start: str):
+class SavedSettings(Protocol):
+    """What :func:`save_final_model` reads of a strategy's settings."""
+
+    lora: bool
+    dtype: str
+
+
+def save_final_model(trainer, settings: SavedSettings, tokenizer, checkpoint_dir: Path, start: str):
     """Write ``final/``, a standalone model, from whatever backend trained it.
 
     ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and must run on every
