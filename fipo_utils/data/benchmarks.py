@@ -155,6 +155,8 @@ def expand_names(names: Iterable[str]) -> list[str]:
             expanded.extend(f"bbh/{task}" for task in BBH_TASKS)
         elif family == "bbh" and name.split("/", 1)[1] not in BBH_TASKS:
             raise ValueError(f"unknown BBH task in {name!r}; known: {', '.join(BBH_TASKS)}")
+        elif family != "bbh" and name != family:  # the name becomes a file name
+            raise ValueError(f"unknown benchmark {name!r}: {family} has no tasks")
         else:
             expanded.append(name)
     return expanded

@@ -75,12 +75,17 @@ class Field:
             return f"expected a finite number, got {value!r}"
         if self.minimum is not None:
             if self.exclusive_minimum and value <= self.minimum:
-                return f"must be greater than {self.minimum:g}, got {value!r}"
+                return f"must be greater than {_bound(self.minimum)}, got {value!r}"
             if not self.exclusive_minimum and value < self.minimum:
-                return f"must be {self.minimum:g} or more, got {value!r}"
+                return f"must be {_bound(self.minimum)} or more, got {value!r}"
         if self.maximum is not None and value > self.maximum:
-            return f"must be {self.maximum:g} or less, got {value!r}"
+            return f"must be {_bound(self.maximum)} or less, got {value!r}"
         return None
+
+
+def _bound(value: float) -> str:
+    """A range bound as written: ``4294967295``, ``0.5``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _benchmark_problem(value: Any) -> str | None:
