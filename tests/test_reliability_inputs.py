@@ -23,43 +23,118 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 # profile file name -> (text, what the message must name)
 PROFILES = {
-    "typo": ("inherits: tiny\ntraim:\n  lora: true\n", "unknown section 'traim'; did you mean 'train'?"),
-    "twice": ("inherits: tiny\ninfer:\n  n_items: 2\n  n_items: 3\n", "line 4: key 'n_items' is given twice (first on line 3)"),
-    "bomb": (f"inherits: tiny\nsizing:\n  {BOMB.replace(chr(10), chr(10) + '  ')}\n", "expand past 100000 values"),
-    "cycle": ("inherits: tiny\nsizing: &s\n  self: *s\n", "an alias refers to a value from inside it"),
+    "typo": (
+        "inherits: tiny\ntraim:\n  lora: true\n",
+        "unknown section 'traim'; did you mean 'train'?",
+    ),
+    "twice": (
+        "inherits: tiny\ninfer:\n  n_items: 2\n  n_items: 3\n",
+        "line 4: key 'n_items' is given twice (first on line 3)",
+    ),
+    "bomb": (
+        f"inherits: tiny\nsizing:\n  {BOMB.replace(chr(10), chr(10) + '  ')}\n",
+        "expand past 100000 values",
+    ),
+    "cycle": (
+        "inherits: tiny\nsizing: &s\n  self: *s\n",
+        "an alias refers to a value from inside it",
+    ),
     "intkey": ("inherits: tiny\ninfer:\n  1: x\n", "key 1 is not a name"),
-    "deep": ("inherits: tiny\nsizing:\n  x: " + "[" * 60 + "]" * 60 + "\n", "nested deeper than 50"),
+    "deep": (
+        "inherits: tiny\nsizing:\n  x: " + "[" * 60 + "]" * 60 + "\n",
+        "nested deeper than 50",
+    ),
     "listsection": ("inherits: tiny\nsft: [1, 2]\n", "section 'sft' must be a mapping"),
-    "lorar": ("inherits: tiny\ntrain:\n  lora_settings: {r: eight}\n", "train.lora_settings.r: expected an integer"),
+    "lorar": (
+        "inherits: tiny\ntrain:\n  lora_settings: {r: eight}\n",
+        "train.lora_settings.r: expected an integer",
+    ),
     "bigseed": ("inherits: tiny\nseed: 4294967296\n", "seed: must be 4294967295 or less"),
-    "negseed": ("inherits: tiny\ninfer:\n  sample_seed: -1\n", "infer.sample_seed: must be 0 or more"),
-    "float": ("inherits: tiny\ninfer:\n  n_items: 2.0\n", "infer.n_items: expected an integer, got 2.0"),
-    "perbench": ("inherits: tiny\ninfer:\n  n_items: {gsm8k: two}\n", "infer.n_items.gsm8k: expected an integer"),
-    "testers": ("inherits: tiny\nmodels:\n  testers: tiny-random\n", "models.testers: expected a list"),
-    "chainlist": ("inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: [1]\n", "chain entry 0: parameters: expected a mapping"),
-    "chainrun": ("inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: {run_dir: /tmp/x}\n", "'run_dir' is set by the runner"),
-    "chainprofile": ("inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: {profile: paper}\n", "'profile' is set by the runner"),
-    "badbench": ("inherits: tiny\ninfer:\n  benchmarks: [../../x]\n", "infer.benchmarks: item 0: '../../x' is not a benchmark name"),
-    "badopt": ("inherits: tiny\ninfer:\n  optimizer: ../x/..\n", "infer.optimizer: its last part '..' is not a safe name"),
-}  # fmt: skip
+    "negseed": (
+        "inherits: tiny\ninfer:\n  sample_seed: -1\n",
+        "infer.sample_seed: must be 0 or more",
+    ),
+    "float": (
+        "inherits: tiny\ninfer:\n  n_items: 2.0\n",
+        "infer.n_items: expected an integer, got 2.0",
+    ),
+    "perbench": (
+        "inherits: tiny\ninfer:\n  n_items: {gsm8k: two}\n",
+        "infer.n_items.gsm8k: expected an integer",
+    ),
+    "testers": (
+        "inherits: tiny\nmodels:\n  testers: tiny-random\n",
+        "models.testers: expected a list",
+    ),
+    "chainlist": (
+        "inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: [1]\n",
+        "chain entry 0: parameters: expected a mapping",
+    ),
+    "chainrun": (
+        "inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: {run_dir: /tmp/x}\n",
+        "'run_dir' is set by the runner",
+    ),
+    "chainprofile": (
+        "inherits: tiny\nchain:\n  - notebook: 00_tour\n    parameters: {profile: paper}\n",
+        "'profile' is set by the runner",
+    ),
+    "badbench": (
+        "inherits: tiny\ninfer:\n  benchmarks: [../../x]\n",
+        "infer.benchmarks: item 0: '../../x' is not a benchmark name",
+    ),
+    "badopt": (
+        "inherits: tiny\ninfer:\n  optimizer: ../x/..\n",
+        "infer.optimizer: its last part '..' is not a safe name",
+    ),
+}
 
 # (command line; {tmp}: a scratch folder, {p}: the profiles folder; what the message names)
 CASES = [
-    ("run 02_sft_training --profile tiny -p name ../../x", "parameter: name: '../../x' is not a safe name"),
-    ("run 02_sft_training --profile tiny -p name /abs/path", "parameter: name: '/abs/path' is not a safe name"),
+    (
+        "run 02_sft_training --profile tiny -p name ../../x",
+        "parameter: name: '../../x' is not a safe name",
+    ),
+    (
+        "run 02_sft_training --profile tiny -p name /abs/path",
+        "parameter: name: '/abs/path' is not a safe name",
+    ),
     ("run 03_preference_training --profile tiny -p name .hidden", "name: '.hidden'"),
     ("run 05_batch_inference --profile tiny -p optimizer /", "parameter: optimizer: its last part"),
-    ("run 05_batch_inference --profile tiny -p optimizer ..", "parameter: optimizer: its last part '..'"),
-    ("run 05_batch_inference --profile tiny -p benchmarks [gsm8k/../../x]", "benchmarks: item 0: 'gsm8k/../../x' is not a benchmark"),
-    ("run 06_evaluation --profile tiny -p testers tiny-random", "parameter: testers: expected a list"),
+    (
+        "run 05_batch_inference --profile tiny -p optimizer ..",
+        "parameter: optimizer: its last part '..'",
+    ),
+    (
+        "run 05_batch_inference --profile tiny -p benchmarks [gsm8k/../../x]",
+        "benchmarks: item 0: 'gsm8k/../../x' is not a benchmark",
+    ),
+    (
+        "run 06_evaluation --profile tiny -p testers tiny-random",
+        "parameter: testers: expected a list",
+    ),
     ("run 06_evaluation --profile tiny -p optimizers [../up]", "optimizers: item 0: '../up'"),
-    ("run 05_batch_inference --profile tiny -p n_items 2.5", "n_items: expected an integer, got 2.5"),
-    ("train --run-dir {tmp}/run --strategy sft --profile tiny --name ../../escape", "name: '../../escape' is not a safe name"),
-    ("train --run-dir {tmp}/run --strategy ipl-ipo --profile tiny --name /abs", "name: '/abs' is not a safe name"),
-    ("train --run-dir {tmp}/no_such_run --strategy sft --profile tiny", "--run-dir {tmp}/no_such_run: no such run folder"),
-    *[(f"reproduce --profile {{p}}/{name}.yaml", expected) for name, (_, expected) in PROFILES.items()],
-    *[(f"optimize hi --profile {{p}}/{name}.yaml", expected) for name, (_, expected) in PROFILES.items() if not name.startswith("chain")],
-]  # fmt: skip
+    (
+        "run 05_batch_inference --profile tiny -p n_items 2.5",
+        "n_items: expected an integer, got 2.5",
+    ),
+    (
+        "train --run-dir {tmp}/run --strategy sft --profile tiny --name ../../escape",
+        "name: '../../escape' is not a safe name",
+    ),
+    (
+        "train --run-dir {tmp}/run --strategy ipl-ipo --profile tiny --name /abs",
+        "name: '/abs' is not a safe name",
+    ),
+    *[
+        (f"reproduce --profile {{p}}/{name}.yaml", expected)
+        for name, (_, expected) in PROFILES.items()
+    ],
+    *[
+        (f"optimize hi --profile {{p}}/{name}.yaml", expected)
+        for name, (_, expected) in PROFILES.items()
+        if not name.startswith("chain")
+    ],
+]
 
 
 @pytest.fixture
@@ -163,30 +238,76 @@ def _piqa(root: Path, labels: list[int]) -> None:
 def _mmlu(root: Path, answers: list[int]) -> None:
     import datasets
 
-    rows = [{"question": f"q{i}", "choices": ["w", "x", "y", "z"], "answer": a} for i, a in enumerate(answers)]  # fmt: skip
+    rows = [
+        {"question": f"q{i}", "choices": ["w", "x", "y", "z"], "answer": a}
+        for i, a in enumerate(answers)
+    ]
     for split in ("dev", "test"):
         datasets.Dataset.from_list(rows).save_to_disk(str(root / "mmlu" / "anatomy" / split))
 
 
 # (benchmark, how to write the bad copy, what the message names)
 GOLD = [
-    ("gsm8k", lambda r: _gsm8k(r, [GSM8K_OK, {"question": "q", "answer": "no final line"}]), "test.jsonl, line 2: field 'answer': expected it to end in '#### <number>'"),
-    ("gsm8k", lambda r: _gsm8k(r, [GSM8K_OK, GSM8K_OK, {"question": "q", "answer": "x\n#### four"}]), "test.jsonl, line 3: field 'answer'"),
-    ("gsm8k", lambda r: _gsm8k(r, [{"question": " ", "answer": "#### 1"}]), "test.jsonl, line 1: field 'question': expected text"),
+    (
+        "gsm8k",
+        lambda r: _gsm8k(r, [GSM8K_OK, {"question": "q", "answer": "no final line"}]),
+        "test.jsonl, line 2: field 'answer': expected it to end in '#### <number>'",
+    ),
+    (
+        "gsm8k",
+        lambda r: _gsm8k(r, [GSM8K_OK, GSM8K_OK, {"question": "q", "answer": "x\n#### four"}]),
+        "test.jsonl, line 3: field 'answer'",
+    ),
+    (
+        "gsm8k",
+        lambda r: _gsm8k(r, [{"question": " ", "answer": "#### 1"}]),
+        "test.jsonl, line 1: field 'question': expected text",
+    ),
     ("gsm8k", lambda r: _gsm8k(r, []), "test.jsonl: no records (the file is empty)"),
-    ("bbh/navigate", lambda r: _bbh(r, "navigate", ["Yes", "No", "(A)"]), "navigate.json, example 3: field 'target': expected the form 'Yes|No' of navigate, got '(A)'"),
-    ("bbh/date_understanding", lambda r: _bbh(r, "date_understanding", ["(A)", "Yes"]), "example 2: field 'target'"),
-    ("bbh/object_counting", lambda r: _bbh(r, "object_counting", ["3", "three"]), "example 2: field 'target'"),
+    (
+        "bbh/navigate",
+        lambda r: _bbh(r, "navigate", ["Yes", "No", "(A)"]),
+        "navigate.json, example 3: field 'target': expected the form 'Yes|No' of navigate, "
+        "got '(A)'",
+    ),
+    (
+        "bbh/date_understanding",
+        lambda r: _bbh(r, "date_understanding", ["(A)", "Yes"]),
+        "example 2: field 'target'",
+    ),
+    (
+        "bbh/object_counting",
+        lambda r: _bbh(r, "object_counting", ["3", "three"]),
+        "example 2: field 'target'",
+    ),
     ("bbh/navigate", lambda r: _bbh(r, "navigate", []), "navigate.json: no records"),
-    ("cosmosqa", lambda r: _cosmosqa(r, ["0", "1", "2", "3", "0", "7"]), "valid.csv, line 7: field 'label': expected 0 to 3, got '7'"),
-    ("cosmosqa", lambda r: _cosmosqa(r, ["0", "1", "-1"]), "valid.csv, line 4: field 'label': expected 0 to 3"),
+    (
+        "cosmosqa",
+        lambda r: _cosmosqa(r, ["0", "1", "2", "3", "0", "7"]),
+        "valid.csv, line 7: field 'label': expected 0 to 3, got '7'",
+    ),
+    (
+        "cosmosqa",
+        lambda r: _cosmosqa(r, ["0", "1", "-1"]),
+        "valid.csv, line 4: field 'label': expected 0 to 3",
+    ),
     ("cosmosqa", lambda r: _cosmosqa(r, []), "valid.csv: no records"),
-    ("piqa", lambda r: _piqa(r, [0, 1, 0, 2]), "validation, record 4: field 'label': expected 0 to 1, got 2"),
-    ("mmlu", lambda r: _mmlu(r, [0, 1, 2, 3, 0, 4]), "mmlu anatomy test, record 6: field 'answer': expected 0 to 3, got 4"),
-]  # fmt: skip
+    (
+        "piqa",
+        lambda r: _piqa(r, [0, 1, 0, 2]),
+        "validation, record 4: field 'label': expected 0 to 1, got 2",
+    ),
+    (
+        "mmlu",
+        lambda r: _mmlu(r, [0, 1, 2, 3, 0, 4]),
+        "mmlu anatomy test, record 6: field 'answer': expected 0 to 3, got 4",
+    ),
+]
 
 
-@pytest.mark.parametrize(("name", "write", "expected"), GOLD, ids=[f"{g[0]}-{g[2][:40]}" for g in GOLD])
+@pytest.mark.parametrize(
+    ("name", "write", "expected"), GOLD, ids=[f"{g[0]}-{g[2][:40]}" for g in GOLD]
+)
 def test_a_wrong_gold_or_option_stops_the_loader_naming_file_line_and_field(
     name, write, expected, tmp_path
 ):

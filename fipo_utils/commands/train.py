@@ -16,18 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train while holding the run folder's lock, as ``fipo run`` does: two trainings of one
-    checkpoint at once would write over each other's files."""
+    checkpoint at once would write over each other's files. A missing folder is reported by
+    the training (it names the data file it needs), not made."""
+    from contextlib import nullcontext
     from pathlib import Path
 
-    from fipo_utils.runs.errors import FipoError
     from fipo_utils.runs.lock import run_folder_lock
     from fipo_utils.training.launch import main
-
-    if not Path(args.run_dir).is_dir():
-        raise FipoError(
-            f"--run-dir {args.run_dir}: no such run folder (make one with "
-            "`fipo run 01_diversification`)"
-        )
 
     argv = ["--run-dir", args.run_dir, "--profile", args.profile, "--strategy", args.strategy]
     if args.lora is not None:
@@ -42,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
             argv += [flag, str(value)]
     for item in args.set:
         argv += ["--set", item]
-    with run_folder_lock(args.run_dir):
+    present = Path(args.run_dir).is_dir()
+    with run_folder_lock(args.run_dir) if present else nullcontext():
         return main(argv)

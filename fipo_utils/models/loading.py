@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -114,7 +115,7 @@ def _naming_hub_model(name: str, source: str) -> Iterator[None]:
     on it somewhere inside the model's constructor)."""
     try:
         yield
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
+    except (TypeError, ValueError, AttributeError, KeyError, StrictDataclassError) as error:
         if not Path(source).is_dir():
             raise
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
