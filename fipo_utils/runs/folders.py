@@ -27,7 +27,7 @@ def new_run_dir(label: str = "run", root: str | Path | None = None) -> Path:
     ``os.mkdir`` without ``exist_ok`` is the guard: if the name is taken (two runs in the
     same second), a numeric suffix is tried instead of writing into the existing folder.
     """
-    check_component(label, "run name")
+    label = check_component(label[:100], "run name")  # a long step key is cut, not refused
     root = Path(root or runs_root())
     root.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")

@@ -5,8 +5,10 @@ runs one. Both hold the run folder's lock (:mod:`fipo_utils.runs.lock`) and reco
 step in the run's manifest before and after it runs. Every way a step can end is recorded
 with its reason: ``done``; ``failed`` (an exception in a cell, the kernel killed, a missing
 notebook, an unwritable output); ``interrupted`` (Ctrl-C, SIGTERM, or - noticed by the next
-writer - the runner itself killed). ``reproduce(resume=...)`` continues from the first step
-not yet done.
+writer - the runner itself killed). Every ending is also kept in the step's ``attempts``
+(:mod:`fipo_utils.runs.history`). ``reproduce(resume=...)`` continues from the first step
+not yet done, and re-runs a done step whose inputs changed since (``stale``). A run folder
+deleted while a step runs fails the step without anything being written or made again.
 """
 
 from __future__ import annotations
@@ -165,6 +167,11 @@ def notebook_path(notebook: str) -> Path:
     )
 
 
+# Parameters the runner gives every step: a chain entry that set them would write into
+# another folder (outside the lock and the manifest) or run another profile unchecked.
+RESERVED_PARAMETERS = frozenset({"run_dir", "profile"})
+
+
 def chain_from_profile(profile: str) -> list[ChainStep]:
     data = load_profile(profile)
     chain = data.get("chain")
@@ -186,11 +193,6 @@ def chain_from_profile(profile: str) -> list[ChainStep]:
             )
         steps.append(ChainStep(entry["notebook"], dict(parameters)))
     return steps
-
-
-# Parameters the runner gives every step: a chain entry that set them would write into
-# another folder (outside the lock and the manifest) or run another profile unchecked.
-RESERVED_PARAMETERS = frozenset({"run_dir", "profile"})
 
 
 def check_step_parameters(step: ChainStep) -> None:
