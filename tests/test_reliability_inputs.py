@@ -334,10 +334,12 @@ def test_the_real_benchmarks_pass_the_checks() -> None:
 # --- token budgets --------------------------------------------------------------------
 
 
-def test_a_budget_past_the_window_is_capped_with_one_line(capsys) -> None:
+@pytest.mark.parametrize("batching", ["static", "continuous"])
+def test_a_budget_past_the_window_is_capped_with_one_line(batching, capsys) -> None:
     import torch
 
     from fipo_utils.models.generate import GenerationParams, TransformersGenerator
+    from fipo_utils.models.generate_continuous import ContinuousGenerator
     from fipo_utils.models.loading import load_model
     from fipo_utils.models.window import capped_new_tokens
 
@@ -346,7 +348,8 @@ def test_a_budget_past_the_window_is_capped_with_one_line(capsys) -> None:
     assert capped_new_tokens(10**11, None, 20) == 10**11  # a config without a window
     loaded = load_model("tiny-random")
     loaded.model.config.max_position_embeddings = 48  # a small window keeps the test quick
-    generator = TransformersGenerator(loaded.model, loaded.tokenizer, batch_size=2)
+    kind = TransformersGenerator if batching == "static" else ContinuousGenerator
+    generator = kind(loaded.model, loaded.tokenizer, batch_size=2)
     torch.manual_seed(0)
     texts = generator.generate(["hello", "the answer is"], GenerationParams(max_new_tokens=10**11))
     texts += generator.generate(["again"], GenerationParams(max_new_tokens=10**11))
