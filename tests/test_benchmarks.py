@@ -106,7 +106,7 @@ def test_bad_local_file_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"test\.jsonl, line 2"):
         load_benchmark("gsm8k", data_dir=tmp_path, allow_hub=False)
     (folder / "test.jsonl").write_text(good + "\n" + json.dumps({"question": "q"}) + "\n")
-    with pytest.raises(ValueError, match=r"record 2: field 'answer'"):
+    with pytest.raises(ValueError, match=r"test\.jsonl, line 2: field 'answer' is missing"):
         load_benchmark("gsm8k", data_dir=tmp_path, allow_hub=False)
 
 

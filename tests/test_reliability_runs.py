@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 import yaml
+from step_notebooks import step_notebook
 
 from fipo_utils.runs.errors import RunFolderLocked
 from fipo_utils.runs.lock import LOCK_NAME, run_folder_lock
@@ -23,16 +23,6 @@ from fipo_utils.runs.runner import StepAborted, StepFailed, reproduce, run_noteb
 
 pytestmark = pytest.mark.notebook
 QUIET = {"log": lambda _: None, "progress": False}
-
-
-def _notebook(path: Path, body: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('run_dir = ""\nprofile = "tiny"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Py", "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 SLEEP = "import time\nfrom pathlib import Path\n(Path(run_dir) / 'started').touch()\ntime.sleep(60)"
@@ -64,7 +54,7 @@ def _only_step(run_dir: Path) -> dict:
 
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
-    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    quick = step_notebook(tmp_path / "quick.ipynb", "x = 1")
     run_dir = tmp_path / "run"
     run_notebook(str(quick), run_dir=run_dir, profile="tiny", **QUIET)
     with run_folder_lock(run_dir):
@@ -79,8 +69,8 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
 
 
 def test_a_live_writer_in_another_process_is_refused_by_the_cli(tmp_path):
-    slow = _notebook(tmp_path / "slow.ipynb", SLEEP)
-    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    slow = step_notebook(tmp_path / "slow.ipynb", SLEEP)
+    quick = step_notebook(tmp_path / "quick.ipynb", "x = 1")
     run_dir = tmp_path / "run"
     first = _fipo("run", str(slow), "--run-dir", str(run_dir), "--profile", "tiny")
     try:
@@ -96,8 +86,8 @@ def test_a_live_writer_in_another_process_is_refused_by_the_cli(tmp_path):
 
 
 def test_kill_9_of_the_runner_is_recorded_by_the_next_writer(tmp_path):
-    slow = _notebook(tmp_path / "slow.ipynb", SLEEP)
-    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    slow = step_notebook(tmp_path / "slow.ipynb", SLEEP)
+    quick = step_notebook(tmp_path / "quick.ipynb", "x = 1")
     run_dir = tmp_path / "run"
     runner = _fipo("run", str(slow), "--run-dir", str(run_dir), "--profile", "tiny")
     _wait_for(run_dir / "started")
@@ -118,7 +108,7 @@ def test_kill_9_of_the_runner_is_recorded_by_the_next_writer(tmp_path):
     [(signal.SIGINT, "interrupted", "Ctrl-C"), (signal.SIGTERM, "interrupted", "SIGTERM")],
 )
 def test_ctrl_c_and_sigterm_mark_the_step_interrupted(tmp_path, sig, status, reason):
-    slow = _notebook(tmp_path / "slow.ipynb", SLEEP)
+    slow = step_notebook(tmp_path / "slow.ipynb", SLEEP)
     run_dir = tmp_path / "run"
     runner = _fipo("run", str(slow), "--run-dir", str(run_dir), "--profile", "tiny")
     _wait_for(run_dir / "started")
@@ -140,7 +130,7 @@ def test_ctrl_c_and_sigterm_mark_the_step_interrupted(tmp_path, sig, status, rea
     ids=["killed-kernel", "cell-error"],
 )
 def test_a_failing_step_is_recorded_with_its_reason(tmp_path, body, raised, reason):
-    notebook = _notebook(tmp_path / "step.ipynb", body)
+    notebook = step_notebook(tmp_path / "step.ipynb", body)
     run_dir = tmp_path / "run"
     with pytest.raises(raised):
         run_notebook(str(notebook), run_dir=run_dir, profile="tiny", **QUIET)
@@ -150,7 +140,7 @@ def test_a_failing_step_is_recorded_with_its_reason(tmp_path, body, raised, reas
 
 
 def test_an_unknown_notebook_in_a_chain(tmp_path):
-    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    quick = step_notebook(tmp_path / "quick.ipynb", "x = 1")
     profile = tmp_path / "chain.yaml"
     chain = [{"notebook": str(quick)}, {"notebook": str(tmp_path / "gone.ipynb")}]
     profile.write_text(yaml.safe_dump({"inherits": "tiny", "chain": chain}))
@@ -160,7 +150,7 @@ def test_an_unknown_notebook_in_a_chain(tmp_path):
         reproduce(str(profile), runs_root=runs, **QUIET)
     assert not runs.exists() or not any(runs.iterdir())
     # a resumed run whose notebook disappeared: the step is recorded as failed
-    chain[1]["notebook"] = str(_notebook(tmp_path / "gone.ipynb", "raise ValueError('x')"))
+    chain[1]["notebook"] = str(step_notebook(tmp_path / "gone.ipynb", "raise ValueError('x')"))
     profile.write_text(yaml.safe_dump({"inherits": "tiny", "chain": chain}))
     with pytest.raises(Exception, match="x"):
         reproduce(str(profile), runs_root=runs, **QUIET)
@@ -241,7 +231,7 @@ def test_a_step_whose_stop_was_swallowed_is_recorded_interrupted(tmp_path, monke
         return Path(run_dir) / "notebooks" / "never-written.ipynb"
 
     monkeypatch.setattr(runner_module, "execute_step", swallowing_step)
-    quick = _notebook(tmp_path / "quick.ipynb", "x = 1")
+    quick = step_notebook(tmp_path / "quick.ipynb", "x = 1")
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt, match="Ctrl-C"):
         run_notebook(str(quick), run_dir=run_dir, profile="tiny", **QUIET)

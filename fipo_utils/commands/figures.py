@@ -31,6 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Holds the run folder's lock while it writes tables and figures into it."""
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from fipo_utils.runs.lock import run_folder_lock
+
+    present = Path(args.run_dirs[0]).is_dir()  # a missing run is reported by analyse, not made
+    with run_folder_lock(args.run_dirs[0]) if present else nullcontext():
+        return _write(args)
+
+
+def _write(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fipo_utils.analysis.report import (

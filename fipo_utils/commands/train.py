@@ -16,6 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train while holding the run folder's lock, as ``fipo run`` does: two trainings of one
+    checkpoint at once would write over each other's files. A missing folder is reported by
+    the training (it names the data file it needs), not made."""
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from fipo_utils.runs.lock import run_folder_lock
     from fipo_utils.training.launch import main
 
     if args.strategy == "grpo":  # tester-feedback RL: a later stage than fipo_utils.training
@@ -42,4 +49,6 @@ def run(args: argparse.Namespace) -> int:
             argv += [flag, str(value)]
     for item in args.set:
         argv += ["--set", item]
-    return main(argv)
+    present = Path(args.run_dir).is_dir()
+    with run_folder_lock(args.run_dir) if present else nullcontext():
+        return main(argv)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.runs.io import read_json, read_jsonl
+from fipo_utils.runs.io import iter_jsonl, read_json
 from fipo_utils.runs.paths import reference_path
 
 # The paper every published number of this project comes from (tables and captions cite it).
@@ -155,6 +155,8 @@ def expand_names(names: Iterable[str]) -> list[str]:
             expanded.extend(f"bbh/{task}" for task in BBH_TASKS)
         elif family == "bbh" and name.split("/", 1)[1] not in BBH_TASKS:
             raise ValueError(f"unknown BBH task in {name!r}; known: {', '.join(BBH_TASKS)}")
+        elif family != "bbh" and name != family:  # the name becomes a file name
+            raise ValueError(f"unknown benchmark {name!r}: {family} has no tasks")
         else:
             expanded.append(name)
     return expanded
@@ -251,10 +253,76 @@ def _make_item(name: str, context: str, record: dict[str, Any]) -> BenchmarkItem
 
 
 # --- record builders shared by local and hub sources ------------------------------------
+# Each checks the gold and options against its benchmark's rules and raises ``ValueError``
+# naming the field; :func:`_build_records` adds the file and line. A wrong gold would not fail
+# anything later: it would be scored (never matched) or shown in every few-shot context.
+
+# GSM8K's answers end in ``#### <number>`` (digits, commas, a sign, a decimal point)
+GSM8K_FINAL = re.compile(r"####\s*(-?[\d,]*\.?\d+)\s*$")
+_CHOICE = r"\([A-R]\)"
+# The form of each BBH task's targets (every other task: a choice letter, "(A)" .. "(R)").
+BBH_TARGET_FORMS = {
+    "boolean_expressions": r"True|False",
+    "causal_judgement": r"Yes|No",
+    "navigate": r"Yes|No",
+    "web_of_lies": r"Yes|No",
+    "sports_understanding": r"yes|no",
+    "formal_fallacies": r"valid|invalid",
+    "multistep_arithmetic_two": r"-?\d+",
+    "object_counting": r"\d+",
+    "dyck_languages": r"[\])}>]( [\])}>])*",
+    "word_sorting": r"\S+( \S+)*",
+}
+# Targets of the published BBH files that are not of their task's form (the dataset's own
+# quirks, kept as they are so scores stay comparable with other BBH results).
+BBH_KNOWN_ODD_TARGETS = {
+    "movie_recommendation": {"Monsters, Inc"},
+    "ruin_names": {"dearth, wind, & fire", "rita, sue and bob poo"},
+}
+
+
+def _text(row: dict, name: str) -> str:
+    value = row[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"field {name!r}: expected text, got {value!r}")
+    return value
+
+
+def _label(row: dict, name: str, n_options: int) -> str:
+    """The letter of an option index ``row[name]`` (``0`` .. ``n_options - 1``)."""
+    value = row[name]
+    index = int(value)  # a label that is not a number: "invalid literal ..."
+    if str(value).strip() != str(index) or not 0 <= index < n_options:
+        raise ValueError(f"field {name!r}: expected 0 to {n_options - 1}, got {value!r}")
+    return LETTERS[index]
+
+
+def _gsm8k_answer(row: dict) -> str:
+    answer = _text(row, "answer")
+    if not GSM8K_FINAL.search(answer):
+        tail = answer.strip().splitlines()[-1][-60:]
+        raise ValueError(f"field 'answer': expected it to end in '#### <number>', got {tail!r}")
+    return answer
 
 
 def _gsm8k_record(row: dict, index: int) -> dict:
-    return {"id": f"gsm8k-{index}", "instruction": row["question"], "gold": row["answer"]}
+    question = _text(row, "question")
+    return {"id": f"gsm8k-{index}", "instruction": question, "gold": _gsm8k_answer(row)}
+
+
+def _bbh_builder(task: str) -> Callable[[dict, int], dict]:
+    form = re.compile(BBH_TARGET_FORMS.get(task, _CHOICE))
+    odd = BBH_KNOWN_ODD_TARGETS.get(task, set())
+
+    def build(row: dict, index: int) -> dict:
+        target = row["target"]
+        if not isinstance(target, str) or not (form.fullmatch(target) or target in odd):
+            raise ValueError(
+                f"field 'target': expected the form {form.pattern!r} of {task}, got {target!r}"
+            )
+        return {"id": f"bbh/{task}-{index}", "instruction": _text(row, "input"), "gold": target}
+
+    return build
 
 
 def _gsm8k_shot(row: dict) -> str:
@@ -275,27 +343,32 @@ def _mc_shot(instruction: str, options: Sequence[str], answer: int) -> str:
 def _piqa_record(row: dict, index: int) -> dict:
     return {
         "id": f"piqa-{index}",
-        "instruction": f"Goal: {row['goal']}",
-        "options": [row["sol1"], row["sol2"]],
-        "gold": LETTERS[int(row["label"])],
+        "instruction": f"Goal: {_text(row, 'goal')}",
+        "options": [_text(row, "sol1"), _text(row, "sol2")],
+        "gold": _label(row, "label", 2),
     }
 
 
 def _cosmosqa_record(row: dict, index: int) -> dict:
+    context, question = _text(row, "context").strip(), _text(row, "question").strip()
     return {
         "id": f"cosmosqa-{row.get('id') or index}",
-        "instruction": f"{row['context'].strip()}\nQuestion: {row['question'].strip()}",
-        "options": [row[f"answer{i}"] for i in range(4)],
-        "gold": LETTERS[int(row["label"])],
+        "instruction": f"{context}\nQuestion: {question}",
+        "options": [_text(row, f"answer{i}") for i in range(4)],
+        "gold": _label(row, "label", 4),
     }
 
 
-def _mmlu_record(row: dict, subject: str, index: int) -> dict:
+def _mmlu_record(row: dict, index: int, subject: str) -> dict:
+    choices = row["choices"]
+    if not isinstance(choices, list | tuple) or not 2 <= len(choices) <= len(LETTERS):
+        raise ValueError(f"field 'choices': expected 2 to {len(LETTERS)} options, got {choices!r}")
+    options = [_text({"choices": c}, "choices") for c in choices]
     return {
         "id": f"mmlu/{subject}-{index}",
-        "instruction": row["question"].strip(),
-        "options": list(row["choices"]),
-        "gold": LETTERS[int(row["answer"])],
+        "instruction": _text(row, "question").strip(),
+        "options": options,
+        "gold": _label(row, "answer", len(options)),
     }
 
 
@@ -328,10 +401,6 @@ def _require(path: Path) -> Path:
     return path
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return read_jsonl(_require(path))
-
-
 def _check_fields(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> None:
     for number, row in enumerate(rows, 1):
         for name in fields:
@@ -340,13 +409,19 @@ def _check_fields(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> No
 
 
 def _build_records(
-    path: Path,
+    path: Path | str,
     rows: Sequence[dict],
     build: Callable[[dict, int], dict],
     lines: Sequence[int] | None = None,
+    unit: str = "line",
 ) -> list[dict]:
-    """``build`` each row; a value it cannot read (a label that is not a number, ...) is an
-    error naming the file and line (``lines[i]``: the line row ``i`` ends on; default i + 1)."""
+    """``build`` each row; a value it cannot read or that breaks the benchmark's rules (a
+    label out of range, a GSM8K answer without ``#### <number>``, ...) is an error naming the
+    file, the line (``lines[i]``: the line row ``i`` ends on; default i + 1) or the ``unit``
+    (``record``, ``example``) and the field. No rows at all is an error too: an empty file
+    would otherwise be a benchmark of 0 items, scored as if it ran."""
+    if not rows:
+        raise ValueError(f"{path}: no records (the file is empty)")
     records = []
     for index, row in enumerate(rows):
         try:
@@ -354,7 +429,7 @@ def _build_records(
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
             detail = f"field {error.args[0]!r} is missing" if isinstance(error, KeyError) else error
             line = lines[index] if lines else index + 1
-            raise ValueError(f"{path}, line {line}: {detail}") from error
+            raise ValueError(f"{path}, {unit} {line}: {detail}") from error
     return records
 
 
@@ -362,12 +437,21 @@ def _read_json(path: Path) -> Any:
     return read_json(_require(path))
 
 
+def _numbered_jsonl(path: Path) -> tuple[list[dict], list[int]]:
+    """The records of a JSONL file and the line each is on (blank lines skipped)."""
+    numbered = list(iter_jsonl(_require(path)))
+    return [record for _, record in numbered], [number for number, _ in numbered]
+
+
 def _local_gsm8k(root: Path, name: str):
     test_path, train_path = root / "gsm8k" / "test.jsonl", root / "gsm8k" / "train.jsonl"
-    test, train = _read_jsonl(test_path), _read_jsonl(train_path)
-    _check_fields(test_path, test, ["question", "answer"])
-    _check_fields(train_path, train[:3], ["question", "answer"])
-    return _build_records(test_path, test, _gsm8k_record), _gsm8k_context(train)
+    (test, test_lines), (train, train_lines) = (
+        _numbered_jsonl(test_path),
+        _numbered_jsonl(train_path),
+    )
+    shots = train[: SHOTS["gsm8k"]]
+    _build_records(train_path, shots, _gsm8k_record, train_lines)  # checked as the test rows
+    return _build_records(test_path, test, _gsm8k_record, test_lines), _gsm8k_context(shots)
 
 
 def _local_bbh(root: Path, name: str):
@@ -379,10 +463,7 @@ def _local_bbh(root: Path, name: str):
     if not isinstance(examples, list):
         raise ValueError(f"{data_path}: expected an object with an 'examples' list")
     _check_fields(data_path, examples, ["input", "target"])
-    pool = [
-        {"id": f"bbh/{task}-{i}", "instruction": row["input"], "gold": row["target"]}
-        for i, row in enumerate(examples)
-    ]
+    pool = _build_records(data_path, examples, _bbh_builder(task), unit="example")
     return pool, _bbh_context(prompt_path.read_text(encoding="utf-8"))
 
 
@@ -393,8 +474,8 @@ def _load_from_disk(path: Path):
 
 
 def _local_piqa(root: Path, name: str):
-    rows = _load_from_disk(root / "piqa" / "validation")
-    records = [_piqa_record(row, i) for i, row in enumerate(rows)]
+    folder = root / "piqa" / "validation"
+    records = _build_records(folder, list(_load_from_disk(folder)), _piqa_record, unit="record")
     return _shots_then_pool(records, SHOTS["piqa"], PIQA_HEADER)
 
 
@@ -416,13 +497,24 @@ def _mmlu_items(subjects: Iterable[tuple[str, Any, Any]]):
     pool: list[dict] = []
     contexts: dict[str, str] = {}
     for subject, dev, test in subjects:
-        shots = [
-            _mc_shot(r["question"].strip(), r["choices"], int(r["answer"]))
-            for r in list(dev)[: SHOTS["mmlu"]]
-        ]
+        shots = _build_records(
+            f"mmlu {subject} dev",
+            list(dev)[: SHOTS["mmlu"]],
+            functools.partial(_mmlu_record, subject=subject),
+            unit="record",
+        )
         header = MMLU_HEADER.format(subject=subject.replace("_", " "))
-        contexts[subject] = "\n\n".join([header, *shots])
-        pool.extend({**_mmlu_record(r, subject, i), "subject": subject} for i, r in enumerate(test))
+        examples = [
+            _mc_shot(r["instruction"], r["options"], LETTERS.index(r["gold"])) for r in shots
+        ]
+        contexts[subject] = "\n\n".join([header, *examples])
+        records = _build_records(
+            f"mmlu {subject} test",
+            list(test),
+            functools.partial(_mmlu_record, subject=subject),
+            unit="record",
+        )
+        pool.extend({**record, "subject": subject} for record in records)
     return pool, contexts
 
 
@@ -444,7 +536,7 @@ def _hub_gsm8k(name: str):
     import datasets
 
     data = datasets.load_dataset("openai/gsm8k", "main")
-    test = [_gsm8k_record(row, i) for i, row in enumerate(data["test"])]
+    test = _build_records("openai/gsm8k test", list(data["test"]), _gsm8k_record, unit="record")
     return test, _gsm8k_context(list(data["train"].select(range(SHOTS["gsm8k"]))))
 
 
@@ -455,28 +547,24 @@ def _hub_bbh(name: str):
     prompt = reference_path("benchmarks", "bbh", "cot-prompts", f"{task}.txt")
     if prompt is None:
         raise FileNotFoundError(f"the 3-shot CoT prompt of {task} (cot-prompts/{task}.txt)")
-    rows = datasets.load_dataset("lukaemon/bbh", task, split="test")
-    pool = [
-        {"id": f"bbh/{task}-{i}", "instruction": r["input"], "gold": r["target"]}
-        for i, r in enumerate(rows)
-    ]
+    rows = list(datasets.load_dataset("lukaemon/bbh", task, split="test"))
+    pool = _build_records(f"lukaemon/bbh {task}", rows, _bbh_builder(task), unit="record")
     return pool, _bbh_context(prompt.read_text(encoding="utf-8"))
 
 
 def _hub_piqa(name: str):
     import datasets
 
-    rows = datasets.load_dataset("ybisk/piqa", split="validation")
-    return _shots_then_pool(
-        [_piqa_record(r, i) for i, r in enumerate(rows)], SHOTS["piqa"], PIQA_HEADER
-    )
+    rows = list(datasets.load_dataset("ybisk/piqa", split="validation"))
+    records = _build_records("ybisk/piqa validation", rows, _piqa_record, unit="record")
+    return _shots_then_pool(records, SHOTS["piqa"], PIQA_HEADER)
 
 
 def _hub_cosmosqa(name: str):
     import datasets
 
-    rows = datasets.load_dataset("allenai/cosmos_qa", split="validation")
-    records = [_cosmosqa_record(r, i) for i, r in enumerate(rows)]
+    rows = list(datasets.load_dataset("allenai/cosmos_qa", split="validation"))
+    records = _build_records("allenai/cosmos_qa validation", rows, _cosmosqa_record, unit="record")
     return _shots_then_pool(records, SHOTS["cosmosqa"], COSMOSQA_HEADER)
 
 

@@ -37,6 +37,7 @@ from fipo_utils.inference.registry import (
 )
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import decoding_params
+from fipo_utils.runs.names import inside_run
 from fipo_utils.runs.records import RewriteRecord, write_rewrites
 from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import BaselinesSettings, InferSettings, ModelsSettings
@@ -116,7 +117,7 @@ def _run_one(
     # the generation cache's hit counts; identity uses no model
     stats: Any = getattr(optimizer.generator, "stats", "no model")
     max_new_tokens = context.params.max_new_tokens
-    out_dir = run_dir / "optimized" / optimizer.name
+    out_dir = inside_run(run_dir, "optimized", optimizer.name, parameter="optimizer")
     by_benchmark: dict[str, list[RewriteRecord]] = {}
     for item, rewrite in zip(items, rewrites, strict=True):
         record = rewrite_record(item, optimizer, rewrite, max_new_tokens)

@@ -73,6 +73,7 @@ class GenerationCache:
     model_id: str
     backend: str
     root: Path = field(default_factory=lambda: cache_dir("generations"))
+    skipped_lines: int = field(default=0, init=False)  # unreadable lines passed over
     _memory: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
 
     def file_for(self, params_key: dict[str, Any]) -> Path:
@@ -90,8 +91,15 @@ class GenerationCache:
         if key not in self._memory:
             table: dict[str, Any] = {}
             if path.exists():
-                # a bad line (torn by a crash mid-write) is skipped: its entry is recomputed
-                records = read_jsonl(path, ("k", "v"), heal_torn_tail=True, skip_bad_lines=True)
+                # a bad line (torn by a crash mid-write, undecodable) is skipped and counted:
+                # its entry is recomputed
+                bad: list[int] = []
+                records = read_jsonl(
+                    path, ("k", "v"), heal_torn_tail=True, skip_bad_lines=True, skipped=bad
+                )
+                if bad:
+                    self.skipped_lines += len(bad)
+                    print(f"generation cache {path}: {len(bad)} unreadable line(s) skipped")
                 for record in records:
                     with contextlib.suppress(TypeError):  # a key that cannot be a dict key
                         table[record["k"]] = record["v"]

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from fipo_utils.models.encoding import encode_like_training, score_options
+from fipo_utils.models.window import capped_new_tokens, model_window
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class TransformersGenerator:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self._capped: set[int] = set()  # budgets already said to be capped
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
@@ -119,7 +121,7 @@ class TransformersGenerator:
             return_tensors="pt",
         ).to(self.model.device)
         kwargs: dict = {
-            "max_new_tokens": params.max_new_tokens,
+            "max_new_tokens": self._budget(params.max_new_tokens, encoded["input_ids"].shape[1]),
             "pad_token_id": self.tokenizer.pad_token_id,
         }
         if params.greedy:
@@ -133,6 +135,14 @@ class TransformersGenerator:
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [cut_at_stop(text, params.stop) for text in texts]
+
+    def _budget(self, requested: int, prompt_tokens: int) -> int:
+        """``requested`` capped at the model's window; the cap is said once per budget."""
+        log = None if requested in self._capped else print
+        capped = capped_new_tokens(requested, model_window(self.model.config), prompt_tokens, log)
+        if capped < requested:
+            self._capped.add(requested)
+        return capped
 
     def option_logprobs(self, prompts: Sequence[str], options: Sequence[str]) -> list[list[float]]:
         """Log-probability of each option (e.g. the letters ``A``-``D``) as the next token.

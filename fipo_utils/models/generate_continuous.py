@@ -50,8 +50,9 @@ class ContinuousGenerator(TransformersGenerator):
         if not prompts:
             return []
         inputs = [self.tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+        budget = self._budget(params.max_new_tokens, max(len(ids) for ids in inputs))
         config = GenerationConfig(
-            max_new_tokens=params.max_new_tokens,
+            max_new_tokens=budget,
             do_sample=not params.greedy,
             temperature=None if params.greedy else params.temperature,
             top_p=None if params.greedy else params.top_p,
@@ -63,7 +64,7 @@ class ContinuousGenerator(TransformersGenerator):
         outputs = self.model.generate_batch(
             inputs=inputs,
             generation_config=config,
-            continuous_batching_config=self._cache_config(inputs, params.max_new_tokens),
+            continuous_batching_config=self._cache_config(inputs, budget),
             warmup=False,
         )
         # request ids are "req_<n>", numbered in the order the inputs were added

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -46,6 +47,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from fipo_utils.runs.checkpoints import model_folder_problem
 from fipo_utils.runs.errors import FipoError
 from fipo_utils.runs.paths import cache_dir
 
@@ -99,15 +101,28 @@ def resolve_model_path(name_or_path: str) -> str:
                 "safetensors only, since a pickle file can run code: convert it where you "
                 "trust its source (model.save_pretrained(folder, safe_serialization=True))"
             )
+        problem = model_folder_problem(path)
+        if problem:
+            raise FipoError(f"model folder {path}: {problem}; replace or re-save the file")
         return str(path.resolve())
     return name_or_path
 
 
 @contextmanager
 def _naming_hub_model(name: str, source: str) -> Iterator[None]:
-    """A hub id that cannot be loaded becomes one line saying why and what to do."""
+    """A hub id that cannot be loaded becomes one line saying why and what to do; so does a
+    local folder whose ``config.json`` holds a value of the wrong type (transformers fails
+    on it somewhere inside the model's constructor)."""
     try:
         yield
+    except (TypeError, ValueError, AttributeError, KeyError, StrictDataclassError) as error:
+        if not Path(source).is_dir():
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise FipoError(
+            f"model folder {source} could not be loaded; check {Path(source) / 'config.json'} "
+            f"({type(error).__name__}: {first})"
+        ) from error
     except OSError as error:
         if Path(source).is_dir():
             raise
@@ -209,7 +224,7 @@ def gemma3_gguf_path() -> Path:
 def convert_gemma3_gguf(target: Path | None = None) -> Path:
     """De-quantize Gemma-3-270M once (about 80 s on 2 cores) into a safetensors folder."""
     target = target or cache_dir("models") / f"{GEMMA3_ALIAS}-f32"
-    if (target / "model.safetensors").is_file():
+    if _cached_model(target):
         return target
     return _convert_gguf(gemma3_gguf_path(), target)
 
@@ -222,7 +237,7 @@ def _convert_gguf(gguf: Path, target: Path) -> Path:
     final place and renamed into it, so a crash or a concurrent conversion never leaves a
     half-written model that later runs would trust.
     """
-    if (target / "model.safetensors").is_file():
+    if _cached_model(target):
         return target
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(
@@ -282,7 +297,7 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
 def build_tiny_model(target: Path | None = None, seed: int = 0) -> Path:
     """A seeded, random 2-layer Llama saved as safetensors; identical on every machine."""
     target = target or cache_dir("models") / f"{TINY_ALIAS}-{_TINY_VERSION}-seed{seed}"
-    if (target / "model.safetensors").is_file():
+    if _cached_model(target):
         return target
     tokenizer = build_tiny_tokenizer()
     config = LlamaConfig(
@@ -302,6 +317,20 @@ def build_tiny_model(target: Path | None = None, seed: int = 0) -> Path:
     model = LlamaForCausalLM(config)
     _save_atomically(model, tokenizer, target)
     return target
+
+
+def _cached_model(target: Path) -> bool:
+    """Whether a converted model is in the cache and whole. A damaged one (a truncated
+    ``model.safetensors``, a broken ``config.json``) is removed with one line saying so,
+    to be built again."""
+    if not (target / "model.safetensors").is_file():
+        return False
+    problem = model_folder_problem(target)
+    if problem is None:
+        return True
+    print(f"cached model {target} is damaged ({problem}): rebuilding it")
+    shutil.rmtree(target, ignore_errors=True)
+    return False
 
 
 def _save_atomically(

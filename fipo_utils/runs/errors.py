@@ -28,6 +28,15 @@ class RunFolderLocked(FipoError):
     """Another live process is writing into the same run folder."""
 
 
+class RunFolderGone(FipoError):
+    """The run folder was deleted while a step was writing into it."""
+
+
+class DiskFull(FipoError, OSError):
+    """No space left while writing a file; the message names the file (an ``OSError``, so
+    code that tolerates a failed write tolerates this one too)."""
+
+
 def _yaml_message(error: BaseException) -> str | None:
     """``file, line N: problem`` for a YAML parse error, else ``None``."""
     import yaml

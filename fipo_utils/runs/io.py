@@ -15,6 +15,7 @@ means one rule for each concern:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import itertools
 import json
@@ -23,6 +24,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from fipo_utils.runs.errors import DiskFull
+from fipo_utils.runs.folders import refuse_vanished_run_folder
 
 # safe_write moves an earlier version of a file aside under this infix
 PREVIOUS_INFIX = ".prev-"
@@ -62,6 +66,8 @@ def read_json(path: str | Path, *, error: type[ValueError] = ValueError) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as problem:
         raise error(f"{path}, line {problem.lineno}: invalid JSON ({problem.msg})") from None
+    except RecursionError:
+        raise error(f"{path}: invalid JSON (nested too deeply to read)") from None
 
 
 def read_json_or_none(path: str | Path, *, error: type[ValueError] = ValueError) -> Any:
@@ -76,12 +82,14 @@ def iter_jsonl(
     *,
     error: type[ValueError] = ValueError,
     skip_bad_lines: bool = False,
+    skipped: list[int] | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` for each record of a JSONL file, blank lines skipped.
 
     A line that is not UTF-8, not a JSON object, or lacks a ``required`` field is an
     ``error`` naming the file, the line number and the field; with ``skip_bad_lines=True``
-    it is passed over instead (for caches, whose lost entries are recomputed).
+    it is passed over instead (for caches, whose lost entries are recomputed) and its number
+    appended to ``skipped`` when given.
     """
     path = Path(path)
     need = tuple(required)
@@ -90,6 +98,8 @@ def iter_jsonl(
             record, problem = _parse_line(raw, need)
             if problem is not None:
                 if skip_bad_lines:
+                    if skipped is not None:
+                        skipped.append(number)
                     continue
                 raise error(f"{path}, line {number}: {problem}")
             if record is not None:
@@ -109,6 +119,8 @@ def _parse_line(raw: bytes, required: tuple[str, ...]) -> tuple[dict[str, Any] |
         record = json.loads(line)
     except json.JSONDecodeError as problem:
         return None, f"invalid JSON ({problem.msg})"
+    except RecursionError:
+        return None, "invalid JSON (nested too deeply to read)"
     if not isinstance(record, dict):
         return None, "expected a JSON object"
     for field in required:
@@ -124,12 +136,14 @@ def read_jsonl(
     heal_torn_tail: bool = False,
     error: type[ValueError] = ValueError,
     skip_bad_lines: bool = False,
+    skipped: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The records of a JSONL file, blank lines skipped.
 
     A line that is not UTF-8, not a JSON object, or lacks a ``required`` field is an
     ``error`` (default :class:`ValueError`; callers pass their own subclass) naming the file,
-    the line number and the field, or with ``skip_bad_lines=True`` left out.
+    the line number and the field, or with ``skip_bad_lines=True`` left out (its number
+    appended to ``skipped``).
     ``heal_torn_tail=True`` first cuts a last line that has no newline (an append interrupted
     by a crash, see :func:`cut_torn_tail`): for files written by appending, where every
     complete record ends with one.
@@ -137,7 +151,9 @@ def read_jsonl(
     path = Path(path)
     if heal_torn_tail and path.exists():
         cut_torn_tail(path)
-    records = iter_jsonl(path, required, error=error, skip_bad_lines=skip_bad_lines)
+    records = iter_jsonl(
+        path, required, error=error, skip_bad_lines=skip_bad_lines, skipped=skipped
+    )
     return [record for _, record in records]
 
 
@@ -154,13 +170,14 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     A new file gets the usual permissions (``0o666`` less the umask); a replaced one keeps
     its own."""
     path = Path(path)
+    refuse_vanished_run_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     staging = path.with_name(
         f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}-{next(_STAGING_NUMBERS)}"
     )
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -168,8 +185,12 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):  # a new file keeps the umask's mode
             os.chmod(staging, path.stat().st_mode & 0o7777)
         os.replace(staging, path)
-    except BaseException:
+    except BaseException as error:
         staging.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise DiskFull(
+                f"{path}: no space left on device while writing it; free space"
+            ) from None
         raise
     return path
 

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.runs.errors import StaleResultError
+from fipo_utils.runs.errors import RunFolderGone, StaleResultError
 from fipo_utils.runs.fingerprint import changed_keys, settings_hash
 from fipo_utils.runs.io import write_atomic
 from fipo_utils.runs.paths import PROJECT_ROOT, SAMPLE_DATA_DIR, reference_data_dir
@@ -158,4 +158,8 @@ def read_manifest(run_dir: Path) -> dict:
 
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Replace the manifest atomically; a run folder that is gone is not made again (a new
+    manifest there would claim steps done whose outputs were deleted)."""
+    if not Path(run_dir).is_dir():
+        raise RunFolderGone(f"{run_dir} no longer exists; the manifest is not written there")
     write_atomic(run_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")

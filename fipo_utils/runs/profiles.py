@@ -8,16 +8,32 @@ differ only in numbers.
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fipo_utils.runs.errors import SettingsError
 from fipo_utils.runs.paths import CONFIGS_DIR
+from fipo_utils.runs.profile_yaml import read_profile_yaml
 from fipo_utils.runs.schema import check_mapping
 
 PROFILES_DIR = CONFIGS_DIR / "profiles"
+# The sections a profile may hold: one per pipeline step, plus the run-wide keys. A typo
+# (``traim:``) would otherwise be a section no step reads, and its values silently unused.
+SECTIONS = (
+    "models",
+    "diversify",
+    "train",
+    "sft",
+    "preference",
+    "ipl",
+    "infer",
+    "evaluate",
+    "baselines",
+    "analysis",
+    "sizing",
+)
+TOP_LEVEL = {"seed": int, "chain": list, "inherits": str, "name": str}
 
 
 def available_profiles() -> list[str]:
@@ -35,6 +51,36 @@ def load_profile(name_or_path: str) -> dict[str, Any]:
     data = _load_chain(name_or_path, [])
     check_mapping(data, f"profile {data['name']!r}")
     return data
+
+
+def profile_reference(name_or_path: str) -> str:
+    """How a profile is handed to a notebook kernel or a later ``--resume``: a file path
+    resolved against the caller's working folder (kernels run from the project root, so a
+    relative path would name another file there), a shipped profile's name unchanged."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix and not path.is_absolute() and path.is_file():
+        return str(path.resolve())
+    return name_or_path
+
+
+def _check_sections(path: Path, data: dict[str, Any]) -> None:
+    """Every top-level key a known section holding a mapping, or a run-wide key of its type."""
+    for key, value in data.items():
+        if key in TOP_LEVEL:
+            expected = TOP_LEVEL[key]
+            if value is not None and not isinstance(value, expected):
+                noun = {int: "an integer", list: "a list", str: "a name"}[expected]
+                raise SettingsError(f"{path}: {key}: expected {noun}, got {value!r}")
+        elif key not in SECTIONS:
+            close = difflib.get_close_matches(key, [*SECTIONS, *TOP_LEVEL], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SettingsError(
+                f"{path}: unknown section {key!r}; {hint}sections: {', '.join(SECTIONS)}"
+            )
+        elif value is not None and not isinstance(value, dict):
+            raise SettingsError(
+                f"{path}: section {key!r} must be a mapping of keys, got {type(value).__name__}"
+            )
 
 
 def _profile_path(name_or_path: str, beside: Path | None) -> Path:
@@ -56,10 +102,10 @@ def _load_chain(name_or_path: str, seen: list[Path], beside: Path | None = None)
     if path.resolve() in seen:
         chain = " -> ".join(p.name for p in [*seen, path.resolve()])
         raise SettingsError(f"profile inheritance loop: {chain}; remove one `inherits`")
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    data = read_profile_yaml(path) or {}
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: a profile must be a mapping of sections")
+    _check_sections(path, data)
     parent = data.pop("inherits", None)
     if parent:
         inherited = _load_chain(str(parent), [*seen, path.resolve()], path.parent)

@@ -5,8 +5,10 @@ runs one. Both hold the run folder's lock (:mod:`fipo_utils.runs.lock`) and reco
 step in the run's manifest before and after it runs. Every way a step can end is recorded
 with its reason: ``done``; ``failed`` (an exception in a cell, the kernel killed, a missing
 notebook, an unwritable output); ``interrupted`` (Ctrl-C, SIGTERM, or - noticed by the next
-writer - the runner itself killed). ``reproduce(resume=...)`` continues from the first step
-not yet done.
+writer - the runner itself killed). Every ending is also kept in the step's ``attempts``
+(:mod:`fipo_utils.runs.history`). ``reproduce(resume=...)`` continues from the first step
+not yet done, and re-runs a done step whose inputs changed since (``stale``). A run folder
+deleted while a step runs fails the step without anything being written or made again.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.runs.errors import FipoError, SettingsError, user_message
-from fipo_utils.runs.folders import new_run_dir
+from fipo_utils.runs.errors import FipoError, RunFolderGone, SettingsError, user_message
+from fipo_utils.runs.folders import (
+    RUN_FOLDER_ENV,
+    check_run_folder,
+    folder_identity,
+    new_run_dir,
+)
+from fipo_utils.runs.history import add_attempt, inputs_at_end, snapshot, stale_inputs
 from fipo_utils.runs.lock import run_folder_lock
 from fipo_utils.runs.manifest import (
     check_profile_unchanged,
@@ -37,7 +45,7 @@ from fipo_utils.runs.manifest import (
     write_manifest,
 )
 from fipo_utils.runs.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from fipo_utils.runs.profiles import load_profile
+from fipo_utils.runs.profiles import load_profile, profile_reference
 from fipo_utils.runs.schema import check_mapping, check_parameter_names
 
 Log = Callable[[str], None]
@@ -159,6 +167,11 @@ def notebook_path(notebook: str) -> Path:
     )
 
 
+# Parameters the runner gives every step: a chain entry that set them would write into
+# another folder (outside the lock and the manifest) or run another profile unchecked.
+RESERVED_PARAMETERS = frozenset({"run_dir", "profile"})
+
+
 def chain_from_profile(profile: str) -> list[ChainStep]:
     data = load_profile(profile)
     chain = data.get("chain")
@@ -166,9 +179,19 @@ def chain_from_profile(profile: str) -> list[ChainStep]:
         raise ValueError(f"profile {profile!r} has no `chain` of notebooks to run")
     steps = []
     for index, entry in enumerate(chain):
-        if not isinstance(entry, dict) or "notebook" not in entry:
-            raise ValueError(f"profile {profile!r}, chain entry {index}: needs a `notebook` key")
-        steps.append(ChainStep(entry["notebook"], dict(entry.get("parameters") or {})))
+        where = f"profile {profile!r}, chain entry {index}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("notebook"), str):
+            raise SettingsError(f"{where}: needs a `notebook` key naming a notebook")
+        parameters = entry.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise SettingsError(f"{where}: parameters: expected a mapping, got {parameters!r}")
+        reserved = sorted(RESERVED_PARAMETERS & set(parameters))
+        if reserved:
+            raise SettingsError(
+                f"{where}: parameters: {reserved[0]!r} is set by the runner (every step writes "
+                "into the run's own folder with the run's profile); remove it"
+            )
+        steps.append(ChainStep(entry["notebook"], dict(parameters)))
     return steps
 
 
@@ -216,7 +239,7 @@ def execute_step(step: ChainStep, run_dir: Path, profile: str, progress: bool) -
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(PROJECT_ROOT),
-                kernel_manager_class=_kernel_manager_logging_to(kernel_log),
+                kernel_manager_class=_kernel_manager_logging_to(kernel_log, run_dir),
             )
     except PapermillExecutionError as exc:
         error = {
@@ -230,16 +253,19 @@ def execute_step(step: ChainStep, run_dir: Path, profile: str, progress: bool) -
     return output
 
 
-def _kernel_manager_logging_to(handle: Any) -> type:
+def _kernel_manager_logging_to(handle: Any, run_dir: Path) -> type:
     """A kernel manager whose kernel writes its own stderr (start-up warnings, its noise
     when the runner is interrupted) into ``handle`` (``<run>/logs/<step>.kernel.log``)
-    instead of the user's terminal. Cell outputs still go into the notebook."""
+    instead of the user's terminal, and knows its run folder (``FIPO_RUN_FOLDER``), so it
+    never makes the folder again once it is deleted. Cell outputs still go into the
+    notebook."""
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelLoggingToFile(AsyncKernelManager):
         # jupyter_client's stubs type the async manager's start_kernel as its sync base's
         async def start_kernel(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
             kwargs.setdefault("stderr", handle)
+            kwargs["env"] = {**(kwargs.get("env") or os.environ), RUN_FOLDER_ENV: str(run_dir)}
             await super().start_kernel(*args, **kwargs)
 
     return KernelLoggingToFile
@@ -264,6 +290,7 @@ def settle_orphaned_steps(manifest: dict, previous_holder: dict | None) -> int:
                 reason=f"the process running it (pid {who.get('pid')} on {who.get('host')}) "
                 "ended without recording an outcome (killed?)",
             )
+            add_attempt(record, git_revision(), utc_now())
             count += 1
     return count
 
@@ -271,10 +298,31 @@ def settle_orphaned_steps(manifest: dict, previous_holder: dict | None) -> int:
 def _record_end(
     run_dir: Path, manifest: dict, record: dict, status: str, *, started: float, **fields: Any
 ) -> None:
-    """Record how a step ended; an unwritable folder must not hide the original error."""
+    """Record how a step ended, as its latest ending and as one more of its ``attempts``.
+    After a failure an unwritable folder must not hide the original error; a finished step
+    that cannot be recorded is an error itself."""
     record.update(status=status, wall_time_s=round(time.perf_counter() - started, 2), **fields)
+    add_attempt(record, git_revision(), utc_now())
+    if status == "done":
+        write_manifest(run_dir, manifest)
+        return
     with contextlib.suppress(OSError):
         write_manifest(run_dir, manifest)
+
+
+def _should_skip(run_dir: Path, record: dict, label: str, log: Log) -> bool:
+    """A done step is skipped unless what it read changed since (then it is marked stale)."""
+    if record["status"] != "done":
+        return False
+    changed = stale_inputs(run_dir, record)
+    if not changed:
+        log(f"{label}: already done, skipped")
+        return True
+    reason = f"its inputs changed since it ran: {', '.join(changed)}"
+    record.update(status="stale", reason=reason)
+    add_attempt(record, git_revision(), utc_now())
+    log(f"{label}: stale ({reason}); running it again")
+    return False
 
 
 def _run_pending(
@@ -285,17 +333,22 @@ def _run_pending(
     progress: bool,
     only: set[int] | None = None,
 ) -> None:
-    """Run every step not yet done (or only the step indices in ``only``), in order."""
+    """Run every step not yet done or stale (or only the step indices in ``only``), in order.
+
+    The run folder must stay the folder it was: one deleted (or replaced) while a step ran
+    fails the step, and nothing is written, so no manifest claims outputs that are gone."""
     from nbclient.exceptions import DeadKernelError
 
+    identity = folder_identity(run_dir)
     steps = manifest["steps"]
     for number, record in enumerate(steps, start=1):
         if only is not None and number - 1 not in only:
             continue
-        if record["status"] == "done":
-            log(f"[{number}/{len(steps)}] {record['key']}: already done, skipped")
+        label = f"[{number}/{len(steps)}] {record['key']}"
+        if _should_skip(run_dir, record, label, log):
             continue
         step = ChainStep(record["notebook"], record.get("parameters") or {})
+        check_run_folder(run_dir, identity, record["key"])
         record.update(
             status="running",
             started=utc_now(),
@@ -305,7 +358,8 @@ def _run_pending(
             host=socket.gethostname(),
         )
         write_manifest(run_dir, manifest)
-        log(f"[{number}/{len(steps)}] {record['key']}: running")
+        log(f"{label}: running")
+        at_start = snapshot(run_dir)
         started = time.perf_counter()
         end = functools.partial(_record_end, run_dir, manifest, record, started=started)
         received: list[str] = []  # the stop signal, if one came during the step
@@ -314,12 +368,17 @@ def _run_pending(
                 output = execute_step(step, run_dir, profile, progress)
             if received:  # the stop was swallowed inside papermill; the kernel is gone
                 raise Terminated(received[0])
+            check_run_folder(run_dir, identity, record["key"])
+        except RunFolderGone:
+            raise
         except KeyboardInterrupt as stop:
             _silence_kernel_teardown()
+            check_run_folder(run_dir, identity, record["key"])
             reason = received[0] if received else str(stop) or "interrupted (Ctrl-C)"
             end("interrupted", reason=reason)
             raise
         except Exception as error:
+            check_run_folder(run_dir, identity, record["key"])
             if received:  # whatever the killed kernel raised, the stop signal caused it
                 _silence_kernel_teardown()
                 end("interrupted", reason=received[0])
@@ -337,13 +396,12 @@ def _run_pending(
                 raise StepAborted(record["key"], reason, run_dir) from error
             end("failed", reason=user_message(error) or f"{type(error).__name__}: {error}")
             raise
-        record.update(
-            status="done",
-            wall_time_s=round(time.perf_counter() - started, 2),
+        end(
+            "done",
             output_notebook=str(output.relative_to(run_dir)),
+            inputs=inputs_at_end(run_dir, at_start),
         )
-        write_manifest(run_dir, manifest)
-        log(f"[{number}/{len(steps)}] {record['key']}: done in {record['wall_time_s']:.1f}s")
+        log(f"{label}: done in {record['wall_time_s']:.1f}s")
 
 
 def reproduce(
@@ -363,6 +421,7 @@ def reproduce(
     (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
     """
     progress = sys.stderr.isatty() if progress is None else progress
+    profile = profile_reference(profile)
     if resume:
         run_dir = Path(resume).expanduser().resolve()
         read_manifest(run_dir)  # not a run folder: say so before taking any lock
@@ -446,6 +505,7 @@ def run_notebook(
     stay where they are. Another live writer on the folder is refused.
     """
     progress = sys.stderr.isatty() if progress is None else progress
+    profile = profile_reference(profile)
     step = ChainStep(notebook, dict(parameters or {}))
     # fail before creating anything: a missing notebook, a bad parameter, a bad profile
     check_step_parameters(step)

@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from fipo_utils.runs.errors import SettingsError
+from fipo_utils.runs.names import component_problem, model_name_problem
+
+# seeds feed numpy and torch generators, which take 0 .. 2**32 - 1
+SEED_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
 class Field:
-    """What one key may hold. ``kind`` is ``int``, ``float``, ``bool`` or ``choice``."""
+    """What one key may hold. ``kind`` is ``int``, ``float``, ``bool``, ``choice``, ``name``
+    (one safe path component, :mod:`fipo_utils.runs.names`), ``model`` (a model name,
+    folder or hub id whose last part is a safe name) or ``benchmark`` (``family`` or
+    ``family/task``). ``shape`` is ``one`` (a single value), ``list`` (a YAML list of them)
+    or ``either``."""
 
     kind: str
     minimum: float | None = None
@@ -30,11 +38,28 @@ class Field:
     exclusive_minimum: bool = False
     choices: tuple[str, ...] = ()
     nullable: bool = False  # ``None`` has a meaning (all rows, the profile's value, ...)
+    shape: str = "one"
+    per_name: bool = False  # may also be a mapping of names (benchmarks, ...) to values
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` does not fit, or ``None`` when it does."""
         if value is None:
             return None if self.nullable else "must be set (null is not allowed here)"
+        if isinstance(value, list):
+            if self.shape == "one":
+                return f"expected one value, got a list {value!r}"
+            for index, item in enumerate(value):
+                problem = self._item_problem(item)
+                if problem:
+                    return f"item {index}: {problem}"
+            return None
+        if self.shape == "list":
+            return f"expected a list (e.g. [{value!r}]), got {value!r}"
+        return self._item_problem(value)
+
+    def _item_problem(self, value: Any) -> str | None:
+        if self.kind in _TEXT_KINDS:
+            return _TEXT_KINDS[self.kind](value)
         if self.kind == "bool":
             return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
         if self.kind == "choice":
@@ -44,18 +69,45 @@ class Field:
         if isinstance(value, bool) or not isinstance(value, int | float):
             noun = "an integer" if self.kind == "int" else "a number"
             return f"expected {noun}, got {value!r}"
-        if self.kind == "int" and not float(value).is_integer():
-            return f"expected an integer, got {value!r}"
+        if self.kind == "int" and not isinstance(value, int):
+            return f"expected an integer, got {value!r} (write it without a decimal point)"
         if not math.isfinite(value):
             return f"expected a finite number, got {value!r}"
         if self.minimum is not None:
             if self.exclusive_minimum and value <= self.minimum:
-                return f"must be greater than {self.minimum:g}, got {value!r}"
+                return f"must be greater than {_bound(self.minimum)}, got {value!r}"
             if not self.exclusive_minimum and value < self.minimum:
-                return f"must be {self.minimum:g} or more, got {value!r}"
+                return f"must be {_bound(self.minimum)} or more, got {value!r}"
         if self.maximum is not None and value > self.maximum:
-            return f"must be {self.maximum:g} or less, got {value!r}"
+            return f"must be {_bound(self.maximum)} or less, got {value!r}"
         return None
+
+
+def _bound(value: float) -> str:
+    """A range bound as written: ``4294967295``, ``0.5``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _benchmark_problem(value: Any) -> str | None:
+    """``gsm8k`` or ``bbh/navigate``: each part one safe name (the loaders check that the
+    benchmark exists; here only that its name cannot lead out of a folder)."""
+    if not isinstance(value, str):
+        return f"expected a benchmark name, got {value!r}"
+    parts = value.split("/")
+    if len(parts) > 2:
+        return f"{value!r} is not a benchmark name (a family, or family/task)"
+    for part in parts:
+        problem = component_problem(part)
+        if problem:
+            return problem
+    return None
+
+
+_TEXT_KINDS: dict[str, Callable[[Any], str | None]] = {
+    "name": component_problem,
+    "model": model_name_problem,
+    "benchmark": _benchmark_problem,
+}
 
 
 def _count(minimum: int = 1, nullable: bool = False) -> Field:
@@ -70,6 +122,7 @@ _POSITIVE = Field("float", minimum=0.0, exclusive_minimum=True)
 _TEMPERATURE = Field("float", minimum=0.0)
 _TOP_P = Field("float", minimum=0.0, maximum=1.0, exclusive_minimum=True)
 _FLAG = Field("bool")
+_SEED = Field("int", minimum=0, maximum=SEED_MAX, nullable=True)
 
 SCHEMA: dict[str, Field] = {
     # training (02-04)
@@ -109,7 +162,7 @@ SCHEMA: dict[str, Field] = {
     "prompt_format": Field("choice", choices=("tulu", "chat_template", "raw")),
     "dtype": Field("choice", choices=("float32", "bfloat16", "float16")),
     "tensor_parallel_size": _count(),
-    "n_items": _count(nullable=True),
+    "n_items": Field("int", minimum=1, nullable=True, per_name=True),
     "max_new_tokens": _count(),
     "optimizer_max_new_tokens": _count(),
     "tester_max_new_tokens": _count(),
@@ -126,8 +179,27 @@ SCHEMA: dict[str, Field] = {
     # analysis (07)
     "bootstrap_replicates": _count(),
     "confidence": Field("float", minimum=0.0, maximum=1.0, exclusive_minimum=True),
-    "seed": Field("int", nullable=True),
-    "sample_seed": Field("int", nullable=True),
+    "seed": _SEED,
+    "sample_seed": _SEED,
+    "seeds": Field("int", minimum=0, maximum=SEED_MAX, shape="list"),
+    # names that become files or folders in the run (runs/names.py)
+    "name": Field("name", nullable=True),
+    "optimizer": Field("model", shape="either"),  # a name, auto, all, or a list of them
+    "optimizers": Field("name", nullable=True, shape="list"),
+    "fipo_optimizer": Field("model", nullable=True),
+    "optimizer_base": Field("model"),
+    "base_model": Field("model", nullable=True),
+    "rewriter": Field("model", nullable=True),
+    "proposer": Field("model", nullable=True),
+    "responder": Field("model", nullable=True),
+    "judge": Field("model", nullable=True),
+    "testers": Field("model", nullable=True, shape="list"),
+    "benchmarks": Field("benchmark", nullable=True, shape="list"),
+    "tasks": Field("name", nullable=True, shape="list"),
+    # LoRA (train.lora_settings)
+    "r": _count(),
+    "alpha": _POSITIVE,
+    "dropout": Field("float", minimum=0.0, maximum=1.0),
 }
 
 
@@ -149,7 +221,13 @@ def check_mapping(
     """
     for key, value in values.items():
         dotted = f"{path}.{key}" if path else str(key)
-        if isinstance(value, dict):
+        field = SCHEMA.get(str(key))
+        if isinstance(value, dict) and field is not None and field.per_name:
+            for name, each in value.items():
+                check_value(str(key), each, where, f"{dotted}.{name}")
+        elif isinstance(value, dict) and field is not None:
+            raise SettingsError(f"{where}: {dotted}: expected one value, got a mapping")
+        elif isinstance(value, dict):
             check_mapping(value, where, allow_none, dotted)
         elif not (allow_none and value is None):
             check_value(str(key), value, where, dotted)

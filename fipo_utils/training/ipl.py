@@ -51,6 +51,7 @@ from fipo_utils.data.template import (
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import Generator
 from fipo_utils.runs.io import read_json_or_none, write_json_atomic
+from fipo_utils.runs.names import inside_run
 
 OPTIMIZER_CASES = frozenset(range(6))
 SILVER_CASES = frozenset({1, 2, 4, 5})
@@ -382,8 +383,8 @@ def run_ipl(
     ipl, settings = ipl_settings(data, loss, **overrides)
     n_rounds = rounds or ipl.rounds
     name = name or variant_name(f"ipl-{settings.name}", data_variant)
-    checkpoints = run_dir / "checkpoints" / name
-    train_dir = run_dir / "train" / name
+    checkpoints = inside_run(run_dir, "checkpoints", name)
+    train_dir = inside_run(run_dir, "train", name)
     rounds_path = train_dir / "rounds.json"
     record = read_json_or_none(rounds_path) or {"name": name, "loss": loss, "rounds": []}
     done = {r["round"]: r for r in record["rounds"]}

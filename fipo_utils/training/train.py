@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fipo_utils.runs.checkpoints import last_complete_checkpoint
 from fipo_utils.runs.io import read_json, write_json_atomic
+from fipo_utils.runs.names import inside_run
 
 if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fast
     import torch
@@ -109,8 +111,6 @@ def fit(
     ``reference_model`` is the frozen reference for full preference fine-tuning (default:
     the start model); with LoRA the reference is the start model with adapters disabled.
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     from fipo_utils.models.loading import load_model
     from fipo_utils.training.strategies import build_preference_trainer, build_sft_trainer
 
@@ -140,7 +140,7 @@ def fit(
             callbacks=callbacks,
             eval_examples=held_out,
         )
-    resume = get_last_checkpoint(output_dir) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir)
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     if held_out:  # the last point of the eval curve, whatever eval_steps was
@@ -218,8 +218,8 @@ def train_strategy(
     run_dir = Path(run_dir)
     settings = settings_from_profile(profile, strategy, **overrides)
     name = name or variant_name(settings.name, data_variant)
-    metrics_path = run_dir / "train" / name / "metrics.json"
-    checkpoint_dir = run_dir / "checkpoints" / name
+    metrics_path = inside_run(run_dir, "train", name) / "metrics.json"
+    checkpoint_dir = inside_run(run_dir, "checkpoints", name)
     data_path = (
         Path(data_path)
         if data_path
