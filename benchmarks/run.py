@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.harness import cpu_flags  # noqa: E402
+from fipo_utils.runs.machine import cpu_flags  # noqa: E402
 
 RESULTS_DIR = HERE / "results"
 README = HERE.parent / "README.md"
