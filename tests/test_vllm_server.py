@@ -130,7 +130,9 @@ def _live_members(group: int) -> list[int]:
 
 @pytest.mark.vllm
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=str)
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: signal.Signals(s).name
+)
 def test_the_server_generates_like_transformers_and_never_outlives_its_step(
     tmp_path: Path, stop: signal.Signals
 ) -> None:

@@ -5,7 +5,8 @@ Generation is where vLLM's continuous batching pays (rows that stop leave the ba
 once); the requests carry the same token ids as the transformers backend
 (``encode_like_training``) and the same sampling parameters and stop strings as the
 offline vLLM backend's ``SamplingParams``. The server starts on the first ``generate`` (a
-step that only scores never pays its start-up) and stops at :meth:`close`.
+step that only scores never pays its start-up) and stops at :meth:`close`, or when scoring
+first needs the weights in process.
 
 Option letters and continuations are scored by the transformers code the ``transformers``
 backend runs (the shared-prefix scorer of :mod:`fipo_utils.models.loglikelihood`, weights
@@ -54,7 +55,7 @@ class VLLMServerGenerator:
         self._client: Any = None
 
     def _connect(self) -> Any:
-        if self._client is None:
+        if self._client is None or self.server.process is None:
             from openai import OpenAI
 
             # a local server without authentication; the client insists on some key
@@ -86,6 +87,11 @@ class VLLMServerGenerator:
     def _transformers(self) -> TransformersGenerator:
         if self._scorer is None:
             from fipo_utils.models.pool import get_model
+
+            # The server reserves its memory up front (GPU memory, or RAM on a CPU): it
+            # stops before the weights load here, and a later ``generate`` restarts it.
+            # Notebook 06 generates every answer before it scores, so it starts once.
+            self.server.stop()
 
             options = self._scoring_options
             loaded = get_model(self.model_path, dtype=options["dtype"], device=options["device"])

