@@ -202,48 +202,35 @@ def bench_study_paths(items: int | None) -> list[dict]:
     size = "tiny slice" if items is not None else "study items"
     today, new = "transformers static batches, plain letter scoring", "vllm-server, shared prefixes"
 
-    def rate(step: dict[str, Any]) -> float:
-        return step["items"] / step["seconds"]
-
-    def both(path: str) -> float:
-        done = written[path]["items"] + scored[path]["items"]
-        return done / (written[path]["seconds"] + scored[path]["seconds"])
+    def rates(step: dict[str, dict[str, Any]] | None) -> list[list[float]]:
+        """[today's], [new] items/s of one step (``None``: 05 and 06 together)."""
+        paths = ("transformers", "vllm-server")
+        steps = [written, scored] if step is None else [step]
+        return [
+            [sum(s[p]["items"] for s in steps) / sum(s[p]["seconds"] for s in steps)] for p in paths
+        ]
 
     startups = (
         f"server start-up {written['vllm-server']['startup']:.0f} s (05), "
         f"{scored['vllm-server']['startup']:.0f} s (06 testers), not timed"
     )
+    rewrites = f"greedy rewrites identical {same_rewrites}/{len(old_rewrites)}"
+    answers = f"generated answers identical {same}/{total}; largest score difference {largest:.2e}"
+    steps = [
+        (f"05 rewriting ({len(old_rewrites)} rewrites)", written, f"{rewrites}; {startups}"),
+        (f"06 scoring ({scored['transformers']['items']} answers)", scored, answers),
+        ("05 + 06", None, f"{rewrites}; {answers}"),
+    ]
     return [
         ratio_row(
-            f"05 rewriting, {PROFILE} profile ({size}: {len(old_rewrites)} rewrites)",
+            f"{title}, {PROFILE} profile, {size}",
             today,
             new,
             "items/s",
-            [rate(written["transformers"])],
-            [rate(written["vllm-server"])],
-            notes=f"greedy rewrites identical {same_rewrites}/{len(old_rewrites)}; {startups}; "
-            f"CPU flags {flags}",
-        ),
-        ratio_row(
-            f"06 scoring, {PROFILE} profile ({size}: {scored['transformers']['items']} answers)",
-            today,
-            new,
-            "items/s",
-            [rate(scored["transformers"])],
-            [rate(scored["vllm-server"])],
-            notes=f"generated answers identical {same}/{total}; largest score difference "
-            f"{largest:.2e}; CPU flags {flags}",
-        ),
-        ratio_row(
-            f"05 + 06, {PROFILE} profile ({size})",
-            today,
-            new,
-            "items/s",
-            [both("transformers")],
-            [both("vllm-server")],
-            notes=f"rewrites identical {same_rewrites}/{len(old_rewrites)}, answers {same}/"
-            f"{total}, scores within {largest:.1e}",
-        ),
+            *rates(step),
+            notes=f"{notes}; CPU flags {flags}",
+        )
+        for title, step, notes in steps
     ]
 
 
