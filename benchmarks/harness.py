@@ -25,20 +25,6 @@ def peak_rss_mib() -> float:
     raise RuntimeError("/proc/self/status has no VmHWM line (not Linux?)")
 
 
-def cpu_flags() -> list[str]:
-    """The CPU's vector-instruction flags (AVX, AVX2, FMA, AVX-512 parts, AMX) from
-    ``/proc/cpuinfo``: matmul speed, and so every batching ratio, depends on them."""
-    wanted = ("avx", "fma", "amx", "f16c", "sse4_2")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                return sorted(f for f in flags if f.startswith(wanted))
-    except OSError:
-        pass
-    return []
-
-
 def reset_peak_rss() -> None:
     """Start a new peak-memory mark for this process (``VmHWM``), so several measurements
     in one process each report their own peak. Linux only, as is ``peak_rss_mib``."""

@@ -231,24 +231,47 @@ def test_gemma_option_scores_use_the_letter_token_in_context(gemma) -> None:
         assert row == pytest.approx([float(logprobs[t]) for t in letters], abs=1e-4)
 
 
+def _plain_continuation(model, bos: int, context_ids, continuation_ids) -> float:
+    """The continuation's log-probability in one plain forward pass of BOS + context +
+    continuation (the model builds its own causal and sliding-window masks)."""
+    ids = torch.tensor([[bos, *context_ids, *continuation_ids]])
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
+    start = 1 + len(context_ids)
+    return sum(float(logprobs[start + i - 1, t]) for i, t in enumerate(continuation_ids))
+
+
 @pytest.mark.slow
-def test_gemma_continuation_scores_start_with_bos_and_match_a_plain_forward(gemma) -> None:
-    """Continuation scoring on Gemma 3: BOS in front of the context, as in training, and
-    row-by-row scoring (its sliding-window layers cannot share a cached prefix) that equals
-    the log-probability of the continuation in one plain forward pass."""
+def test_gemma_shared_prefix_scores_equal_a_plain_forward(gemma) -> None:
+    """Gemma 3's sliding-window layers (512 tokens): rows inside the window share the
+    few-shot prefix, a row reaching past it is scored alone, and every score (continuations
+    and option letters) equals a plain forward pass within 1e-4, BOS in front as in
+    training."""
+    from fipo_utils.models.encoding import score_options
     from fipo_utils.models.loglikelihood import ContinuationScorer, encode_pair
 
     tok, model = gemma.tokenizer, gemma.model
     scorer = ContinuationScorer(model, tok, batch_size=2)
-    assert not scorer.share_prefix and scorer._bos == [tok.bos_token_id]
-    context = "Question: Which is heavier, a brick or a feather?\nAnswer:"
-    requests = [(context, " a brick"), (context, " a feather")]
+    assert scorer.share_prefix and scorer.window == 512 and scorer._bos == [tok.bos_token_id]
+    shots = "".join(f"Q: what is {i} plus {i}?\nA: {2 * i}\n\n" for i in range(8))
+    short = [f"{shots}Q: which is heavier, a brick or a {w}?\nA:" for w in ("feather", "leaf")]
+    long_context = shots * 8 + "Q: which is heavier, a brick or a feather?\nA:"
+    requests = [(c, x) for c in [*short, long_context] for x in (" a brick", " a feather")]
+    assert len(tok(long_context).input_ids) > 600  # past the window: scored alone
+    assert len(tok(short[0]).input_ids) < 400
     scores = scorer.score(requests)
-    for (ctx, cont), score in zip(requests, scores, strict=True):
-        context_ids, continuation_ids = encode_pair(tok, ctx, cont)
-        ids = torch.tensor([[tok.bos_token_id, *context_ids, *continuation_ids]])
-        with torch.inference_mode():
-            logprobs = torch.log_softmax(model(ids).logits[0].float(), dim=-1)
-        start = 1 + len(context_ids)
-        expected = sum(float(logprobs[start + i - 1, t]) for i, t in enumerate(continuation_ids))
-        assert score == pytest.approx(expected, abs=1e-3)
+    encoded = [encode_pair(tok, ctx, cont) for ctx, cont in requests]
+    for pair, score in zip(encoded, scores, strict=True):
+        expected = _plain_continuation(model, tok.bos_token_id, *pair)
+        assert score == pytest.approx(expected, abs=1e-4)
+    assert scorer.requests_unshared == 2  # the long context's two options, no more
+    # one row per request (BOS + context + continuation but its last token) for the long
+    # context; the short ones ran their common few-shot prefix once
+    row_costs = [len(c) + len(x) for c, x in encoded]
+    assert scorer.tokens_computed - sum(row_costs[4:]) < sum(row_costs[:4]) / 2
+
+    prompts = [f"{p}\nA. a brick\nB. a feather\nAnswer:" for p in (*short, long_context)]
+    letters = TransformersGenerator(model, tok, batch_size=2).option_logprobs(prompts, ["A", "B"])
+    plain = score_options(model, tok, prompts, ["A", "B"], batch_size=1)
+    for got, expected in zip(letters, plain, strict=True):
+        assert got == pytest.approx(expected, abs=1e-4)

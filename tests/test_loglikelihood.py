@@ -195,3 +195,34 @@ def test_evaluation_records_carry_every_scoring(
     )
     assert all(r["primary"] == (r["scoring"] == primary) for r in rows)
     assert all(r["n_items"] == 3 for r in rows)
+
+
+def _letter_prompts() -> list[str]:
+    """Items of two benchmarks' few-shot contexts, each in two conditions, plus a lone one."""
+    prompts = []
+    for question in ("where is paris?", "what is a cat?"):
+        for instruction in ("Answer the question.", "Pick the best option, thinking first."):
+            prompts.append(f"{SHOTS}{instruction}\n{question}\nA. yes\nB. no\nC. maybe\nAnswer:")
+    prompts.append("A lone prompt with nothing in common:\nA. up\nB. down\nC. left\nAnswer:")
+    return prompts
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_letter_scores_on_the_shared_path_equal_a_plain_forward(tiny, batch_size: int) -> None:
+    """Option letters go through the shared-prefix scorer; the plain path
+    (``encoding.score_options``, one forward per prompt) gives the same scores, and the
+    few-shot context the prompts share is computed once rather than once per prompt."""
+    from fipo_utils.models.encoding import score_options
+    from fipo_utils.models.generate import TransformersGenerator
+
+    prompts, letters = _letter_prompts(), ["A", "B", "C"]
+    generator = TransformersGenerator(tiny.model, tiny.tokenizer, batch_size=batch_size)
+    shared = generator.option_logprobs(prompts, letters)
+    plain = score_options(tiny.model, tiny.tokenizer, prompts, letters, batch_size=1)
+    for got, expected in zip(shared, plain, strict=True):
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert len({tuple(round(v, 4) for v in row) for row in shared}) == len(prompts)
+    scorer = generator._scorer()
+    prompt_tokens = sum(len(tiny.tokenizer(p).input_ids) for p in prompts)
+    assert scorer.requests_unshared == 0
+    assert scorer.tokens_computed < prompt_tokens * 0.75

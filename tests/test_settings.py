@@ -98,7 +98,7 @@ def test_values_round_trip_from_the_profile() -> None:
 
     paper = load_profile("paper")
     infer = InferSettings.from_profile(paper)
-    assert (infer.backend, infer.tensor_parallel_size, infer.batch_size) == ("vllm", 8, 32)
+    assert (infer.backend, infer.tensor_parallel_size, infer.batch_size) == ("vllm-server", 8, 32)
     assert (infer.temperature, infer.top_p, infer.max_new_tokens) == (0.8, 0.95, 4096)
     baselines = BaselinesSettings.from_profile(paper)
     assert baselines.bpo.template == "original" and baselines.bpo.train
@@ -184,7 +184,7 @@ def test_backend_settings_from_a_mapping_coerce_numbers_written_as_text() -> Non
         GenerationBackendSettings.from_mapping({"batch_size": "lots"})
     infer = InferSettings.from_profile(load_profile("paper"))
     assert infer.backend_settings() == GenerationBackendSettings(
-        backend="vllm", batch_size=32, tensor_parallel_size=8
+        backend="vllm-server", batch_size=32, tensor_parallel_size=8
     )
 
 
@@ -207,7 +207,7 @@ def test_typed_settings_reach_the_generator_and_decoding(monkeypatch) -> None:
         calls[0]
         == calls[1]
         == (
-            ("m", "vllm"),
+            ("m", "vllm-server"),
             {
                 "dtype": "bfloat16",
                 "batch_size": 32,

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", default=None, help="a prompts.json-shaped template file")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--backend", default=None, choices=["transformers", "vllm"])
+    parser.add_argument("--backend", default=None, choices=["transformers", "vllm", "vllm-server"])
     parser.add_argument(
         "--prompt-format",
         default=None,

@@ -81,8 +81,13 @@ def evaluate_run(
     """Score every optimizer's prompts on every tester; returns tables and cache counts.
 
     ``settings`` is the profile's ``evaluate`` section (with notebook overrides applied), or
-    its :class:`~fipo_utils.runs.settings.EvaluateSettings`."""
-    from fipo_utils.models.generators import decoding_params, generator_from_settings
+    its :class:`~fipo_utils.runs.settings.EvaluateSettings`. ``engine`` names, per tester,
+    the engine that answered (a vLLM server: its version, arguments and CPU flags)."""
+    from fipo_utils.models.generators import (
+        decoding_params,
+        describe_engine,
+        generator_from_settings,
+    )
 
     settings = EvaluateSettings.of(profile, settings)
     models = ModelsSettings.from_profile(profile)
@@ -99,6 +104,7 @@ def evaluate_run(
     rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
     mc = mc_scorings(settings.mc_scoring)
+    engines: dict[str, dict[str, Any]] = {}
     for tester in settings.tester_names(models):
         generator = generator_from_settings(tester, settings, models)
         jobs = [
@@ -107,20 +113,23 @@ def evaluate_run(
             for record in records[name]
             for condition in CONDITIONS
         ]
-        _answer(generator, jobs, models.format_for(tester), params, mc)
+        try:
+            _answer(generator, jobs, models.format_for(tester), params, mc)
+            engines[tester_name(tester)] = describe_engine(generator)
+        finally:
+            # Stop a vLLM engine or server before the next tester's starts (its memory is
+            # reserved up front), also when the step fails or is interrupted.
+            generator.close()
         rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
         # the generation cache's hit counts (a bare backend has none)
         cache_counts[tester_name(tester)] = str(getattr(generator, "stats", "no cache"))
-        # Stop a vLLM engine before the next tester's starts (its memory is reserved up
-        # front), and drop our reference so the pool can free transformers weights.
-        generator.close()
-        del generator
+        del generator  # so the pool can free transformers weights
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))
     sizes = {name: bench.full_size for name, bench in benchmarks.items()}
     summary = summarize(results, sizes)
     write_text_preserving(run_dir / "eval" / "summary.csv", summary.to_csv(index=False))
-    return {"results": results, "summary": summary, "cache": cache_counts}
+    return {"results": results, "summary": summary, "cache": cache_counts, "engine": engines}
 
 
 def _load_needed(names: Iterable[str]) -> dict[str, LoadedBenchmark]:

@@ -36,7 +36,7 @@ from fipo_utils.inference.registry import (
     get_optimizer,
 )
 from fipo_utils.models.generate import GenerationParams
-from fipo_utils.models.generators import decoding_params
+from fipo_utils.models.generators import decoding_params, describe_engine
 from fipo_utils.runs.names import inside_run
 from fipo_utils.runs.records import RewriteRecord, write_rewrites
 from fipo_utils.runs.safe_write import write_text_preserving
@@ -92,6 +92,7 @@ def run_optimizer_inference(
         ),
         "missing": sorted({m for o in outs for m in o["missing"]}),
         "cache": {o["optimizer"]: str(o["cache"]) for o in outs},
+        "engine": {o["optimizer"]: o["engine"] for o in outs},
         "out_dir": Path(run_dir) / "optimized",
     }
 
@@ -112,8 +113,14 @@ def _run_one(
         run_dir, ModelsSettings.from_profile(profile), settings, decoding_params(settings)
     )
     optimizer = get_optimizer(spec, context)
-    rewrites = optimizer.rewrite(items)
-    optimizer.close()
+    try:
+        rewrites = optimizer.rewrite(items)
+        # the engine it ran on (a vLLM server's version, arguments, CPU flags); no model: None
+        generator = optimizer.generator
+        engine = describe_engine(generator) if generator is not None else None
+    finally:
+        # also on an error or Ctrl-C: a vLLM engine or server must not outlive the step
+        optimizer.close()
     # the generation cache's hit counts; identity uses no model
     stats: Any = getattr(optimizer.generator, "stats", "no model")
     max_new_tokens = context.params.max_new_tokens
@@ -142,6 +149,7 @@ def _run_one(
         "settings": given,
         "missing": missing,
         "cache": str(stats),
+        "engine": engine,
         "per_benchmark": rows,
     }
     write_text_preserving(out_dir / "summary.json", json.dumps(info, indent=2, default=str) + "\n")
@@ -151,6 +159,7 @@ def _run_one(
         "summary": summary,
         "missing": missing,
         "cache": stats,
+        "engine": engine,
         "out_dir": out_dir,
     }
 

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from fipo_utils.models.encoding import encode_like_training, score_options
+from fipo_utils.models.encoding import encode_like_training, option_targets
 from fipo_utils.models.window import capped_new_tokens, model_window
 
 
@@ -90,13 +90,18 @@ class TransformersGenerator:
         """Nothing to stop: the weights belong to the model pool (``fipo_utils.models.pool``),
         which frees them on eviction."""
 
-    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
-        """Continuation scoring (``fipo_utils.models.loglikelihood``), prefixes shared."""
+    def _scorer(self) -> Any:
+        """The shared-prefix scorer (``fipo_utils.models.loglikelihood``), made once: its
+        prefix cache carries a benchmark's few-shot context from one call to the next."""
         from fipo_utils.models.loglikelihood import ContinuationScorer
 
-        if getattr(self, "_scorer", None) is None:
-            self._scorer = ContinuationScorer(self.model, self.tokenizer, self.batch_size)
-        return self._scorer.score(requests)
+        if getattr(self, "_continuations", None) is None:
+            self._continuations = ContinuationScorer(self.model, self.tokenizer, self.batch_size)
+        return self._continuations
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Continuation scoring (``fipo_utils.models.loglikelihood``), prefixes shared."""
+        return self._scorer().score(requests)
 
     def generate(self, prompts: Sequence[str], params: GenerationParams) -> list[str]:
         """Return one completion per prompt, in the order given, special tokens removed."""
@@ -151,22 +156,11 @@ class TransformersGenerator:
         read the answer letter (the paper, §3.1.2, names strict answer templates and accuracy). The
         token scored is the one the tokenizer produces for the option right after the prompt
         (``fipo_utils.models.encoding.option_targets``), only the item's own options compete.
+        Each letter is a one-token continuation of its context, scored on the shared-prefix
+        path: a prompt's letters are one row, and the prompts' common few-shot prefix runs
+        once (``encoding.score_options`` is the plain forward pass it equals).
         """
-        if not prompts:
-            return []
-        lengths = [len(encode_like_training(self.tokenizer, p)) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
-        scores: list[list[float]] = [[] for _ in prompts]
-        batches = range(0, len(order), self.batch_size)
-        for start in tqdm(batches, desc="score options", disable=not self.show_progress):
-            index = order[start : start + self.batch_size]
-            rows = score_options(
-                self.model,
-                self.tokenizer,
-                [prompts[i] for i in index],
-                options,
-                batch_size=self.batch_size,
-            )
-            for i, row in zip(index, rows, strict=True):
-                scores[i] = row
-        return scores
+        per_prompt = [option_targets(self.tokenizer, prompt, options) for prompt in prompts]
+        requests = [(context, [token]) for targets in per_prompt for context, token in targets]
+        flat = iter(self._scorer().score_tokens(requests))
+        return [[next(flat) for _ in targets] for targets in per_prompt]

@@ -4,12 +4,16 @@ Every caller (optimizer inference, testers, IPL) asks for ``make_generator(model
 and gets one object with ``generate(prompts, params) -> list[str]`` and
 ``option_logprobs(prompts, options) -> list[list[float]]``, whichever backend runs below
 (the transformers backend adds ``loglikelihood(requests)`` for continuation scoring).
-vLLM is imported only when chosen, so CPU machines without it never touch it.
+vLLM is imported only when chosen, so CPU machines without it never touch it;
+``vllm-server`` runs vLLM in a server process from its own environment
+(:mod:`fipo_utils.models.generate_vllm_server`), and falls back to transformers, saying so
+in one line, where there is none.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -18,7 +22,7 @@ from fipo_utils.models.encoding import adds_special_tokens
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.runs.settings import GenerationBackendSettings, ModelsSettings
 
-BACKENDS = ("transformers", "vllm")
+BACKENDS = ("transformers", "vllm", "vllm-server")
 BATCHING = ("static", "continuous")  # transformers backend: padded batches or generate_batch
 
 
@@ -52,7 +56,9 @@ class CachedGenerator:
         self.backend = inner.backend
         self.tokenizer = inner.tokenizer  # callers wrap prompts in its chat template
         self.model_id = model_id
-        self.cache = cache or GenerationCache(model_id=model_id, backend=inner.backend)
+        # a backend may file its entries under another's name (vllm-server: transformers')
+        namespace = getattr(inner, "cache_backend", inner.backend)
+        self.cache = cache or GenerationCache(model_id=model_id, backend=namespace)
         self.chunk_size = chunk_size
         self.show_progress = show_progress
         self.stats = CacheStats()
@@ -72,8 +78,14 @@ class CachedGenerator:
             "letter_token": "in_context",
             **self._input_key,
         }
+        # large chunks, as for continuations: prompts that share a few-shot prefix should
+        # meet in one call for the prefix to run once
         return self._cached(
-            key, prompts, lambda chunk: self.inner.option_logprobs(chunk, options), "score options"
+            key,
+            prompts,
+            lambda chunk: self.inner.option_logprobs(chunk, options),
+            "score options",
+            self.chunk_size * 16,
         )
 
     def _cached(
@@ -138,7 +150,8 @@ def make_generator(
     On the transformers backend the model comes from the in-process pool
     (``fipo_utils.models.pool``): a second generator for the same weights does not load them
     again. ``use_cache=False`` returns the bare backend (benchmarks measure it that way).
-    ``backend_options`` go to the vLLM engine (e.g. ``gpu_memory_utilization``).
+    ``backend_options`` go to the vLLM engine (e.g. ``gpu_memory_utilization``), as engine
+    arguments or as ``vllm serve`` flags (``vllm-server``).
     ``batching="continuous"`` generates with transformers' continuous batching
     (``fipo_utils.models.generate_continuous``) instead of static padded batches.
     """
@@ -149,6 +162,16 @@ def make_generator(
     if batching not in BATCHING:
         raise ValueError(f"unknown batching {batching!r}; choose one of {BATCHING}")
     source = resolve_model_path(model_name)
+    if backend == "vllm-server":
+        inner: Any = _vllm_server_generator(
+            source, dtype, device, batch_size, tensor_parallel_size, backend_options or {}
+        )
+        if inner is None:
+            backend = "transformers"
+        else:
+            # a chunk is one request: the server batches its rows continuously, so a
+            # larger chunk keeps its slots full (the cache still persists chunk by chunk)
+            chunk_size = max(chunk_size, inner.request_size)
     if backend == "transformers":
         from fipo_utils.models.generate import TransformersGenerator
         from fipo_utils.models.generate_continuous import ContinuousGenerator
@@ -158,10 +181,8 @@ def make_generator(
         # generator only reads the model, and its own settings (batch size) stay its own.
         loaded = get_model(source, dtype=dtype, device=device)
         kind = ContinuousGenerator if batching == "continuous" else TransformersGenerator
-        inner: Any = kind(
-            loaded.model, loaded.tokenizer, batch_size=batch_size, show_progress=False
-        )
-    else:
+        inner = kind(loaded.model, loaded.tokenizer, batch_size=batch_size, show_progress=False)
+    elif backend == "vllm":
         from fipo_utils.models.generate_vllm import VLLMGenerator
 
         inner = VLLMGenerator(
@@ -175,6 +196,47 @@ def make_generator(
     return CachedGenerator(
         inner, model_identity(source), chunk_size=chunk_size, show_progress=show_progress
     )
+
+
+def _vllm_server_generator(
+    source: str,
+    dtype: str,
+    device: str | None,
+    batch_size: int,
+    tensor_parallel_size: int,
+    options: dict[str, Any],
+) -> Any:
+    """The ``vllm-server`` backend, or ``None`` (after one line saying so) where no
+    environment has vLLM (:func:`fipo_utils.models.vllm_server.vllm_python`)."""
+    from fipo_utils.models.generate_vllm_server import VLLMServerGenerator
+    from fipo_utils.models.vllm_server import VLLMServer, vllm_python
+
+    python = vllm_python()
+    if python is None:
+        print(
+            "backend vllm-server: no vLLM environment (.venv-vllm: `make vllm-env`, or "
+            "FIPO_VLLM_PYTHON); generating with transformers",
+            file=sys.stderr,
+        )
+        return None
+    options = dict(options)
+    server = VLLMServer(
+        source,
+        python,
+        dtype=dtype,
+        tensor_parallel_size=tensor_parallel_size,
+        max_model_len=options.pop("max_model_len", 4096),
+        options=options,
+    )
+    return VLLMServerGenerator(source, server, dtype=dtype, device=device, batch_size=batch_size)
+
+
+def describe_engine(generator: Generator) -> dict[str, Any]:
+    """What a step's manifest records of the engine behind a generator: a server backend's
+    version, arguments and CPU flags (``describe()``), else the backend's name."""
+    inner = getattr(generator, "inner", generator)
+    describe = getattr(inner, "describe", None)
+    return describe() if callable(describe) else {"engine": generator.backend}
 
 
 def generator_from_settings(

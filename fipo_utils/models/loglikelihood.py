@@ -25,6 +25,17 @@ option of every item. Here (``share_prefix=True``):
 ``share_prefix=False`` scores each pair in its own row (the harness's way); tests check
 that both give the same scores to float tolerance.
 
+Sliding-window layers (Gemma 3: 512 tokens) see only the keys within their window of a
+query, and the shared path's 4D mask is the same for every layer. Where a row's last
+scored position is inside the window, the window hides nothing and the mask is exact;
+requests whose context and continuation reach past it are scored one row each instead,
+where the model builds its own sliding masks. Only those requests pay the unshared price.
+
+Option letters (:meth:`ContinuationScorer.score_tokens`) are one-token continuations of an
+item's prompt, already encoded (``fipo_utils.models.encoding.option_targets``): all the
+letters of a prompt are one row, and the few-shot prefix of a benchmark runs once for every
+item, condition and optimizer in a call.
+
 A pair longer than the model's context window is cut from the left as the harness cuts it
 (the model sees the last ``max_length`` tokens before each scored one), so a 5-shot MMLU
 prompt of a long subject gets the harness's score rather than positions the model never
@@ -45,7 +56,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from fipo_utils.models.encoding import adds_special_tokens
 
-__all__ = ["ContinuationScorer", "encode_pair", "best_options", "model_max_length"]
+__all__ = [
+    "ContinuationScorer",
+    "encode_pair",
+    "best_options",
+    "model_max_length",
+    "sliding_window",
+]
 
 _DEFAULT_MAX_LENGTH = 2048  # the harness's fallback when neither config nor tokenizer says
 
@@ -110,14 +127,15 @@ def best_options(scores: Sequence[float], options: Sequence[str]) -> tuple[int, 
     )
 
 
-def _has_sliding_window(model: PreTrainedModel) -> bool:
-    """Whether any attention layer of ``model`` looks only at a window of recent tokens."""
+def sliding_window(model: PreTrainedModel) -> int | None:
+    """The window of ``model``'s sliding-window attention layers; ``None`` without any."""
     config = getattr(model, "config", None)
     config = getattr(config, "text_config", None) or config
     layer_types = getattr(config, "layer_types", None) or []
-    return bool(getattr(config, "sliding_window", None)) and (
-        not layer_types or "sliding_attention" in layer_types
-    )
+    window = getattr(config, "sliding_window", None)
+    if not window or (layer_types and "sliding_attention" not in layer_types):
+        return None
+    return int(window)
 
 
 @dataclass
@@ -142,9 +160,9 @@ class ContinuationScorer:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = max(1, int(batch_size))
-        # Sliding-window layers (Gemma 3) keep only their window of a cached prefix, so the
-        # shared path's prefix-plus-rows mask would not fit their keys: score row by row.
-        self.share_prefix = share_prefix and not _has_sliding_window(model)
+        self.share_prefix = share_prefix
+        # rows that reach past a sliding window are scored one by one (see module)
+        self.window = sliding_window(model)
         # A model trained with BOS (SentencePiece tokenizers) sees it in front of the context,
         # as at training and generation (fipo_utils.models.encoding); byte-level ones add none.
         bos = tokenizer.bos_token_id
@@ -153,19 +171,27 @@ class ContinuationScorer:
         self.prefix_cache_size = prefix_cache_size
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, ...]]] = OrderedDict()
         self.tokens_computed = 0  # tokens run through the model, for benchmarks and tests
+        self.requests_unshared = 0  # requests scored one row each, for benchmarks and tests
 
     def score(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         """One summed log-probability per ``(context, continuation)``, in the order given."""
         encoded = [encode_pair(self.tokenizer, c, x) for c, x in requests]
         if self._bos:
             encoded = [(self._bos + context, continuation) for context, continuation in encoded]
-        encoded = [fit_window(c, x, self.max_length) for c, x in encoded]
-        scores: list[float] = [0.0] * len(encoded)
-        if not self.share_prefix:
-            self._score_unshared(encoded, scores)
-            return scores
+        return self.score_tokens([fit_window(c, x, self.max_length) for c, x in encoded])
+
+    def score_tokens(self, encoded: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        """``score`` for requests already encoded: ``(context ids, continuation ids)`` with
+        every special token in place (option letters: ``encoding.option_targets``)."""
+        pairs = [(list(c), list(x)) for c, x in encoded]
+        scores: list[float] = [0.0] * len(pairs)
+        shared = [i for i, (c, x) in enumerate(pairs) if self.share_prefix and self._fits(c, x)]
+        alone = sorted(set(range(len(pairs))) - set(shared))
+        if alone:
+            self._score_unshared(pairs, alone, scores)
         groups: dict[tuple[int, ...], _Group] = {}
-        for index, (context, continuation) in enumerate(encoded):
+        for index in shared:
+            context, continuation = pairs[index]
             key = tuple(context)
             groups.setdefault(key, _Group(context, [])).members.append((index, continuation))
         ordered = [groups[key] for key in sorted(groups)]
@@ -175,6 +201,11 @@ class ContinuationScorer:
             for start in range(0, len(cluster), self.batch_size):
                 self._score_groups(prefix, cluster[start : start + self.batch_size], scores)
         return scores
+
+    def _fits(self, context: list[int], continuation: list[int]) -> bool:
+        """Whether every position the request feeds lies inside the sliding window (all of
+        them without one): its last fed token sits at ``len(context + continuation) - 2``."""
+        return self.window is None or len(context) + len(continuation) - 1 <= self.window
 
     # --- shared path ------------------------------------------------------------------
 
@@ -267,9 +298,10 @@ class ContinuationScorer:
 
     @torch.inference_mode()
     def _score_unshared(
-        self, encoded: list[tuple[list[int], list[int]]], scores: list[float]
+        self, encoded: list[tuple[list[int], list[int]]], indices: list[int], scores: list[float]
     ) -> None:
-        order = sorted(range(len(encoded)), key=lambda i: -sum(map(len, encoded[i])))
+        self.requests_unshared += len(indices)
+        order = sorted(indices, key=lambda i: -sum(map(len, encoded[i])))
         pad = self.tokenizer.pad_token_id or 0
         device = self.model.device
         for start in range(0, len(order), self.batch_size):
@@ -300,6 +332,9 @@ class ContinuationScorer:
         cols = torch.tensor([t[1] for t in targets], device=hidden.device)
         tokens = torch.tensor([t[2] for t in targets], device=hidden.device)
         logits = self.model.get_output_embeddings()(hidden[rows, cols]).float()
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        if cap:  # Gemma 2's head, applied as its causal-LM forward applies it
+            logits = torch.tanh(logits / cap) * cap
         logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].cpu()
         for (_, _, _, index), value in zip(targets, logprobs.tolist(), strict=True):
             scores[index] += value
