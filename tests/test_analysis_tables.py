@@ -10,6 +10,7 @@ import pytest
 from analysis_synthetic import TESTER, make_run
 
 from fipo_utils.analysis import published, report, tables
+from fipo_utils.analysis.intervals import paired_difference_interval
 from fipo_utils.analysis.results import ResultFileError, collect_runs
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.runs.folders import MissingStepOutput
@@ -45,10 +46,15 @@ def test_benchmark_scores_pool_bbh_tasks_and_count_items(analysis):
     assert bbh["naive"] == pytest.approx(2 / 5)
     assert bbh["optimized"] == pytest.approx(4 / 5)
     assert bbh["n_paired"] == 5
-    assert bbh["delta_low"] >= 0  # no item got worse
+    # 2 of 5 improved, none worse: exact McNemar p = 0.5, so Tango's interval covers 0
+    assert bbh["delta_low"] < 0 < bbh["delta"] < bbh["delta_high"]
     gsm = _cell(scores, optimizer="sft-lora", benchmark="gsm8k")
     assert gsm["delta"] == pytest.approx(1 / 4 - 2 / 4)
-    assert gsm["delta_high"] <= 0  # no item got better
+    # one item worse of 4: the interval is Tango's on those counts, never a point
+    assert (gsm["delta_low"], gsm["delta_high"]) == pytest.approx(
+        paired_difference_interval(0, 1, 4)
+    )
+    assert gsm["delta_low"] < gsm["delta"] < 0 < gsm["delta_high"]
 
 
 def test_weighted_averages_by_paper_sizes_and_by_evaluated_items(analysis):
@@ -70,11 +76,13 @@ def test_table2_puts_published_row_and_difference_beside_ours(analysis):
     table = analysis.tables["table2_tester_benchmark"]
     ours = _cell(table, kind="ours", optimizer="ipl-ipo-lora", benchmark="gsm8k")
     pub = _cell(table, kind="published", optimizer="ipl-ipo-lora", benchmark="gsm8k")
-    diff = _cell(table, kind="ours - published", optimizer="ipl-ipo-lora", benchmark="gsm8k")
+    diff = _cell(table, kind=tables.GAIN_VS_PUBLISHED, optimizer="ipl-ipo-lora", benchmark="gsm8k")
     assert ours["tester"] == TESTER and ours["published_tester"] == "Tulu2-13B"  # reference
     assert (ours["naive"], ours["optimized"]) == pytest.approx((50.0, 75.0))
     assert (pub["naive"], pub["optimized"]) == pytest.approx((39.06, 40.17))
     assert diff["delta"] == pytest.approx((75.0 - 50.0) - (40.17 - 39.06))
+    # accuracies of different testers are never subtracted: only the gains compare
+    assert np.isnan(diff["naive"]) and np.isnan(diff["optimized"])
     wavg_pub = _cell(table, kind="published", optimizer="ipl-ipo-lora", benchmark=WEIGHTED_AVERAGE)
     assert wavg_pub["optimized"] == pytest.approx(54.79)
     text = analysis.markdown["table2_tester_benchmark"]
@@ -136,8 +144,8 @@ def test_bbh_table_uses_table8_tasks_and_counts_naive_once(analysis):
     assert naive["source"] == "eval"  # where its answers came from, not a fixed label
     assert _cell(table, kind="ours", method="ipl-ipo-lora")["accuracy"] == pytest.approx(100.0)
     assert _cell(table, kind="published", method="FIPO")["published_tester"] == "Tulu2-7B"
-    diff = _cell(table, kind="ours - published", method="ipl-ipo-lora")
-    assert diff["accuracy"] == pytest.approx(100.0 - 55.4)
+    diff = _cell(table, kind=tables.GAIN_VS_PUBLISHED, method="ipl-ipo-lora")
+    assert diff["accuracy"] == pytest.approx((100.0 - 50.0) - (55.4 - 44.7))
 
 
 def test_run_without_training_baselines_or_predictions_still_gets_tables(tmp_path):
@@ -281,8 +289,8 @@ def test_bbh_table_compares_with_the_paper_only_on_table8_tasks(tmp_path):
     table = _bbh_table_with_table8_ape(tmp_path, "other-tester", "navigate")
     other = table[table["tester"] == "other-tester"]
     assert set(other.loc[other["kind"] == "ours", "tasks"]) == {"navigate"}
-    assert "ours - published" not in set(other["kind"])
-    assert "ours - published" in set(table.loc[table["tester"] == TESTER, "kind"])
+    assert tables.GAIN_VS_PUBLISHED not in set(other["kind"])
+    assert tables.GAIN_VS_PUBLISHED in set(table.loc[table["tester"] == TESTER, "kind"])
     markdown = tables.bbh_task_markdown(table)
     assert "not Table 8's tasks: navigate" in markdown
     assert "1 Table 8 task)" in markdown

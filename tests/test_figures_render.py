@@ -214,26 +214,38 @@ def _study_rows() -> pd.DataFrame:
                         "scoring": scoring,
                         "n_items": 85 if scoring == "letter" else 40,
                         "gain": gain,
-                        "gain_low": gain - 0.04,
-                        "gain_high": gain + 0.04,
+                        "gain_low_family": gain - 0.04,
+                        "gain_high_family": gain + 0.04,
+                        "endpoint": "primary" if scoring == "strict" else "secondary",
                         "verdict": verdict,
                     }
                 )
     # the Table 8 run scores one of the same optimizers on other items: not in this figure
-    rows.append({**rows[1], "source": "table8", "gain": 0.5, "gain_low": 0.4, "gain_high": 0.6})
+    rows.append(
+        {
+            **rows[1],
+            "source": "table8",
+            "gain": 0.5,
+            "gain_low_family": 0.4,
+            "gain_high_family": 0.6,
+        }
+    )
     return pd.DataFrame(rows)
 
 
 def test_study_gain_figure_reads_cleanly_and_marks_the_called_cells():
-    """The study's headline: one panel per scoring, every optimizer and tester, zero marked;
-    a cell the Holm-corrected test calls is drawn filled, one it does not call hollow."""
+    """The study's headline: one panel per scoring, the primary endpoint's first, every
+    optimizer and tester, zero marked; a cell the Holm-corrected test calls is drawn filled,
+    one it does not call hollow."""
     study = _study_rows()
     result = analysis_figures.study_gain_figure(study)
     assert result is not None and result.name == "analysis_study_gains"
     check_figure(result.figure)
-    assert "95% paired bootstrap interval" in result.caption and "85" in result.caption
-    assert len(result.figure.axes) == 2  # letter, strict
-    for ax, scoring in zip(result.figure.axes, ("letter", "strict"), strict=True):
+    assert "Tango's score interval" in result.caption and "85" in result.caption
+    assert len(result.figure.axes) == 2  # strict (primary) leads, then letter
+    titles = [ax.get_title() for ax in result.figure.axes]
+    assert titles[0].startswith("PRIMARY: generation") and titles[1].startswith("secondary")
+    for ax, scoring in zip(result.figure.axes, ("strict", "letter"), strict=True):
         assert any(list(line.get_xdata()) == [0, 0] for line in ax.lines)  # the zero line
         assert [t.get_text() for t in ax.get_yticklabels()] == ["identity", "sft-lora", "dpo-lora"]
         white = [

@@ -12,7 +12,7 @@ import pytest
 import fipo_utils.baselines.optimizers  # noqa: F401 - registers the baselines' optimizers
 from fipo_utils.data.benchmarks import BenchmarkItem
 from fipo_utils.inference import registry
-from fipo_utils.inference.optimizers import FipoOptimizer, IdentityOptimizer
+from fipo_utils.inference.optimizers import NEUTRAL_PREFACE, FipoOptimizer, IdentityOptimizer
 from fipo_utils.inference.registry import (
     OptimizerContext,
     OptimizerKind,
@@ -49,6 +49,15 @@ def test_identity_returns_every_naive_instruction_and_opens_no_model(tmp_path: P
     assert isinstance(optimizer, IdentityOptimizer) and optimizer.kind is OptimizerKind.IDENTITY
     assert [r.prompt for r in optimizer.rewrite(ITEMS)] == ["q0", "q1", "q2"]
     assert optimizer.generator is None
+
+
+def test_neutral_preface_changes_the_bytes_not_the_instruction(tmp_path: Path) -> None:
+    optimizer = get_optimizer("neutral-preface", context(tmp_path))
+    assert optimizer.kind is OptimizerKind.CONTROL and optimizer.generator is None
+    prompts = [r.prompt for r in optimizer.rewrite(ITEMS)]
+    assert prompts == [f"{NEUTRAL_PREFACE} q{k}" for k in range(3)]
+    assert all(p != item.instruction for p, item in zip(prompts, ITEMS, strict=True))
+    assert registered_optimizers(OptimizerKind.CONTROL) == ["neutral-preface"]
 
 
 def test_unregistered_names_are_fipo_optimizers(tmp_path: Path) -> None:

@@ -10,7 +10,16 @@ from fipo_utils.data.benchmarks import items_for
 from fipo_utils.runs.profiles import load_profile
 from fipo_utils.runs.runner import chain_from_profile
 
-OPTIMIZERS = ["identity", "base", "sft-lora", "dpo-lora", "ipo-lora", "ipl-ipo-lora", "bpo-style"]
+OPTIMIZERS = [
+    "identity",
+    "neutral-preface",  # the prompt-sensitivity control, re-scored by the tester
+    "base",
+    "sft-lora",
+    "dpo-lora",
+    "ipo-lora",
+    "ipl-ipo-lora",
+    "bpo-style",
+]
 
 
 def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> None:
@@ -27,6 +36,10 @@ def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> 
     assert profile["evaluate"]["mc_scoring"] == ["letter", "continuation"]
     assert profile["diversify"]["input"] == "bpo:history/val.json"
     assert len(profile["infer"]["benchmarks"]) >= 4
+    assert profile["analysis"]["primary"] == {
+        "multiple_choice": "continuation",
+        "generation": "strict",
+    }
 
 
 def test_stated_half_widths_follow_from_the_pilot_and_the_item_counts() -> None:

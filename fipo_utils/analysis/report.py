@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
-from fipo_utils.analysis import published, significance, tables
+from fipo_utils.analysis import published, significance, study_tables, tables
 from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
@@ -26,12 +26,14 @@ from fipo_utils.runs.settings import AnalysisSettings  # also reached as report.
 ANALYSIS_FOLDER = "analysis"
 TABLE_NAMES = {
     "results_tidy": "every results row of every run (per-benchmark item counts included)",
-    "benchmark_scores": "naive / optimized / gain per benchmark with 95% bootstrap intervals",
+    "benchmark_scores": "naive / optimized / gain per benchmark: Wilson and Tango intervals; "
+    "weighted averages: stratified bootstrap with their effective n",
     "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
     "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
     "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
-    "study_significance": "per optimizer, tester, benchmark and scoring: gain, paired interval, "
-    "exact McNemar p, Holm verdict",
+    "study_significance": "per source, optimizer, tester, benchmark and scoring: endpoint, "
+    "family, gain with Tango intervals (95% and family level), exact McNemar p, Holm verdict, "
+    "minimum detectable effect",
 }
 
 
@@ -76,10 +78,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     table6 = tables.strategy_table(overall)
     table8 = tables.bbh_task_table(collection, ci, settings.table8_reference_tester)
     study = significance.study_table(
-        collection,
-        seed=settings.seed,
-        replicates=settings.bootstrap_replicates,
-        level=settings.confidence,
+        collection, primary=settings.primary, level=settings.confidence
     )
     analysis = Analysis(collection)
     analysis.tables = {
@@ -94,7 +93,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table2_tester_benchmark": tables.tester_benchmark_markdown(table2),
         "table6_strategies": tables.strategy_markdown(table6),
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
-        **tables.study_markdown(study),
+        **study_tables.study_markdown(study, settings.primary),
     }
     return analysis
 
@@ -162,18 +161,22 @@ def report_markdown(analysis: Analysis) -> str:
     runs = ", ".join(f"`{r}`" for r in analysis.collection.runs)
     parts = [
         f"# Analysis of {runs}",
-        "Accuracy in percent. Our cells: naive -> optimized [95% bootstrap interval]; gain Δ with "
-        "its paired interval; n = items evaluated. Published numbers: "
+        "Accuracy in percent. The study tables come first and lead with the primary endpoint "
+        "declared in the profile (`analysis.primary`); every other scoring is secondary. Their "
+        "gains carry Tango's score interval at the Holm family's Bonferroni level, the exact "
+        "McNemar test after Holm, and the minimum detectable effect at 80% power; accuracies "
+        "carry Wilson intervals. The paper-shaped tables use each benchmark's paper scoring "
+        "(the results' `primary` flag); weighted averages carry a stratified bootstrap "
+        "interval and their effective n. Published numbers: "
         f"{published.PAPER}. `{published.WEIGHTED_AVERAGE}` is the paper's weighted average: "
         "benchmarks weighted by their full test-set sizes.",
     ]
     titles = {
-        "table2_tester_benchmark": "Tester x benchmark (Table 2 shape)",
-        "table6_strategies": "Strategies (Table 6 shape)",
+        "study_table6": "Every optimizer, each scoring's benchmarks pooled (Table 6 shape)",
+        "study_table2": "Every optimizer per benchmark (Table 2 shape)",
+        "table2_tester_benchmark": "Tester x benchmark (Table 2 shape, paper scoring)",
+        "table6_strategies": "Strategies (Table 6 shape, paper scoring and weights)",
         "table8_bbh_tasks": "BBH tasks (Table 8 shape)",
-        "study_table2": "Every optimizer: gain, paired interval, Holm-corrected McNemar "
-        "(Table 2 shape)",
-        "study_table6": "Every optimizer, all benchmarks pooled (Table 6 shape)",
     }
     for name, title in titles.items():
         parts += [f"## {title}", analysis.markdown[name]]

@@ -5,14 +5,28 @@ Every optimizer is judged on the same items as the naive prompt, by the same tes
 comparison is paired: what matters is the items on which the two conditions disagree. With
 ``b`` items the optimized prompt alone gets right and ``c`` the naive prompt alone gets right,
 
-* the gain is ``(b - c) / n``; its interval is the paired bootstrap of
-  :func:`fipo_utils.evaluation.bootstrap.paired_difference_ci` (items resampled, both
-  conditions together);
-* the exact McNemar test asks whether ``b`` out of ``b + c`` discordant items is more lopsided
-  than a fair coin would make it (``scipy.stats.binomtest``, two-sided);
-* many cells are tested at once, so verdicts use Holm-corrected p-values
-  (``statsmodels.stats.multitest.multipletests``), one family per scoring and level
-  (per-benchmark cells, and the pooled cells of the Table 6 shape).
+* the gain is ``(b - c) / n``; its interval is Tango's score interval
+  (:func:`fipo_utils.analysis.intervals.paired_difference_interval`), which keeps its width
+  at 0-10 discordant pairs where a percentile bootstrap collapses; accuracies get Wilson's;
+* the exact McNemar test (``statsmodels`` ``mcnemar(exact=True)``) asks whether ``b`` of
+  ``b + c`` discordant items is more lopsided than a fair coin would make it;
+* one endpoint is primary, declared in the profile before the run (``analysis.primary``:
+  a scoring for multiple choice and one for generation); every other scoring is secondary;
+* Holm's correction (``statsmodels`` ``multipletests``) runs over one declared family per
+  table: the primary cells of one source (notebook 06's ``eval``, 08's ``baselines``, 09's
+  ``table8``) and level (per-benchmark cells: the Table 2 shape; pooled cells: the Table 6
+  shape); each secondary scoring is its own family of that source and level. Control cells
+  (the ``identity`` optimizer reuses the naive answers: gain 0 by construction) are reported
+  but not counted in a family's size ``m``;
+* beside a Holm verdict the table shows the interval at the family's Bonferroni level
+  ``1 - alpha / m``, the simultaneous coverage Holm's verdicts need; the 95% interval stays
+  in the CSV. The two can still disagree on a cell: the score interval is asymptotic and
+  the exact test conservative at few discordant pairs, and Holm rejects more than
+  Bonferroni. Such cells are flagged (``agreement``), never hidden;
+* power: each cell's minimum detectable effect at 80% power, from its discordance and ``n``,
+  at ``alpha`` and at the family's ``alpha / m`` (:mod:`fipo_utils.analysis.power`);
+* pooled cells join every benchmark's items of a cell: a stratified estimate whose weights
+  are the item counts (printed in ``weights``; its effective n is then ``n`` itself).
 
 How many items a study needs follows from the same quantities: the standard error of a
 paired difference of proportions is ``sqrt((d - g**2) / n)`` for discordance rate
@@ -23,18 +37,27 @@ paired difference of proportions is ``sqrt((d - g**2) / n)`` for discordance rat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, norm
+from scipy.stats import norm
+from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
+from fipo_utils.analysis import intervals, power
 from fipo_utils.analysis.results import RunCollection
-from fipo_utils.evaluation import bootstrap
+from fipo_utils.data.benchmarks import benchmark_family
+from fipo_utils.evaluation.scoring import SCORINGS as GENERATION_SCORINGS
+from fipo_utils.inference.registry import OptimizerKind, registration
+from fipo_utils.runs.settings import PAPER_PRIMARY
 
 POOLED = "pooled"
 ALPHA = 0.05
+PRIMARY = "primary"
+SECONDARY = "secondary"
+CONTROL = "control"
 STUDY_COLUMNS = [
     "run",
     "source",
@@ -42,9 +65,17 @@ STUDY_COLUMNS = [
     "tester",
     "benchmark",
     "scoring",
+    "endpoint",
+    "family",
+    "family_size",
     "n_items",
+    "weights",
     "naive",
+    "naive_low",
+    "naive_high",
     "optimized",
+    "optimized_low",
+    "optimized_high",
     "gain",
     "gain_low",
     "gain_high",
@@ -53,17 +84,32 @@ STUDY_COLUMNS = [
     "n_worsened",
     "discordance",
     "mcnemar_p",
+    "mde",
     "holm_p",
     "verdict",
+    "family_level",
+    "gain_low_family",
+    "gain_high_family",
+    "mde_family",
+    "agreement",
 ]
+# what each column is computed with, for captions and docs/analysis.md
+METHODS = {
+    "accuracy": f"{intervals.ACCURACY_METHOD} interval",
+    "gain": f"{intervals.PAIRED_METHOD} interval for paired proportions",
+    "test": "exact McNemar, Holm over the family",
+    "mde": f"McNemar power formula at {power.POWER:.0%} power",
+}
 
 
 @dataclass(frozen=True)
 class PairedCell:
-    """Aligned per-item verdicts of one cell: naive and optimized, item by item."""
+    """Aligned per-item verdicts of one cell: naive and optimized, item by item, and the
+    benchmark each item belongs to (the strata of a pooled cell)."""
 
     naive: np.ndarray
     optimized: np.ndarray
+    benchmarks: tuple[str, ...] = ()
 
     @property
     def n_improved(self) -> int:
@@ -75,11 +121,11 @@ class PairedCell:
 
 
 def mcnemar_exact_p(n_improved: int, n_worsened: int) -> float:
-    """Two-sided exact McNemar p-value; 1.0 when no item changed (nothing to test)."""
-    discordant = n_improved + n_worsened
-    if discordant == 0:
+    """Two-sided exact McNemar p-value (``statsmodels``); 1.0 when no item changed."""
+    if n_improved + n_worsened == 0:
         return 1.0
-    return float(binomtest(n_improved, discordant, 0.5).pvalue)
+    table = [[0, n_improved], [n_worsened, 0]]  # concordant cells do not enter the test
+    return float(mcnemar(table, exact=True).pvalue)
 
 
 def holm(p_values: pd.Series, alpha: float = ALPHA) -> tuple[pd.Series, pd.Series]:
@@ -91,6 +137,19 @@ def holm(p_values: pd.Series, alpha: float = ALPHA) -> tuple[pd.Series, pd.Serie
         pd.Series(adjusted, index=p_values.index),
         pd.Series(reject, index=p_values.index),
     )
+
+
+def endpoint_of(scoring: str, primary: Mapping[str, str]) -> str:
+    """``primary`` when ``scoring`` is the declared primary scoring of its kind of benchmark
+    (generation scorings are strict and lenient; every other is multiple choice)."""
+    kind = "generation" if scoring in GENERATION_SCORINGS else "multiple_choice"
+    return PRIMARY if primary.get(kind) == scoring else SECONDARY
+
+
+def is_control(optimizer: str) -> bool:
+    """The identity control: its answers are the naive ones, so its cells are constant."""
+    found = registration(optimizer)
+    return found is not None and found.kind == OptimizerKind.IDENTITY
 
 
 def items_for_half_width(
@@ -171,64 +230,115 @@ def paired_cells(collection: RunCollection) -> dict[tuple, PairedCell]:
 
 def _cell(part: pd.DataFrame) -> PairedCell:
     ordered = part.sort_values(["benchmark", "id"])
-    return PairedCell(ordered["naive"].to_numpy(bool), ordered["optimized"].to_numpy(bool))
+    return PairedCell(
+        ordered["naive"].to_numpy(bool),
+        ordered["optimized"].to_numpy(bool),
+        tuple(ordered["benchmark"].map(benchmark_family)),
+    )
+
+
+def _weights(cell: PairedCell, group: str) -> str:
+    """A pooled cell's strata and their weights (item counts); empty for one benchmark."""
+    if group != POOLED:
+        return ""
+    names, counts = np.unique(np.asarray(cell.benchmarks), return_counts=True)
+    return ",".join(f"{name}:{count}" for name, count in zip(names, counts, strict=True))
+
+
+def _cell_row(key: tuple, cell: PairedCell, level: float, alpha: float) -> dict:
+    run, source, optimizer, tester, scoring, group = key
+    n = cell.naive.size
+    b, c = cell.n_improved, cell.n_worsened
+    naive_k, optimized_k = int(cell.naive.sum()), int(cell.optimized.sum())
+    low, high = intervals.paired_difference_interval(b, c, n, level)
+    return {
+        "run": run,
+        "source": source,
+        "optimizer": optimizer,
+        "tester": tester,
+        "benchmark": group,
+        "scoring": scoring,
+        "n_items": n,
+        "weights": _weights(cell, group),
+        "naive": naive_k / n,
+        "naive_low": intervals.accuracy_interval(naive_k, n, level)[0],
+        "naive_high": intervals.accuracy_interval(naive_k, n, level)[1],
+        "optimized": optimized_k / n,
+        "optimized_low": intervals.accuracy_interval(optimized_k, n, level)[0],
+        "optimized_high": intervals.accuracy_interval(optimized_k, n, level)[1],
+        "gain": (b - c) / n,
+        "gain_low": low,
+        "gain_high": high,
+        "half_width": (high - low) / 2,
+        "n_improved": b,
+        "n_worsened": c,
+        "discordance": (b + c) / n,
+        "mcnemar_p": mcnemar_exact_p(b, c),
+        "mde": power.minimum_detectable_effect((b + c) / n, n, alpha),
+    }
+
+
+def _agreement(row: pd.Series) -> str:
+    """Whether the family-level interval and the Holm verdict tell the same story."""
+    excludes = row["gain_low_family"] > 0 or row["gain_high_family"] < 0
+    called = row["verdict"] in ("better", "worse")
+    if excludes == called:
+        return "agree"
+    if excludes:
+        return "interval only: the score interval excludes 0, the exact test does not reject"
+    return "test only: Holm rejects, the Bonferroni-level interval touches 0"
 
 
 def study_table(
     collection: RunCollection,
     *,
-    seed: int = 2024,
-    replicates: int = bootstrap.DEFAULT_REPLICATES,
-    level: float = bootstrap.DEFAULT_LEVEL,
+    primary: Mapping[str, str] = PAPER_PRIMARY,
+    level: float = 0.95,
     alpha: float = ALPHA,
 ) -> pd.DataFrame:
-    """One row per (optimizer, tester, benchmark, scoring): accuracies, the gain with its
-    paired bootstrap interval, discordant counts, the exact McNemar p-value and the Holm
-    verdict (``better``, ``worse`` or ``no difference``). Proportions, not percent; the
-    benchmark ``pooled`` rows join all of a cell's items."""
-    rows = []
-    for (run, source, optimizer, tester, scoring, group), cell in paired_cells(collection).items():
-        n = cell.naive.size
-        # the run is not part of the key: two runs with the same items get the same interval
-        key = f"study|{source}|{optimizer}|{tester}|{scoring}|{group}"
-        low, high = bootstrap.paired_difference_ci(
-            cell.naive, cell.optimized, seed=seed, key=key, replicates=replicates, level=level
-        )
-        gain = float(cell.optimized.mean() - cell.naive.mean())
-        rows.append(
-            {
-                "run": run,
-                "source": source,
-                "optimizer": optimizer,
-                "tester": tester,
-                "benchmark": group,
-                "scoring": scoring,
-                "n_items": n,
-                "naive": float(cell.naive.mean()),
-                "optimized": float(cell.optimized.mean()),
-                "gain": gain,
-                "gain_low": low,
-                "gain_high": high,
-                "half_width": (high - low) / 2,
-                "n_improved": cell.n_improved,
-                "n_worsened": cell.n_worsened,
-                "discordance": (cell.n_improved + cell.n_worsened) / n,
-                "mcnemar_p": mcnemar_exact_p(cell.n_improved, cell.n_worsened),
-            }
-        )
-    table = pd.DataFrame(rows, columns=STUDY_COLUMNS[:-2])
-    table["holm_p"] = np.nan
-    table["verdict"] = ""
+    """One row per (source, optimizer, tester, benchmark, scoring): accuracies with Wilson
+    intervals, the gain with Tango's paired interval (at ``level`` and at the family's
+    Bonferroni level), discordant counts, the exact McNemar p-value, the minimum detectable
+    effect, and the Holm verdict (``better``, ``worse``, ``no difference``; ``control`` for
+    the identity optimizer's constant cells). Proportions, not percent; the benchmark
+    ``pooled`` rows join all of a cell's items."""
+    rows = [_cell_row(key, cell, level, alpha) for key, cell in paired_cells(collection).items()]
+    table = pd.DataFrame(rows).reindex(columns=STUDY_COLUMNS)
     if table.empty:
         return table
+    table["endpoint"] = [endpoint_of(s, primary) for s in table["scoring"]]
+    control = table["optimizer"].map(is_control)
     level_of = np.where(table["benchmark"] == POOLED, POOLED, "benchmark")
-    for _, index in table.groupby([table["scoring"], level_of]).groups.items():
+    role = np.where(table["endpoint"] == PRIMARY, PRIMARY, SECONDARY + ":" + table["scoring"])
+    # a family is (run, family): the label leaves the run out, so two runs compare equal
+    table["family"] = np.where(control, CONTROL, table["source"] + "/" + role + "/" + level_of)
+    table["verdict"] = CONTROL
+    table["holm_p"] = np.where(control, table["mcnemar_p"], np.nan)
+    table["family_size"] = 0
+    table["family_level"] = level
+    for index in table[~control].groupby(["run", "family"]).groups.values():
         adjusted, reject = holm(table.loc[index, "mcnemar_p"], alpha)
+        m = len(index)
         table.loc[index, "holm_p"] = adjusted
+        table.loc[index, "family_size"] = m
+        table.loc[index, "family_level"] = 1 - (1 - level) / m
         table.loc[index, "verdict"] = np.where(
             reject, np.where(table.loc[index, "gain"] > 0, "better", "worse"), "no difference"
         )
-    return table.sort_values(["scoring", "tester", "optimizer", "benchmark"]).reset_index(drop=True)
+    for i, row in table.iterrows():
+        b, c, n = int(row["n_improved"]), int(row["n_worsened"]), int(row["n_items"])
+        table.loc[i, ["gain_low_family", "gain_high_family"]] = (
+            intervals.paired_difference_interval(b, c, n, float(row["family_level"]))
+        )
+        table.loc[i, "mde_family"] = power.minimum_detectable_effect(
+            (b + c) / n, n, alpha / max(int(row["family_size"]), 1)
+        )
+    table["agreement"] = table.apply(_agreement, axis=1)
+    order = {PRIMARY: 0, SECONDARY: 1}
+    return table.sort_values(
+        ["endpoint", "source", "scoring", "tester", "optimizer", "benchmark"],
+        key=lambda col: col.map(order) if col.name == "endpoint" else col,
+    ).reset_index(drop=True)
 
 
 def pilot_sizes(

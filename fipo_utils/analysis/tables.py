@@ -1,10 +1,12 @@
 """Paper-shaped tables from a :class:`~fipo_utils.analysis.results.RunCollection`, ours beside the
-published numbers with the difference, each of our cells with item counts and a bootstrap
-confidence interval.
+published numbers, each of our cells with item counts and a confidence interval.
 
 Units: every table is in accuracy percent (the paper's unit). Conventions (docs/analysis.md):
 a benchmark's accuracy pools its items (BBH tasks pooled into ``bbh``); the weighted average
-is the paper's: each benchmark weighted by its full test-set size.
+is the paper's: each benchmark weighted by its full test-set size, printed with its weights
+and effective n. Intervals: Wilson for an accuracy, Tango for a per-benchmark paired gain
+(:mod:`fipo_utils.analysis.intervals`), a stratified bootstrap for averages over benchmarks
+or tasks. Ours is compared with the paper by gains only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis import published
+from fipo_utils.analysis import intervals, published
 from fipo_utils.analysis.results import RunCollection
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.evaluation import bootstrap
@@ -146,18 +148,19 @@ def benchmark_scores(collection: RunCollection, ci: CIOptions = CIOptions()) -> 
     rows = []
     for _, cell in pooled[pooled["condition"] == "optimized"].iterrows():
         run, source, opt, tester, group = (cell[k] for k in [*KEY, "benchmark_group"])
-        key = "/".join([source, opt, tester, group])  # no run name: same items, same draws
         row = {**{k: cell[k] for k in KEY}, "benchmark": group}
-        row.update(_accuracy_cells("optimized", cell, key, ci))
+        row.update(_accuracy_cells("optimized", cell, ci))
         naive = _naive_counts(pooled, run, source, opt, tester, group)
-        row.update(_accuracy_cells("naive", naive, key, ci))
+        row.update(_accuracy_cells("naive", naive, ci))
         row["delta"] = row["optimized"] - row["naive"]
         diffs = _paired_differences(collection.predictions, run, source, opt, tester, group)
         row["n_paired"] = 0 if diffs is None else len(diffs)
         row["delta_low"], row["delta_high"] = (
             (np.nan, np.nan)
             if diffs is None
-            else bootstrap.mean_ci(diffs, **ci.options(key + "/delta"))
+            else intervals.paired_difference_interval(
+                int(np.sum(diffs > 0)), int(np.sum(diffs < 0)), len(diffs), ci.level
+            )
         )
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
@@ -183,7 +186,7 @@ SCORE_COLUMNS = [
 ]
 
 
-def _accuracy_cells(condition: str, counts, key: str, ci: CIOptions) -> dict:
+def _accuracy_cells(condition: str, counts, ci: CIOptions) -> dict:
     if counts is None or not counts["n_items"]:
         return {
             f"n_{condition}": 0,
@@ -193,7 +196,7 @@ def _accuracy_cells(condition: str, counts, key: str, ci: CIOptions) -> dict:
             f"{condition}_high": np.nan,
         }
     n, k = int(counts["n_items"]), int(counts["n_correct"])
-    low, high = bootstrap.accuracy_ci_from_counts(k, n, **ci.options(f"{key}/{condition}"))
+    low, high = intervals.accuracy_interval(k, n, ci.level)
     return {
         f"n_{condition}": n,
         f"{condition}_correct": k,
@@ -228,6 +231,9 @@ def overall_scores(
             row["benchmark"] = label
             row["benchmarks"] = ",".join(sorted(weights))
             row["n_optimized"] = int(sum(by_bench.loc[b, "n_optimized"] for b in weights))
+            row["weights"], row["n_effective"] = stated_weights(
+                weights, {b: int(by_bench.loc[b, "n_optimized"]) for b in weights}
+            )
             row["n_naive"] = int(sum(by_bench.loc[b, "n_naive"] for b in weights))
             for condition in ("optimized", "naive"):
                 values = {b: by_bench.loc[b, condition] for b in weights}
@@ -255,13 +261,36 @@ def overall_scores(
                 if complete
                 else (np.nan, np.nan)
             )
+            if len(weights) == 1:  # one stratum: the benchmark's own cell and its intervals
+                (only,) = weights
+                interval_columns = [c for c in SCORE_COLUMNS if c.endswith(("_low", "_high"))]
+                row.update({c: by_bench.loc[only, c] for c in interval_columns})
             rows.append(row)
-    return pd.DataFrame(rows, columns=[*KEY, "benchmark", "benchmarks", *SCORE_COLUMNS[5:]])
+    return pd.DataFrame(
+        rows,
+        columns=[*KEY, "benchmark", "benchmarks", *SCORE_COLUMNS[5:], "weights", "n_effective"],
+    )
+
+
+def stated_weights(weights: Mapping[str, float], n_items: Mapping[str, int]) -> tuple[str, float]:
+    """The weights of a stratified average as shares (``mmlu:59%,piqa:8%``) and its
+    effective n, ``1 / sum(w_b**2 / n_b)`` for normalised weights ``w_b`` (Kish): the item
+    count of an unweighted sample as precise. Test-set weights on subsampled benchmarks put
+    a few items of a big benchmark in charge: 20 MMLU items at 59% leave about 46 effective
+    items of 110."""
+    total = sum(weights.values())
+    if not total or not all(n_items.get(b) for b in weights):
+        return "", float("nan")
+    shares = {b: w / total for b, w in weights.items()}
+    text = ",".join(f"{b}:{100 * shares[b]:.0f}%" for b in sorted(shares))
+    return text, 1 / sum(shares[b] ** 2 / n_items[b] for b in shares)
 
 
 # --- Table 2: tester x benchmark --------------------------------------------------------
 
 TABLE2_COLUMNS = [*published.BENCHMARKS, WEIGHTED_AVERAGE]
+# the only comparison of ours with a published row: gains, never accuracies of other testers
+GAIN_VS_PUBLISHED = "our gain - published gain"
 VALUE_COLUMNS = ["naive", "optimized", "delta"]
 
 
@@ -279,7 +308,9 @@ def tester_benchmark_table(
 ) -> pd.DataFrame:
     """Table 2's shape as a long frame: for each of our run/optimizer/tester rows, our cells
     (``kind`` = ``ours``), the published row of the same tester (or ``reference_tester``
-    when the paper has none, e.g. SmolLM2), and ``ours - published``. Percent.
+    when the paper has none, e.g. SmolLM2), and ``our gain - published gain``: our
+    optimized-minus-naive gain against the paper's (its IPL-IPO 70B row minus its naive row).
+    Accuracies of different testers are never subtracted: only the gains compare. Percent.
     """
     ours = _percent(pd.concat([scores, overall], ignore_index=True))
     ours = ours[ours["benchmark"].isin(TABLE2_COLUMNS)]
@@ -298,9 +329,8 @@ def tester_benchmark_table(
             .assign(kind="published", **ident)
         )
         merged = mine.merge(theirs, on="benchmark", suffixes=("", "_pub"), how="left")
-        diff = merged[["benchmark"]].assign(kind="ours - published", **ident)
-        for column in VALUE_COLUMNS:
-            diff[column] = merged[column] - merged[f"{column}_pub"]
+        diff = merged[["benchmark"]].assign(kind=GAIN_VS_PUBLISHED, **ident)
+        diff["delta"] = merged["delta"] - merged["delta_pub"]
         frames += [mine, theirs[theirs["benchmark"].isin(mine["benchmark"])], diff]
     columns = ["kind", *KEY, "published_tester", "benchmark", "benchmarks", *SCORE_COLUMNS[5:]]
     if not frames:
@@ -325,8 +355,9 @@ def _cell_text(row: pd.Series) -> str:
             f"Δ {row['delta']:+.2f}{_ci_text(row['delta_low'], row['delta_high'])}; "
             f"n={int(row['n_optimized'])}"
         )
-    sign = "+" if row["kind"] != "published" else ""
-    return f"{row['naive']:{sign}.2f} -> {row['optimized']:{sign}.2f}; Δ {row['delta']:+.2f}"
+    if row["kind"] == GAIN_VS_PUBLISHED:
+        return f"Δ {row['delta']:+.2f}"
+    return f"{row['naive']:.2f} -> {row['optimized']:.2f}; Δ {row['delta']:+.2f}"
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -357,6 +388,14 @@ def tester_benchmark_markdown(table: pd.DataFrame) -> str:
         wide.columns = [published.BENCHMARK_LABELS.get(c, c) for c in wide.columns]
         title = ", ".join(f"{k}={v}" for k, v in zip(KEY, key_values, strict=True))
         blocks.append(f"**{title}**\n\n" + markdown_table(wide.reset_index()))
+    blocks.append(
+        f"*Paper scoring. Ours: accuracies with the {intervals.ACCURACY_METHOD} interval, the "
+        f"gain Δ with the {intervals.PAIRED_METHOD} interval for paired proportions (per "
+        "benchmark) or a stratified bootstrap ("
+        f"`{WEIGHTED_AVERAGE}`, its weights and effective n in benchmark_scores.csv), all "
+        f"95%, unadjusted. `{GAIN_VS_PUBLISHED}`: our gain minus the paper's gain; accuracies "
+        "of different testers are never subtracted.*"
+    )
     return "\n\n".join(blocks)
 
 
@@ -438,6 +477,9 @@ def strategy_markdown(table: pd.DataFrame) -> str:
             axis=1,
         ),
         naive_ours=table.apply(lambda r: f"{r['naive']:.2f}", axis=1),
+        items=table.apply(
+            lambda r: f"{int(r['n_optimized'])} (effective {r['n_effective']:.0f})", axis=1
+        ),
         gain=table.apply(
             lambda r: f"{r['delta']:+.2f}{_ci_text(r['delta_low'], r['delta_high'])}", axis=1
         ),
@@ -464,15 +506,22 @@ def strategy_markdown(table: pd.DataFrame) -> str:
         "optimizer": "optimizer",
         "tester": "tester",
         "benchmark": "weighting",
-        "benchmarks": "benchmarks",
-        "n_optimized": "items",
+        "weights": "weights (paper test sizes)",
+        "items": "items (effective n)",
         "naive_ours": "naive (ours)",
         "ours": "optimized (ours)",
         "gain": "gain (ours)",
         "published": "published",
         "gain_vs_published": "gain - published 70B gain",
     }
-    return markdown_table(view[list(columns)].rename(columns=columns))
+    return (
+        markdown_table(view[list(columns)].rename(columns=columns))
+        + "\n\n*Paper scoring; the paper's weighted average (benchmarks weighted by their full "
+        "test-set sizes, FIPO Table 2), so a few items of a large benchmark carry most of the "
+        "weight: the effective n (Kish) says how many unweighted items it is worth. Intervals: "
+        "stratified bootstrap (items resampled within each benchmark), percentile. Gains are "
+        "compared with the paper's gains only.*"
+    )
 
 
 # --- Table 8: per-task BBH ----------------------------------------------------------------
@@ -569,31 +618,33 @@ def bbh_task_table(
 
 
 def _bbh_differences(table: pd.DataFrame) -> pd.DataFrame:
-    """Ours minus published: naive vs naive, each FIPO strategy vs FIPO (baselines such as
-    BPO have no published counterpart in Table 8 and get none). A tester scored on none of
-    Table 8's tasks gets none either: its fallback tasks are not what the paper averaged."""
+    """Our gain against the paper's: each FIPO strategy's average minus our naive average on
+    the same tasks, beside the published FIPO (IPL-IPO 70B) minus the published naive of the
+    compared tester. Baselines such as BPO have no published counterpart in Table 8 and get
+    none; a tester scored on none of Table 8's tasks gets none either (its fallback tasks
+    are not what the paper averaged). Accuracies of different testers are never
+    subtracted."""
     rows = []
     for _, group in table.groupby(["run", "tester"], sort=False):
         pub = group[group["kind"] == "published"].set_index("method")["accuracy"]
-        for _, row in group[group["kind"] == "ours"].iterrows():
-            if not _on_table8_tasks(row["tasks"]):
+        ours = group[group["kind"] == "ours"]
+        naive = ours[ours["method"] == "naive"]
+        for _, row in ours[ours["method"] != "naive"].iterrows():
+            strategy = parse_optimizer(row["method"])["kind"] is not None or row[
+                "method"
+            ].startswith(("sft", "dpo", "ipo", "ipl", "fipo"))
+            same_tasks = naive[naive["tasks"] == row["tasks"]]
+            if not (_on_table8_tasks(row["tasks"]) and strategy and len(same_tasks)):
                 continue
-            if row["method"] == "naive":
-                target = "naive"
-            elif parse_optimizer(row["method"])["kind"] is not None or row["method"].startswith(
-                ("sft", "dpo", "ipo", "ipl")
-            ):
-                target = "FIPO"
-            else:
-                continue
+            gain = row["accuracy"] - float(same_tasks["accuracy"].iloc[0])
             rows.append(
                 {
                     **row.to_dict(),
-                    "kind": "ours - published",
-                    "accuracy": row["accuracy"] - pub[target],
+                    "kind": GAIN_VS_PUBLISHED,
+                    "accuracy": gain - (pub["FIPO"] - pub["naive"]),
                     "accuracy_low": np.nan,
                     "accuracy_high": np.nan,
-                    "source": f"vs published {target}",
+                    "source": "vs published FIPO gain (IPL-IPO 70B minus naive)",
                 }
             )
     return pd.DataFrame(rows, columns=table.columns)
@@ -619,7 +670,7 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
             lambda r: (
                 (
                     f"{r['accuracy']:+.2f}"
-                    if r["kind"] == "ours - published"
+                    if r["kind"] == GAIN_VS_PUBLISHED
                     else f"{r['accuracy']:.2f}"
                 )
                 + (_ci_text(r["accuracy_low"], r["accuracy_high"]) if r["kind"] == "ours" else "")
@@ -635,11 +686,18 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
         ),
     )
     blocks = []
-    for run, group in view.groupby("run", sort=False):
-        wide = group.pivot_table(
-            index="row", columns="method", values="value", aggfunc="first", sort=False
+    # one tester per view: its own row, its published tester's row and the gains compared
+    for (run, tester), group in view.groupby(["run", "tester"], sort=False):
+        wide = group.pivot(index="row", columns="method", values="value")
+        wide = wide.reindex(index=list(dict.fromkeys(group["row"])))
+        blocks.append(
+            f"**run={run}, tester={tester}**\n\n"
+            + markdown_table(wide.reset_index())
+            + "\n\n*Ours: task-average accuracy with a stratified bootstrap interval (items "
+            "resampled within each task); "
+            f"`{GAIN_VS_PUBLISHED}`: our method minus our naive, minus the paper's FIPO minus "
+            "its naive.*"
         )
-        blocks.append(f"**run={run}**\n\n" + markdown_table(wide.reset_index()))
     return "\n\n".join(blocks)
 
 
@@ -662,46 +720,3 @@ def tables_identical(
                 f"row {index}, column {column}: {left.iloc[index]!r} vs {right.iloc[index]!r}"
             )
     return problems
-
-
-# --- Study tables: every optimizer with paired statistics ------------------------------
-
-
-def _study_cell(row: pd.Series) -> str:
-    """Gain in points with its paired interval, the Holm p-value and the verdict."""
-    mark = {"better": " ▲", "worse": " ▼"}.get(row["verdict"], "")
-    return (
-        f"{100 * row['naive']:.1f} -> {100 * row['optimized']:.1f}; "
-        f"Δ {100 * row['gain']:+.1f} "
-        f"[{100 * row['gain_low']:+.1f}, {100 * row['gain_high']:+.1f}]; "
-        f"p_Holm={row['holm_p']:.2g}{mark}; n={int(row['n_items'])}"
-    )
-
-
-def study_markdown(study: pd.DataFrame) -> dict[str, str]:
-    """The study's two tables per scoring, as Markdown (input: ``significance.study_table``).
-
-    ``study_table2``: Table 2's shape, one line per tester and optimizer, one column per
-    benchmark. ``study_table6``: Table 6's shape, one line per optimizer, one column per
-    tester, every benchmark's items pooled. Cells: naive -> optimized accuracy, the gain with
-    its 95% paired bootstrap interval, the Holm-corrected exact McNemar p-value (▲/▼: better
-    or worse at 5% after correction) and the item count; percent."""
-    if study.empty:
-        empty = "_No paired naive/optimized predictions to show._"
-        return {"study_table2": empty, "study_table6": empty}
-    study = study.assign(cell=study.apply(_study_cell, axis=1))
-    per_benchmark, pooled = [], []
-    for scoring, part in study.groupby("scoring", sort=True):
-        cells = part[part["benchmark"] != "pooled"]
-        wide = cells.pivot_table(
-            index=["tester", "optimizer"], columns="benchmark", values="cell", aggfunc="first"
-        )
-        order = [c for c in TABLE2_COLUMNS if c in wide.columns]
-        wide = wide.reindex(columns=order + sorted(set(wide.columns) - set(order)))
-        wide.columns = [published.BENCHMARK_LABELS.get(c, c) for c in wide.columns]
-        per_benchmark.append(f"**scoring={scoring}**\n\n" + markdown_table(wide.reset_index()))
-        summed = part[part["benchmark"] == "pooled"].pivot_table(
-            index="optimizer", columns="tester", values="cell", aggfunc="first"
-        )
-        pooled.append(f"**scoring={scoring}**\n\n" + markdown_table(summed.reset_index()))
-    return {"study_table2": "\n\n".join(per_benchmark), "study_table6": "\n\n".join(pooled)}

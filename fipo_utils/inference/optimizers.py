@@ -3,6 +3,10 @@ rewriter. Importing this module registers them (:mod:`fipo_utils.inference.regis
 
 * ``identity``: the naive instruction unchanged. Its gain is 0 by construction, so every
   table has a row that measures nothing but the scoring.
+* ``neutral-preface``: the naive instruction behind a fixed sentence that asks for nothing
+  (:data:`NEUTRAL_PREFACE`). The tester answers it anew, so its gain measures how far a
+  harmless change of bytes moves the tester: the yardstick for "every rewrite lowers this
+  tester" against "this optimizer writes bad prompts".
 * the FIPO family (every unregistered name): ``auto`` (the run's most advanced trained
   checkpoint, else the base), ``base`` (the untrained optimizer base with the FIPO template),
   a checkpoint name of the run, a path or a hub id.
@@ -50,6 +54,27 @@ class IdentityOptimizer:
 
     def rewrite(self, items: Sequence[BenchmarkItem]) -> list[Rewrite]:
         return [Rewrite(prompt=item.instruction) for item in items]
+
+    def close(self) -> None:
+        return None
+
+
+# Says nothing about the task and asks for nothing: any change it causes is sensitivity.
+NEUTRAL_PREFACE = "Here is the task."
+
+
+@dataclass
+class NeutralPrefaceOptimizer:
+    """The naive instruction behind :data:`NEUTRAL_PREFACE`: new bytes, the same meaning."""
+
+    name: str
+    source: str = f"the naive prompt behind {NEUTRAL_PREFACE!r} (sensitivity control)"
+    kind: OptimizerKind = OptimizerKind.CONTROL
+    trained: bool = False
+    generator: Generator | None = None
+
+    def rewrite(self, items: Sequence[BenchmarkItem]) -> list[Rewrite]:
+        return [Rewrite(prompt=f"{NEUTRAL_PREFACE} {item.instruction}") for item in items]
 
     def close(self) -> None:
         return None
@@ -160,6 +185,15 @@ def _template(context: OptimizerContext) -> Template:
 )
 def build_identity(name: str, context: OptimizerContext) -> PromptOptimizer:
     return IdentityOptimizer(name)
+
+
+@register_optimizer(
+    "neutral-preface",
+    kind=OptimizerKind.CONTROL,
+    summary="the naive prompt behind a fixed neutral sentence (prompt-sensitivity control)",
+)
+def build_neutral_preface(name: str, context: OptimizerContext) -> PromptOptimizer:
+    return NeutralPrefaceOptimizer(name)
 
 
 @register_optimizer(

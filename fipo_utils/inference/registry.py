@@ -38,6 +38,9 @@ class OptimizerKind(StrEnum):
     """What an optimizer is, for tables and for the steps that pick optimizers by kind."""
 
     IDENTITY = "identity"  # the naive instruction as its own rewrite: the control
+    # a meaning-preserving change of the prompt's bytes, re-scored by the tester: measures the
+    # tester's prompt sensitivity and the evaluation's own noise
+    CONTROL = "control"
     TRAINED = "trained"  # a FIPO optimizer: a trained checkpoint or the untrained base
     REWRITER = "rewriter"  # a fixed request to a general model (BPO-style)
     SELECTOR = "selector"  # picks among candidates with a reward model (Prompt-OIRL)

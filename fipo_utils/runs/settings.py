@@ -541,6 +541,22 @@ class BaselinesSettings(StepSettings):
 # --- analysis (07) ---------------------------------------------------------------------
 
 
+# The paper's scorings (FIPO §3.1.2): option-letter log-probability for multiple choice, the
+# strict answer template for generation. ``analysis.primary`` declares a study's own.
+PAPER_PRIMARY = {"multiple_choice": "letter", "generation": "strict"}
+
+
+def _primary(read: _Reader) -> dict[str, str]:
+    """``analysis.primary``: the primary scoring per kind of benchmark, both kinds named."""
+    given = read.mapping("primary") or dict(PAPER_PRIMARY)
+    if set(given) != set(PAPER_PRIMARY) or not all(isinstance(v, str) for v in given.values()):
+        raise read.fail(
+            "primary",
+            f"expected {{multiple_choice: <scoring>, generation: <scoring>}}, got {given!r}",
+        )
+    return {str(k): str(v) for k, v in given.items()}
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """Profile section ``analysis`` (notebook 07, ``fipo figures``, ``fipo compare``)."""
@@ -551,6 +567,8 @@ class AnalysisSettings:
     table2_reference_tester: str = "Tulu2-13B"  # published row beside an unpublished tester
     table8_reference_tester: str = "Tulu2-7B"
     figures_dir: str | None = None  # also copy the figures here; null = the run folder only
+    # the study's primary endpoint, declared before the run; every other scoring is secondary
+    primary: Mapping[str, str] = field(default_factory=lambda: dict(PAPER_PRIMARY))
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> AnalysisSettings:
@@ -563,4 +581,5 @@ class AnalysisSettings:
             table2_reference_tester=read.text("table2_reference_tester", "Tulu2-13B"),
             table8_reference_tester=read.text("table8_reference_tester", "Tulu2-7B"),
             figures_dir=read.text_or_none("figures_dir"),
+            primary=_primary(read),
         )

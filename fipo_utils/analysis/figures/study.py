@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis.significance import POOLED
+from fipo_utils.analysis.significance import POOLED, PRIMARY
 from fipo_utils.inference.figures import (
     FigureResult,
     describe,
@@ -26,18 +26,23 @@ GAIN_PANELS = {
 
 def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
     """The study's headline: per optimizer and tester, the optimized-minus-naive accuracy of
-    all items pooled (Table 6's shape), with its 95% paired interval; filled markers where the
-    Holm-corrected McNemar test calls the difference, hollow where it does not."""
+    all items pooled (Table 6's shape), the primary endpoint's panels first, with the paired
+    interval at the family's level; filled markers where the Holm-corrected McNemar test
+    calls the difference, hollow where it does not."""
     if study.empty:
         return None
     pooled = study[(study["benchmark"] == POOLED) & study["scoring"].isin(list(GAIN_PANELS))]
+    primary = set(pooled.loc[pooled["endpoint"] == PRIMARY, "scoring"])
     # notebook 06's evaluation only: the baselines (08) and the Table 8 run (09) score some of
     # the same optimizer names on other items, which would be other points under one label
     if "source" in pooled.columns:
         pooled = pooled[pooled["source"] == "eval"]
     if pooled.empty:
         return None
-    scorings = [s for s in GAIN_PANELS if s in set(pooled["scoring"])]
+    # the primary endpoint leads; secondary scorings follow, labelled so
+    scorings = sorted(
+        (s for s in GAIN_PANELS if s in set(pooled["scoring"])), key=lambda s: s not in primary
+    )
     optimizers = list(dict.fromkeys(pooled["optimizer"]))
     testers = list(dict.fromkeys(pooled["tester"]))
     fig, axes = panel_grid(
@@ -53,7 +58,9 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
             if rows["gain"].isna().all():  # this tester has no cell of this scoring
                 continue
             y = np.arange(len(optimizers)) + offsets[t]
-            gain, low, high = (100 * rows[c] for c in ("gain", "gain_low", "gain_high"))
+            gain, low, high = (
+                100 * rows[c] for c in ("gain", "gain_low_family", "gain_high_family")
+            )
             ax.errorbar(
                 gain,
                 y,
@@ -83,7 +90,8 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
             kind = GAIN_PANELS[scoring].split(",")[0]
             counts.append(f"{tester}, {kind}: {int(rows['n_items'].max())}")
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_title(textwrap.fill(GAIN_PANELS[scoring], 34), fontsize=9)
+        role = "PRIMARY" if scoring in primary else "secondary"
+        ax.set_title(textwrap.fill(f"{role}: {GAIN_PANELS[scoring]}", 34), fontsize=9)
         ax.set_xlabel("optimized minus naive accuracy (points)")
         ax.set_ylabel("prompt optimizer")
         ax.set_yticks(np.arange(len(optimizers)), optimizers, fontsize=8)
@@ -99,8 +107,10 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
     caption = (
         f"{describe(pooled['run'], 'Run')}. Each point is one optimizer's accuracy gain over "
         "the naive prompt on the same items, all benchmarks of that scoring pooled (Table 6's "
-        "shape); bars: 95% paired bootstrap interval over items; filled: the Holm-corrected "
-        "exact McNemar test calls the difference at 5%, hollow: it does not. Items per point: "
+        "shape); the primary endpoint declared in the profile leads, secondary scorings are "
+        "exploratory. Bars: Tango's score interval for paired proportions at the Holm "
+        "family's Bonferroni level (1 - 0.05/m); filled: the Holm-corrected exact McNemar "
+        "test calls the difference at 5%, hollow: it does not. Items per point: "
         + "; ".join(dict.fromkeys(counts))
         + ". The identity optimizer returns the naive prompt: its gain must be 0."
     )
