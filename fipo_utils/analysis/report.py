@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
-from fipo_utils.analysis import published, significance, tables
+from fipo_utils.analysis import published, readings, significance, tables
 from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
@@ -81,6 +81,8 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         replicates=settings.bootstrap_replicates,
         level=settings.confidence,
     )
+    validity, unvalidated = readings.validity_frame(collection)
+    both_readings = readings.readings_table(collection)
     analysis = Analysis(collection)
     analysis.tables = {
         "results_tidy": collection.all_results,
@@ -89,12 +91,16 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table6_strategies": table6,
         "table8_bbh_tasks": table8,
         "study_significance": study,
+        "rewrite_validity": validity,
+        "readings": both_readings,
     }
     analysis.markdown = {
         "table2_tester_benchmark": tables.tester_benchmark_markdown(table2),
         "table6_strategies": tables.strategy_markdown(table6),
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
         **tables.study_markdown(study),
+        "rewrite_validity": readings.validity_markdown(validity, unvalidated),
+        "readings": readings.readings_markdown(both_readings),
     }
     return analysis
 
@@ -174,6 +180,8 @@ def report_markdown(analysis: Analysis) -> str:
         "study_table2": "Every optimizer: gain, paired interval, Holm-corrected McNemar "
         "(Table 2 shape)",
         "study_table6": "Every optimizer, all benchmarks pooled (Table 6 shape)",
+        "rewrite_validity": "Rewrite validity per optimizer",
+        "readings": "Both readings of every cell: as written (primary) and valid rewrites only",
     }
     for name, title in titles.items():
         parts += [f"## {title}", analysis.markdown[name]]
