@@ -314,6 +314,7 @@ def _optimized_n(frame: Any, condition: str = "optimized") -> int:
     return int(rows["n_items"].sum())
 
 
+@pytest.mark.slow  # the tiny tester answers every prompt
 @pytest.mark.shared
 @pytest.mark.parametrize("mode", ["keep", "naive", "drop"])
 def test_invalid_rewrites_mode_decides_the_primary_reading(
@@ -337,6 +338,7 @@ def test_invalid_rewrites_mode_decides_the_primary_reading(
         assert "12345" in asked[(invalid, "optimized")]
 
 
+@pytest.mark.slow  # the tiny tester answers every prompt
 @pytest.mark.shared
 def test_notebook_07_tables_show_both_readings_and_the_validity_counts(
     tmp_path: Path, shared_data, monkeypatch
@@ -356,6 +358,7 @@ def test_notebook_07_tables_show_both_readings_and_the_validity_counts(
     assert row["numbers_lost"] == "1 (50%)" and row["unfinished"] == "0 (0%)"
 
 
+@pytest.mark.slow  # the tiny tester answers every prompt
 @pytest.mark.shared
 def test_a_run_older_than_validity_records_reads_in_keep_mode_and_fails_clearly_otherwise(
     tmp_path: Path, shared_data, monkeypatch
