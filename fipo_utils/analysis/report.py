@@ -180,8 +180,6 @@ def report_markdown(analysis: Analysis) -> str:
         "study_table2": "Every optimizer: gain, paired interval, Holm-corrected McNemar "
         "(Table 2 shape)",
         "study_table6": "Every optimizer, all benchmarks pooled (Table 6 shape)",
-        "rewrite_validity": "Rewrite validity per optimizer",
-        "readings": "Both readings of every cell: as written (primary) and valid rewrites only",
     }
     for name, title in titles.items():
         parts += [f"## {title}", analysis.markdown[name]]
