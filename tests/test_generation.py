@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from fipo_utils.models.generate import GenerationParams, TransformersGenerator, cut_at_stop
+from fipo_utils.models.generate import (
+    GenerationParams,
+    StopInGenerated,
+    TransformersGenerator,
+    cut_at_stop,
+)
 from fipo_utils.models.generators import CachedGenerator, make_generator
 from fipo_utils.models.loading import load_model
 
@@ -67,6 +72,23 @@ def test_stop_strings_end_the_text_before_the_stop(tiny) -> None:
     for s, f in zip(stopped, free, strict=True):
         assert f.startswith(s)
         assert not any(stop in s for stop in stops)
+
+
+def test_a_stop_string_counts_only_inside_the_generated_text(tiny) -> None:
+    # the prompt ends on a newline, as a chat prompt does; a reply that opens with the label
+    # goes on, one that writes the label on a later line ends (vLLM's reading of ``stop``)
+    tokenizer = tiny.tokenizer
+    prompt = tokenizer("Rewrite this.\n", add_special_tokens=False).input_ids
+    stop = StopInGenerated(tokenizer, ["\nGolden Prompt:"], prompt_length=len(prompt))
+
+    def ends(reply: str) -> bool:
+        ids = prompt + tokenizer(reply, add_special_tokens=False).input_ids
+        return bool(stop(torch.tensor([ids]), None)[0])
+
+    assert not ends("Golden Prompt:")
+    assert not ends("Golden Prompt: count the apples")
+    assert ends("Golden Prompt: count the apples\nGolden Prompt:")
+    assert ends("count the apples\nGolden Prompt:")
 
 
 def test_cut_at_stop_takes_the_earliest_stop() -> None:

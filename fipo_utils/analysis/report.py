@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
-from fipo_utils.analysis import published, significance, study_tables, tables
+from fipo_utils.analysis import published, readings, significance, study_tables, tables
 from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
@@ -80,6 +80,8 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     study = significance.study_table(
         collection, primary=settings.primary, level=settings.confidence
     )
+    validity, unvalidated = readings.validity_frame(collection)
+    both_readings = readings.readings_table(collection)
     analysis = Analysis(collection)
     analysis.tables = {
         "results_tidy": collection.all_results,
@@ -88,12 +90,16 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table6_strategies": table6,
         "table8_bbh_tasks": table8,
         "study_significance": study,
+        "rewrite_validity": validity,
+        "readings": both_readings,
     }
     analysis.markdown = {
         "table2_tester_benchmark": tables.tester_benchmark_markdown(table2),
         "table6_strategies": tables.strategy_markdown(table6),
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
         **study_tables.study_markdown(study, settings.primary),
+        "rewrite_validity": readings.validity_markdown(validity, unvalidated),
+        "readings": readings.readings_markdown(both_readings),
     }
     return analysis
 

@@ -140,6 +140,27 @@ def render_prompt(item: BenchmarkItem, instruction: str | None = None) -> str:
     return f"{item.few_shot_context}\n\n{text}\n{format_options(item.options)}\nAnswer:"
 
 
+# BBH writes a task's answer options into its input, after this line: "(A) text" lines for
+# most tasks, "- text" lines for causal_judgement, formal_fallacies and navigate.
+OPTIONS_HEADER = "\nOptions:\n"
+
+
+def split_options(item: BenchmarkItem) -> tuple[str, str]:
+    """(question, options block) of an item's instruction.
+
+    The block is the BBH input's tail from its ``Options:`` line on, byte for byte, so that
+    ``question + block == item.instruction``; it is ``""`` for a BBH task without options
+    and for every other benchmark (multiple-choice options live in ``item.options``, outside
+    the instruction, and ``render_prompt`` attaches them).
+    """
+    if benchmark_family(item.benchmark) != "bbh":
+        return item.instruction, ""
+    at = item.instruction.rfind(OPTIONS_HEADER)
+    if at < 0:
+        return item.instruction, ""
+    return item.instruction[:at], item.instruction[at:]
+
+
 def format_options(options: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options))
 
@@ -617,14 +638,13 @@ def load_train_split(name: str, *, data_dir: str | Path | None = None) -> Loaded
         raise BenchmarkMissing(f"{name}: no local benchmark folder (set FIPO_DATA_DIR)")
     if family == "gsm8k":
         path = root / "gsm8k" / "train.jsonl"
-        rows = _read_jsonl(path)
-        _check_fields(path, rows, ["question", "answer"])
+        rows, lines = _numbered_jsonl(path)
+        built = _build_records(path, rows, _gsm8k_record, lines)
+        records = [{**r, "id": f"gsm8k-train-{i}"} for i, r in enumerate(built)]
         shots = SHOTS["gsm8k"]
-        records = [
-            {**_gsm8k_record(row, index), "id": f"gsm8k-train-{index}"}
-            for index, row in enumerate(rows)
-        ][shots:]
-        return _finish(name, records, _gsm8k_context(rows), None, None, f"local:{path}")
+        return _finish(
+            name, records[shots:], _gsm8k_context(rows[:shots]), None, None, f"local:{path}"
+        )
     folder = _require(root / "mmlu")
     subjects = sorted(p.name for p in folder.iterdir() if (p / "validation").is_dir())
     pool, contexts = _mmlu_items(

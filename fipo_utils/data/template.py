@@ -173,6 +173,31 @@ def substitute_sequential(text: str, replacements: Sequence[tuple[str, str]]) ->
     return text
 
 
+# The prompt labels a rewrite may head itself with or loop back to, whatever the template:
+# the original strips "Golden Prompt:" from every reply; the project's template asks for an
+# "Improved Prompt" of an "Original Prompt".
+REWRITE_LABELS = ("Golden Prompt:", "Improved Prompt:", "Original Prompt:")
+# A header of the optimizer template: the label line that opens a fenced block.
+_HEADER = re.compile(r"```\n([^\n`]+:)\n")
+
+
+def template_labels(template: Template) -> tuple[str, ...]:
+    """The labels of the optimizer template's blocks (``Original Prompt:``, ``Draft
+    Response:``, ... or the original's ``Sliver Prompt:``, ...) and :data:`REWRITE_LABELS`:
+    a rewrite that contains one is echoing the template instead of ending."""
+    found = _HEADER.findall(template.optimizer + template.s_r + template.g_r)
+    return tuple(dict.fromkeys([*found, *REWRITE_LABELS]))
+
+
+def label_stops(template: Template) -> tuple[str, ...]:
+    """Stop strings of a rewrite: a template label or a code fence on a new line.
+
+    Each starts with a newline, so a reply may still open with a label (``Golden Prompt:
+    ...``, stripped afterwards as the original did) and ends where the next block of the
+    template would begin, instead of looping until the token limit."""
+    return (*("\n" + label for label in template_labels(template)), "\n```")
+
+
 def count_words(text: str) -> int:
     """``G_N``: the number of single-space-separated pieces, as the original counted them.
 

@@ -18,7 +18,17 @@ from typing import Any
 
 from fipo_utils.runs.records import CONDITIONS, PREDICTION_FIELDS
 
-__all__ = ["CONDITIONS", "PREDICTION_FIELDS", "RESULT_COLUMNS", "result_rows"]
+__all__ = [
+    "CONDITIONS",
+    "PREDICTION_FIELDS",
+    "RESULT_COLUMNS",
+    "VALID_ONLY_RESULTS",
+    "result_rows",
+]
+
+# The second reading of every cell (the same columns as ``results.csv``): only the items
+# whose rewrite is valid, naive and optimized alike, with their own ``n_items``.
+VALID_ONLY_RESULTS = "results_valid_only.csv"
 
 RESULT_COLUMNS = (
     "optimizer",

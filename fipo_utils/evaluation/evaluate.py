@@ -13,10 +13,18 @@ option's text after the prompt (``continuation``, lm-evaluation-harness's ``acc`
 every verdict lands in ``correct_by``.
 The primary scoring is the first of letter, generate, continuation that runs.
 
+Every cell is read twice. ``eval/results.csv`` is the primary reading: the rewrites as
+written, as the paper measured them (``invalid_rewrites: keep``), or with an invalid rewrite
+(its validity record, :mod:`fipo_utils.inference.validity`) replaced by the naive prompt
+(``naive``) or left out (``drop``). ``eval/results_valid_only.csv`` is the sensitivity
+reading: the same columns over only the items whose rewrite is valid, both conditions, with
+their own ``n_items``.
+
 Outputs (docs/CONTRACTS.md): ``eval/predictions/<optimizer>/<tester>/<benchmark>.jsonl`` with
 one record per item and condition, ``eval/results.csv`` with one row per optimizer, tester,
-benchmark and condition, and ``eval/summary.csv`` with BBH tasks pooled and the paper's
-weighted average (accuracy per benchmark family weighted by its full test-set size).
+benchmark and condition, ``eval/results_valid_only.csv`` likewise over valid rewrites, and
+``eval/summary.csv`` with BBH tasks pooled and the paper's weighted average (accuracy per
+benchmark family weighted by its full test-set size).
 """
 
 from __future__ import annotations
@@ -36,7 +44,12 @@ from fipo_utils.data.benchmarks import (
     load_benchmark,
 )
 from fipo_utils.data.template import wrap_prompt
-from fipo_utils.evaluation.columns import CONDITIONS, RESULT_COLUMNS, result_rows
+from fipo_utils.evaluation.columns import (
+    CONDITIONS,
+    RESULT_COLUMNS,
+    VALID_ONLY_RESULTS,
+    result_rows,
+)
 from fipo_utils.evaluation.scoring import generation_scoring, generation_verdicts, is_correct
 from fipo_utils.runs.folders import require
 from fipo_utils.runs.io import current_files
@@ -101,16 +114,19 @@ def evaluate_run(
     benchmarks = _load_needed(r["benchmark"] for rows in records.values() for r in rows)
     index = {name: {i.id: i for i in bench.items} for name, bench in benchmarks.items()}
     params = decoding_params(settings)
+    mode = settings.invalid_rewrites
     rows: list[dict[str, Any]] = []
+    valid_rows: list[dict[str, Any]] = []
     cache_counts: dict[str, str] = {}
     mc = mc_scorings(settings.mc_scoring)
     engines: dict[str, dict[str, Any]] = {}
     for tester in settings.tester_names(models):
         generator = generator_from_settings(tester, settings, models)
         jobs = [
-            _job(index, benchmarks, record, condition, tester_name(tester))
+            _job(index, benchmarks, record, condition, tester_name(tester), mode)
             for name in optimizers
             for record in records[name]
+            if mode != "drop" or rewrite_valid(record, mode)
             for condition in CONDITIONS
         ]
         try:
@@ -121,15 +137,41 @@ def evaluate_run(
             # reserved up front), also when the step fails or is interrupted.
             generator.close()
         rows.extend(_write_predictions(run_dir, jobs, mc, generation_scoring(settings)))
+        valid = [job["prediction_record"] for job in jobs if job["valid"] is True]
+        valid_rows.extend(result_rows(prediction_dicts(valid)))
         # the generation cache's hit counts (a bare backend has none)
         cache_counts[tester_name(tester)] = str(getattr(generator, "stats", "no cache"))
         del generator  # so the pool can free transformers weights
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     write_text_preserving(run_dir / "eval" / "results.csv", results.to_csv(index=False))
+    valid_only = pd.DataFrame(valid_rows, columns=list(RESULT_COLUMNS))
+    write_text_preserving(run_dir / "eval" / VALID_ONLY_RESULTS, valid_only.to_csv(index=False))
     sizes = {name: bench.full_size for name, bench in benchmarks.items()}
     summary = summarize(results, sizes)
     write_text_preserving(run_dir / "eval" / "summary.csv", summary.to_csv(index=False))
-    return {"results": results, "summary": summary, "cache": cache_counts, "engine": engines}
+    return {
+        "results": results,
+        "valid_only": valid_only,
+        "summary": summary,
+        "cache": cache_counts,
+        "engine": engines,
+    }
+
+
+def rewrite_valid(record: dict[str, Any], mode: str = "keep") -> bool | None:
+    """Whether a rewrite record is valid (its ``validity`` record); ``None`` for a record
+    written before validity records existed, which only ``invalid_rewrites: keep`` scores
+    (the other modes need to know, and say so naming the record)."""
+    validity = record.get("validity")
+    if isinstance(validity, Mapping) and isinstance(validity.get("valid"), bool):
+        return validity["valid"]
+    if mode != "keep":
+        raise ValueError(
+            f"optimized/{record['optimizer']}: rewrite {record['id']} ({record['benchmark']}) "
+            f"has no validity record, which evaluate.invalid_rewrites: {mode} needs: rerun "
+            "05_batch_inference, or set invalid_rewrites: keep"
+        )
+    return None
 
 
 def _load_needed(names: Iterable[str]) -> dict[str, LoadedBenchmark]:
@@ -142,7 +184,10 @@ def _job(
     record: dict[str, Any],
     condition: str,
     tester: str,
+    mode: str = "keep",
 ) -> dict[str, Any]:
+    """One prompt to answer. ``mode`` (``invalid_rewrites``) ``naive`` puts the naive
+    instruction in place of an invalid rewrite; ``drop`` never asks for one."""
     bench = benchmarks[record["benchmark"]]
     item = index[record["benchmark"]].get(record["id"])
     if item is None:
@@ -150,13 +195,16 @@ def _job(
             f"optimized record {record['id']!r} ({record['benchmark']}) matches no item of the "
             f"benchmark loaded from {bench.source}"
         )
-    instruction = record["naive_instruction" if condition == "naive" else "optimized_instruction"]
+    valid = rewrite_valid(record, mode)
+    as_naive = condition == "naive" or (mode == "naive" and valid is False)
+    instruction = record["naive_instruction" if as_naive else "optimized_instruction"]
     return {
         "item": item,
         "record": record,
         "condition": condition,
         "tester": tester,
         "instruction": instruction,
+        "valid": valid,
     }
 
 
@@ -261,6 +309,8 @@ def _verdicts(job: dict[str, Any], mc: tuple[str, ...]) -> dict[str, bool]:
 def _write_predictions(
     run_dir: Path, jobs: list[dict[str, Any]], mc: tuple[str, ...], generation: str = "strict"
 ) -> list[dict[str, Any]]:
+    """Write every job's prediction record (also kept as the job's ``prediction_record``);
+    returns the results rows of what was written."""
     groups: dict[tuple[str, str, str], list[PredictionRecord]] = {}
     for job in jobs:
         item: BenchmarkItem = job["item"]
@@ -288,6 +338,7 @@ def _write_predictions(
         )
         key = (prediction.optimizer, job["tester"], item.benchmark)
         groups.setdefault(key, []).append(prediction)
+        job["prediction_record"] = prediction
     rows = []
     for (optimizer, tester, benchmark), predictions in sorted(groups.items()):
         path = run_dir / "eval" / "predictions" / optimizer / tester / f"{benchmark}.jsonl"

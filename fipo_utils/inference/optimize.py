@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fipo_utils.data.answers import gold_letter, gsm8k_gold_number, numbers_in
 from fipo_utils.data.benchmarks import BenchmarkItem, benchmark_family
-from fipo_utils.data.template import Template, count_words, render_optimizer_prompt, wrap_prompt
+from fipo_utils.data.template import (
+    Template,
+    count_words,
+    label_stops,
+    render_optimizer_prompt,
+    wrap_prompt,
+)
 from fipo_utils.models.generate import GenerationParams
 
 # `auto` picks the most advanced trained optimizer (fipo_utils.inference.registry): IPL
@@ -103,10 +109,17 @@ def optimize_prompts(
     word_limit: WordLimit | None = None,
     responses: Sequence[str | None] | None = None,
     ground_truths: Sequence[str | None] | None = None,
+    stop_at_labels: bool = True,
 ) -> list[Optimized]:
     """Rewrite each prompt. Optional responses / ground truths fill the template's silver and
-    golden slots (as in training); benchmarks pass neither (the test-time form)."""
+    golden slots (as in training); benchmarks pass neither (the test-time form).
+
+    ``stop_at_labels`` ends each reply at the template's next label (:func:`label_stops`),
+    where a small model would otherwise echo the template until the token limit; the
+    original test script stops at the limit only (``False``)."""
     word_limit = word_limit or WordLimit()
+    if stop_at_labels:
+        params = replace(params, stop=tuple(dict.fromkeys([*params.stop, *label_stops(template)])))
     inputs, limits = optimizer_inputs(
         template,
         prompts,

@@ -9,9 +9,11 @@ by construction) and ``bpo-style`` (the BPO-style rewriter of
 :mod:`fipo_utils.inference.rewriters`, driven by ``infer.rewriter`` or the optimizer base).
 
 Writes ``optimized/<optimizer>/<benchmark>.jsonl`` (one record per item, docs/CONTRACTS.md,
-plus ``fell_back``, ``word_limit``, ``cut_at_max_new_tokens`` and the prompt's ``audit``, see
-:mod:`fipo_utils.inference.audit`) and ``optimized/<optimizer>/summary.json`` (the optimizer's
-source, the settings, missing benchmarks, fallback, cheating-note and cut-off counts).
+plus ``fell_back``, ``word_limit``, ``cut_at_max_new_tokens``, the prompt's ``audit``, see
+:mod:`fipo_utils.inference.audit`, and its ``validity``, see
+:mod:`fipo_utils.inference.validity`) and ``optimized/<optimizer>/summary.json`` (the
+optimizer's source, the settings, missing benchmarks, fallback, cheating-note, cut-off and
+invalid counts).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from fipo_utils.inference.registry import (
     expand_optimizer_spec,
     get_optimizer,
 )
+from fipo_utils.inference.rewrite_table import read_rewrite_table
+from fipo_utils.inference.validity import BASE_OPTIMIZER, RewriteValidity, rewrite_validity
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import decoding_params, describe_engine
 from fipo_utils.runs.names import inside_run
@@ -64,6 +68,9 @@ def optimizer_context(
         template=load_template(settings.template),
         word_limit=WordLimit(**settings.word_limit),
         rewriter_model=settings.rewriter,
+        # 05's switches; the baselines rewrite as 05's defaults
+        keep_options=not isinstance(settings, InferSettings) or settings.keep_options,
+        stop_at_labels=not isinstance(settings, InferSettings) or settings.stop_at_labels,
         **fields,
     )
 
@@ -125,9 +132,20 @@ def _run_one(
     stats: Any = getattr(optimizer.generator, "stats", "no model")
     max_new_tokens = context.params.max_new_tokens
     out_dir = inside_run(run_dir, "optimized", optimizer.name, parameter="optimizer")
+    base = {} if optimizer.name == BASE_OPTIMIZER else base_rewrites(run_dir)
     by_benchmark: dict[str, list[RewriteRecord]] = {}
     for item, rewrite in zip(items, rewrites, strict=True):
-        record = rewrite_record(item, optimizer, rewrite, max_new_tokens)
+        validity = rewrite_validity(
+            item,
+            item.instruction,
+            rewrite.prompt,
+            fell_back=rewrite.fell_back,
+            n_tokens=rewrite.n_tokens,
+            max_new_tokens=max_new_tokens,
+            base_rewrite=base.get((item.benchmark, item.id)),
+            template=context.template,
+        )
+        record = rewrite_record(item, optimizer, rewrite, max_new_tokens, validity)
         by_benchmark.setdefault(item.benchmark, []).append(record)
     rows = []
     for benchmark, records in by_benchmark.items():
@@ -139,6 +157,7 @@ def _run_one(
                 "fell_back": sum(r.fell_back for r in records),
                 "cheating_notes": sum(r.cheating_note for r in records),
                 "cut_at_max_new_tokens": sum(r.cut_at_max_new_tokens for r in records),
+                "invalid": sum(not (r.validity or {}).get("valid", True) for r in records),
                 "source": loaded[benchmark].source,
             }
         )
@@ -164,10 +183,22 @@ def _run_one(
     }
 
 
+def base_rewrites(run_dir: Path) -> dict[tuple[str, str], str]:
+    """The untrained base's rewrites the run holds, by (benchmark, id); none before 05 ran
+    the base."""
+    table = read_rewrite_table(run_dir / "optimized" / BASE_OPTIMIZER)
+    return {(r.benchmark, r.id): r.optimized_instruction for r in table.itertuples()}
+
+
 def rewrite_record(
-    item: BenchmarkItem, optimizer: PromptOptimizer, rewrite: Rewrite, max_new_tokens: int
+    item: BenchmarkItem,
+    optimizer: PromptOptimizer,
+    rewrite: Rewrite,
+    max_new_tokens: int,
+    validity: RewriteValidity,
 ) -> RewriteRecord:
-    """The record of one rewrite, audited (:mod:`fipo_utils.inference.audit`)."""
+    """The record of one rewrite, audited (:mod:`fipo_utils.inference.audit`), with its
+    validity (:mod:`fipo_utils.inference.validity`)."""
     audit = audit_prompt(item, rewrite.prompt, rewrite.word_limit)
     return RewriteRecord(
         id=item.id,
@@ -181,4 +212,5 @@ def rewrite_record(
         word_limit=rewrite.word_limit,
         cut_at_max_new_tokens=rewrite.n_tokens >= max_new_tokens,
         audit=audit,
+        validity=validity.as_dict(),
     )

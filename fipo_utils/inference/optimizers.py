@@ -22,7 +22,8 @@ from typing import Any
 
 from fipo_utils.data.benchmarks import BenchmarkItem
 from fipo_utils.data.template import Template, load_template
-from fipo_utils.inference.optimize import optimize_prompts
+from fipo_utils.inference.optimize import clean_optimized, optimize_prompts
+from fipo_utils.inference.questions import rewrite_questions
 from fipo_utils.inference.registry import (
     OptimizerContext,
     OptimizerKind,
@@ -111,7 +112,7 @@ class FipoOptimizer(ModelOptimizer):
     params: GenerationParams | None = None
 
     def rewrite(self, items: Sequence[BenchmarkItem]) -> list[Rewrite]:
-        return self.rewrite_texts([item.instruction for item in items])
+        return rewrite_questions(items, self.rewrite_texts, self.context.keep_options)
 
     def rewrite_texts(
         self,
@@ -133,6 +134,7 @@ class FipoOptimizer(ModelOptimizer):
             word_limit=self.context.word_limit,
             responses=responses,
             ground_truths=ground_truths,
+            stop_at_labels=self.context.stop_at_labels,
         )
         return [
             Rewrite(
@@ -154,8 +156,10 @@ class BpoStyleOptimizer(ModelOptimizer):
     trained: bool = False
 
     def rewrite(self, items: Sequence[BenchmarkItem]) -> list[Rewrite]:
+        return rewrite_questions(items, self.rewrite_texts, self.context.keep_options)
+
+    def rewrite_texts(self, naive: Sequence[str]) -> list[Rewrite]:
         generator = self.model()
-        naive = [item.instruction for item in items]
         found = rewrite_outputs(
             generator,
             naive,
@@ -167,10 +171,10 @@ class BpoStyleOptimizer(ModelOptimizer):
             Rewrite(
                 prompt=new,
                 raw_output=raw,
-                fell_back=new == old,
+                fell_back=not clean_optimized(raw),
                 n_tokens=generated_tokens(generator, raw),
             )
-            for (new, raw), old in zip(found, naive, strict=True)
+            for new, raw in found
         ]
 
 

@@ -80,6 +80,8 @@ class OptimizerContext:
     rewriter_params: GenerationParams | None = None
     rewriter_instruction: str | None = None
     fipo_spec: str = "auto"  # the FIPO optimizer a selector samples from
+    keep_options: bool = True  # rewrite a BBH question, re-attach its options (``questions``)
+    stop_at_labels: bool = True  # FIPO rewrites end at the template's next label
     resources: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, key: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria
 
 from fipo_utils.models.encoding import encode_like_training, option_targets
 from fipo_utils.models.window import capped_new_tokens, model_window
@@ -56,10 +56,35 @@ class GenerationParams:
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to the earliest stop string. transformers' ``stop_strings`` ends decoding
-    on one but keeps it in the output; vLLM leaves it out: this makes both read the same."""
+    """``text`` up to the earliest stop string. :class:`StopInGenerated` ends decoding on one
+    but keeps it in the output; vLLM leaves it out: this makes both read the same."""
     ends = [text.find(s) for s in stop if s and s in text]
     return text[: min(ends)] if ends else text
+
+
+class StopInGenerated(StoppingCriteria):
+    """Ends a row once its generated text contains a stop string, as vLLM's ``stop`` does.
+
+    transformers' own ``stop_strings`` also match a stop string that begins in the prompt: a
+    chat prompt ends on a newline, so the stop ``"\\nGolden Prompt:"`` would end a reply that
+    opens with ``Golden Prompt:``. Only the last tokens are decoded each step (enough to hold
+    the longest stop string), so the check stays cheap for long replies.
+    """
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], prompt_length: int
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.stop = [s for s in stop if s]
+        self.prompt_length = prompt_length
+        # a token decodes to at least one character, so this many hold any stop string
+        self.window = max((len(s) for s in self.stop), default=0) + 1
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        start = max(self.prompt_length, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+        found = [any(s in tail for s in self.stop) for tail in tails]
+        return torch.tensor(found, dtype=torch.bool, device=input_ids.device)
 
 
 class TransformersGenerator:
@@ -135,7 +160,10 @@ class TransformersGenerator:
             torch.manual_seed(params.seed)
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
         if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+            prompt_length = encoded["input_ids"].shape[1]
+            kwargs["stopping_criteria"] = [
+                StopInGenerated(self.tokenizer, params.stop, prompt_length)
+            ]
         generated = self.model.generate(**encoded, **kwargs)
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

@@ -42,12 +42,17 @@ class RewriteRecord:
     # the rewrite used the whole token budget: it was probably cut off mid-prompt
     cut_at_max_new_tokens: bool
     audit: dict[str, Any]
+    # the rewrite's validity record (``fipo_utils.inference.validity.RewriteValidity`` as a
+    # mapping); ``None`` in files written before validity records existed
+    validity: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 REWRITE_FIELDS = tuple(RewriteRecord.__dataclass_fields__)
+# every field but the ones later versions added, which older files lack
+REQUIRED_REWRITE_FIELDS = tuple(name for name in REWRITE_FIELDS if name != "validity")
 
 
 @dataclass(frozen=True)
@@ -100,9 +105,12 @@ def write_rewrites(path: str | Path, records: Iterable[RewriteRecord]) -> str:
 
 def read_rewrites(path: str | Path, error: type[ValueError] = ValueError) -> list[RewriteRecord]:
     """The rewrite records of one ``optimized/<optimizer>/<benchmark>.jsonl``; a line without
-    one of the record's fields is an ``error`` naming the file, line and field."""
-    rows = read_jsonl(path, REWRITE_FIELDS, error=error)
-    return [RewriteRecord(**{name: row[name] for name in REWRITE_FIELDS}) for row in rows]
+    one of the record's required fields is an ``error`` naming the file, line and field (a
+    file older than validity records reads with ``validity`` ``None``)."""
+    rows = read_jsonl(path, REQUIRED_REWRITE_FIELDS, error=error)
+    return [
+        RewriteRecord(**{name: row[name] for name in REWRITE_FIELDS if name in row}) for row in rows
+    ]
 
 
 def write_predictions(path: str | Path, records: Iterable[PredictionRecord]) -> str:

@@ -175,6 +175,9 @@ SCHEMA: dict[str, Field] = {
     "max_train_rows": _count(nullable=True),
     "max_test_rows": _count(nullable=True),
     "max_depth": _count(),
+    "keep_options": _FLAG,
+    "stop_at_labels": _FLAG,
+    "invalid_rewrites": Field("choice", choices=("keep", "naive", "drop")),
     "n_rounds": _count(),
     # analysis (07)
     "bootstrap_replicates": _count(),

@@ -318,6 +318,12 @@ class InferSettings(DecodingStepSettings):
     template: str | None = None  # null = the project's template; or a prompts.json path
     word_limit: dict[str, Any] = field(default_factory=dict)  # WordLimit's keyword arguments
     rewriter: str | None = None  # the bpo-style optimizer; null = models.optimizer_base
+    # rewrite a BBH input's question and re-attach its options block verbatim; false
+    # rewrites the whole input, options included
+    keep_options: bool = True
+    # end FIPO rewrites at the template's next label (``label_stops``); false = only the
+    # token limit, as the original test script
+    stop_at_labels: bool = True
     SECTION: ClassVar[str] = "infer"
 
     @classmethod
@@ -332,6 +338,8 @@ class InferSettings(DecodingStepSettings):
             template=read.text_or_none("template"),
             word_limit=read.mapping("word_limit"),
             rewriter=read.text_or_none("rewriter"),
+            keep_options=read.flag("keep_options", True),
+            stop_at_labels=read.flag("stop_at_labels", True),
             **_generation_values(read, profile_seed(profile)),
         )
 
@@ -350,6 +358,10 @@ class EvaluateSettings(DecodingStepSettings):
     # null = letter
     mc_scoring: str | tuple[str, ...] | None = None
     scoring: str = "strict"  # generation benchmarks' primary verdict: strict | lenient
+    # what the primary reading does with an invalid rewrite (its validity record): keep it
+    # as written (the paper) | naive (score the naive prompt instead) | drop (leave the item
+    # out of that optimizer's cells)
+    invalid_rewrites: str = "keep"
     SECTION: ClassVar[str] = "evaluate"
 
     @classmethod
@@ -362,6 +374,7 @@ class EvaluateSettings(DecodingStepSettings):
             testers=read.strings_or_none("testers"),
             mc_scoring=mc if mc is None or isinstance(mc, str) else read.strings("mc_scoring"),
             scoring=read.text("scoring", "strict"),
+            invalid_rewrites=read.text("invalid_rewrites", "keep"),
             **_generation_values(read, profile_seed(profile)),
         )
 
