@@ -26,6 +26,7 @@ Run alone: ``python benchmarks/bench_training_levers.py [--quick]``; prints JSON
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -93,7 +94,8 @@ def train_once(strategy: str, overrides: dict[str, Any], quick: bool) -> dict[st
         setup_s = time.perf_counter() - began
         trainer.args.include_num_input_tokens_seen = "all"
         trainer.add_callback(clock)
-        trainer.train()
+        with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs; JSON only
+            trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {
         "model": settings.base_model,

@@ -22,6 +22,7 @@ from fipo_utils.training.gate import (
     write_gate,
 )
 from fipo_utils.training.strategies import settings_from_profile
+from fipo_utils.training.train import prepare_examples
 
 
 def _held_out_pairs(n: int = 4) -> list[dict]:
@@ -55,6 +56,7 @@ def test_a_model_identical_to_its_base_fails_the_gate_and_is_labelled(tiny_model
         _held_out_pairs(),
         examples,
         GateSettings(n_rewrites=1),
+        prepare=prepare_examples,
         template_path=None,
         max_new_tokens=4,
     )

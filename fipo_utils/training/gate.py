@@ -24,7 +24,7 @@ tables and figures print beside the optimizer ("not trained (gate: ...)").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,14 +194,17 @@ def similarity_to_references(rewrites: Sequence[str], references: Sequence[str])
     return float((vectors[:n] * vectors[n:]).sum(axis=1).mean())
 
 
-def gate_examples(
-    settings: TrainSettings, rows: Sequence[Mapping[str, Any]], tokenizer
-) -> list[dict[str, Any]]:
-    """Held-out rows as the trainer would see them, each preference row marked
-    ``non_trivial`` when it is an optimizer row whose rejected side is not the naive prompt."""
-    from fipo_utils.training.train import prepare_examples
+# the trainer's row preparation (``fipo_utils.training.train.prepare_examples``), passed in so
+# the gate does not import the module that calls it
+Prepare = Callable[[Any, list[dict], Any], list[dict]]
 
-    examples = prepare_examples(settings, [dict(r) for r in rows], tokenizer)
+
+def gate_examples(
+    settings: TrainSettings, rows: Sequence[Mapping[str, Any]], tokenizer, prepare: Prepare
+) -> list[dict[str, Any]]:
+    """Held-out rows as the trainer would see them (``prepare``), each preference row marked
+    ``non_trivial`` when it is an optimizer row whose rejected side is not the naive prompt."""
+    examples = prepare(settings, [dict(r) for r in rows], tokenizer)
     for example, row in zip(examples, rows, strict=True):
         optimizer_row = row.get("case_type", 0) in OPTIMIZER_CASES
         rejected = str(row.get("rejected", "")).strip()
@@ -217,6 +220,7 @@ def evaluate_gate(
     rewrite_examples: Sequence[Mapping[str, str]],
     gate: GateSettings,
     *,
+    prepare: Prepare,
     template_path: str | None,
     max_new_tokens: int,
 ) -> GateResult:
@@ -227,7 +231,7 @@ def evaluate_gate(
     result = GateResult(name, base, weights=_weights(trained))
     if eval_rows:
         tokenizer = get_model(base, dtype=settings.dtype).tokenizer
-        examples = gate_examples(settings, eval_rows, tokenizer)
+        examples = gate_examples(settings, eval_rows, tokenizer, prepare)
         before = heldout_scores(base, examples, settings.dtype)
         after = heldout_scores(trained, examples, settings.dtype)
         n = before["n"]
@@ -287,6 +291,7 @@ def ensure_gate(
     trained_file: str | Path,
     n_trained: int | None,
     eval_rows: Sequence[Mapping[str, Any]],
+    prepare: Prepare,
 ) -> GateResult:
     """The gate of ``checkpoints/<name>``: read if written, else measured and written."""
     from fipo_utils.runs.profiles import load_profile
@@ -307,6 +312,7 @@ def ensure_gate(
         eval_rows,
         examples,
         gate,
+        prepare=prepare,
         template_path=data.get("diversify", {}).get("template"),
         max_new_tokens=InferSettings.from_profile(data).max_new_tokens,
     )

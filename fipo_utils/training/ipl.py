@@ -398,7 +398,13 @@ def run_ipl(
     )
     from fipo_utils.training.judge import judge_accuracy, judge_letters, judge_scores
     from fipo_utils.training.rows import IPL_FIELDS, read_jsonl_rows, rewrap_prompt, write_jsonl
-    from fipo_utils.training.train import fit, split_eval_rows, variant_data_path, variant_name
+    from fipo_utils.training.train import (
+        fit,
+        prepare_examples,
+        split_eval_rows,
+        variant_data_path,
+        variant_name,
+    )
 
     if loss not in ("dpo", "ipo"):
         raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
@@ -532,6 +538,7 @@ def run_ipl(
         trained_file=data_path,
         n_trained=settings.max_rows,
         eval_rows=eval_rows,
+        prepare=prepare_examples,
     )
     return {**record, "gate": gate.as_dict()}
 

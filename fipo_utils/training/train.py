@@ -273,7 +273,7 @@ def _with_gate(
     ``checkpoints/<name>/gate.json``; :mod:`fipo_utils.training.gate`)."""
     from fipo_utils.training.gate import ensure_gate
 
-    result = ensure_gate(run_dir, profile, settings, name, **gate)
+    result = ensure_gate(run_dir, profile, settings, name, **gate, prepare=prepare_examples)
     return {**record, "gate": result.as_dict()}
 
 
