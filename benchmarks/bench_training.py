@@ -52,10 +52,29 @@ CONFIGS = {
 REAL_MODEL_ALWAYS = {"dpo-lora-smollm2", "dpo-lora-smollm2-precomputed"}
 
 
-def measure_one(name: str, quick: bool) -> dict:
-    """Train one configuration for a few steps; per-step seconds and tokens, peak RSS."""
+def step_clock():
+    """A trainer callback that records each optimizer step's seconds and input tokens."""
     from transformers import TrainerCallback
 
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self.tokens: list[int] = []
+            self.seen = 0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter() - self.start)
+            self.tokens.append(state.num_input_tokens_seen - self.seen)
+            self.seen = state.num_input_tokens_seen
+
+    return StepClock()
+
+
+def measure_one(name: str, quick: bool) -> dict:
+    """Train one configuration for a few steps; per-step seconds and tokens, peak RSS."""
     from fipo_utils.models.loading import load_model
     from fipo_utils.training.rows import take_rows
     from fipo_utils.training.strategies import (
@@ -85,21 +104,7 @@ def measure_one(name: str, quick: bool) -> dict:
     rows = take_rows(sample_rows(strategy), steps * batch_size)
     examples = prepare_examples(settings, rows, loaded.tokenizer)
 
-    class StepClock(TrainerCallback):
-        def __init__(self) -> None:
-            self.times: list[float] = []
-            self.tokens: list[int] = []
-            self.seen = 0
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.times.append(time.perf_counter() - self.start)
-            self.tokens.append(state.num_input_tokens_seen - self.seen)
-            self.seen = state.num_input_tokens_seen
-
-    clock = StepClock()
+    clock = step_clock()
     with tempfile.TemporaryDirectory() as output:
         began = time.perf_counter()
         if strategy == "sft":

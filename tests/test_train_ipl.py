@@ -218,7 +218,10 @@ def test_a_scoring_judge_leaves_its_log_probabilities_in_the_decisions():
     """The log-probability judge's scores, not only its letter, reach ``judge.jsonl``: a
     reader sees how close each keep-or-replace call was."""
     rows = ipl_records(n_per_case=2)
-    settings = IplSettings(rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95))
+    settings = IplSettings(
+        rewrite=GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95),
+        judge_orders="single",
+    )
 
     def scores(prompts):  # A clearly preferred on even positions, B barely on odd ones
         return [(-0.1, -3.0) if i % 2 == 0 else (-0.70, -0.69) for i in range(len(prompts))]
@@ -263,3 +266,55 @@ def test_project_procedure_drops_rows_whose_re_answer_equals_the_chosen_side():
 def test_an_unknown_ipl_procedure_is_refused():
     with pytest.raises(ValueError, match="ipl.procedure"):
         IplSettings.from_mapping({"procedure": "faithful"})
+
+
+def _always_a(prompts):
+    """A judge with pure position bias: slot A, whatever it holds."""
+    return ["A"] * len(prompts)
+
+
+def test_judging_both_slot_orders_keeps_no_rewrite_for_a_position_biased_judge():
+    """The first reference run's judge answered "A" in 52 of 59 verdicts and replaced half the
+    prompts; judged in both orders, a rewrite must win twice, which slot bias never does."""
+    rows = ipl_records(n_per_case=4)
+    params = GenerationParams(max_new_tokens=16, temperature=0.8, top_p=0.95)
+    both = _rebuild(rows, ScriptedGenerator(), _always_a, IplSettings(rewrite=params))
+    single = _rebuild(
+        rows, ScriptedGenerator(), _always_a, IplSettings(rewrite=params, judge_orders="single")
+    )
+    assert both.n_replaced == 0
+    assert all(d["rewrite_slot"] == "both" and not d["wins_both"] for d in both.decisions)
+    assert all(d["verdict_swapped"] == "A" for d in both.decisions)
+    # one random order: the rewrite wins wherever it happened to sit in slot A
+    assert single.n_replaced == sum(d["rewrite_slot"] == "A" for d in single.decisions) > 0
+    # a judge that prefers the same rewrites in either slot keeps them in both modes
+    consistent = _rebuild(
+        rows, ScriptedGenerator(), _judge_prefers_new_on_even_rows, IplSettings(rewrite=params)
+    )
+    assert consistent.n_replaced == 12
+
+
+def test_an_unknown_judge_order_is_refused():
+    with pytest.raises(ValueError, match="judge_orders"):
+        IplSettings(judge_orders="twice")
+
+
+def test_judge_intervals_say_whether_the_judge_beats_chance():
+    from fipo_utils.training.ipl_report import judge_intervals, judge_verdict
+
+    record = {
+        "rounds": [
+            {"round": 1, "judge_accuracy": 0.5, "n_judge_holdout": 8},
+            {"round": 2, "judge_accuracy": 1.0, "n_judge_holdout": 20},
+            {"round": 3, "judge_accuracy": None, "n_judge_holdout": 0},
+        ]
+    }
+    table = judge_intervals(record)
+    assert table["correct"].tolist() == [4, 20, 0]
+    assert table["beats_chance"].tolist() == [False, True, False]
+    # Wilson for 20/20 at 95%: lower end 0.839, upper 1
+    assert table.loc[1, "wilson_low"] == pytest.approx(0.8389, abs=1e-3)
+    assert table.loc[0, "wilson_low"] < 0.5 < table.loc[0, "wilson_high"]
+    lines = judge_verdict(table)
+    assert "does NOT beat chance" in lines[0] and "used by round 2" in lines[0]
+    assert "beats chance: 20/20" in lines[1] and "not measured" in lines[2]

@@ -340,12 +340,14 @@ def diversify_to_dir(
     template_name: str = "default",
     mode: str = "fixed",
     variant: str = "full",
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Diversify ``records`` into ``out_dir`` and return the summary, resuming if already done.
 
     If ``out_dir`` already holds outputs made from the same input and settings, they are kept
     and their summary returned (a re-run chain pays nothing); different settings raise rather
-    than overwrite.
+    than overwrite. ``provenance`` (where the rejected prompts came from, see
+    ``fipo_utils.inference.base_rejected``) is recorded and compared with the settings.
     """
     settings = {
         "input_sha256": records_fingerprint(records),
@@ -353,6 +355,7 @@ def diversify_to_dir(
         "seed": seed,
         "mode": mode,
         "variant": variant,
+        **(provenance or {}),
     }
     summary_path = Path(out_dir) / "type_mix.json"
     if summary_path.is_file():

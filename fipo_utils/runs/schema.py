@@ -153,11 +153,14 @@ SCHEMA: dict[str, Field] = {
     "judge_holdout": _share(),
     "drop_discrimination": _share(),
     "generation_batch_size": _count(),
+    "judge_orders": Field("choice", choices=("both", "single")),
+    "n_rewrites": _count(minimum=0),
     # data (01)
     "mode": Field("choice", choices=("fixed", "faithful")),
     "variant": Field("choice", choices=("full", "gen", "partial")),
     "max_records": _count(nullable=True),
     "keep_duplicate_ids": _FLAG,
+    "rejected": Field("choice", choices=("unchanged", "base_rewrite")),
     # models, generation, evaluation (05-08)
     "prompt_format": Field("choice", choices=("tulu", "chat_template", "raw")),
     "dtype": Field("choice", choices=("float32", "bfloat16", "float16")),

@@ -596,3 +596,35 @@ class AnalysisSettings:
             figures_dir=read.text_or_none("figures_dir"),
             primary=_primary(read),
         )
+
+
+# --- training gate (02-04) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Profile section ``gate``: what a trained optimizer must show on held-out rows before
+    tables and figures call it trained (``fipo_utils.training.gate``).
+
+    Each threshold is the least gain over the untrained base that passes: a model identical
+    to its base gains 0 everywhere, so positive loss and margin thresholds fail it.
+    """
+
+    n_rewrites: int = 8  # held-out naive prompts rewritten by base and trained (similarity)
+    min_loss_drop: float = 0.01  # held-out loss, nats per token: base minus trained
+    min_accuracy_gain: float = 0.0  # held-out preference accuracy: trained minus base
+    min_margin_gain: float = 1.0  # mean log-prob margin chosen - rejected, nats: the same
+    min_similarity_gain: float = 0.0  # MiniLM cosine of rewrites to the references: the same
+    min_differ_share: float = 0.5  # benchmark rewrites (05) that differ from the base's
+
+    @classmethod
+    def from_profile(cls, profile: Mapping[str, Any]) -> GateSettings:
+        read = _section(profile, "gate", required=False)
+        return cls(
+            n_rewrites=read.integer("n_rewrites", cls.n_rewrites),
+            min_loss_drop=read.number("min_loss_drop", cls.min_loss_drop),
+            min_accuracy_gain=read.number("min_accuracy_gain", cls.min_accuracy_gain),
+            min_margin_gain=read.number("min_margin_gain", cls.min_margin_gain),
+            min_similarity_gain=read.number("min_similarity_gain", cls.min_similarity_gain),
+            min_differ_share=read.number("min_differ_share", cls.min_differ_share),
+        )

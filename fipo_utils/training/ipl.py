@@ -60,6 +60,7 @@ INSTRUCTION_CASES = frozenset({6, 7})
 MC_INSTRUCTION_CASE = 6
 DISCRIMINATION_CASE = 8
 PROCEDURES = ("project", "original")
+JUDGE_ORDERS = ("both", "single")
 
 
 # a judge's verdict on one discriminator prompt: the letter it chose ("A" or "B"), or the
@@ -81,12 +82,17 @@ class IplSettings:
     generation_batch_size: int = 8
     template: str | None = None
     procedure: str = "project"  # "original": the original script's steps (module docstring)
+    # "both": a rewrite replaces the prompt only when the judge prefers it in both slot
+    # orders; "single": one random order (the original's one verdict). Project procedure only.
+    judge_orders: str = "both"
     lora: bool | None = None  # None: train.lora; the paper's released IPL-IPO 70B was full
     seed: int = 2024
 
     def __post_init__(self) -> None:
         if self.procedure not in PROCEDURES:
             raise ValueError(f"ipl.procedure {self.procedure!r}: use one of {PROCEDURES}")
+        if self.judge_orders not in JUDGE_ORDERS:
+            raise ValueError(f"ipl.judge_orders {self.judge_orders!r}: use one of {JUDGE_ORDERS}")
 
     @classmethod
     def from_mapping(cls, values: dict | None, seed: int = 2024) -> IplSettings:
@@ -94,7 +100,7 @@ class IplSettings:
         values.pop("loss", None)
         rewrite = values.pop("rewrite", None) or {}
         known = {"rounds", "answer_max_new_tokens", "judge_holdout", "drop_discrimination"}
-        known |= {"generation_batch_size", "template", "seed", "procedure", "lora"}
+        known |= {"generation_batch_size", "template", "seed", "procedure", "lora", "judge_orders"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise KeyError(f"unknown ipl settings {unknown}")
@@ -185,27 +191,38 @@ def rebuild_round_rows(
         new_in_a = [True] * len(optimizer)
     else:
         new_in_a = [rng.random() < 0.5 for _ in optimizer]
+    both = not original and settings.judge_orders == "both"
+    # both orders: the rewrite in slot A, then in slot B (a position-biased judge that always
+    # answers one letter then never replaces a prompt)
+    slots = [(True, False) if both else (first,) for first in new_in_a]
     questions = []
-    for row, new, first in zip(optimizer, new_prompts, new_in_a, strict=True):
-        a, b = (new, row["s_p"]) if first else (row["s_p"], new)
-        question = render_discriminator_prompt(template, row["r_p"], a, b, row["g_r"])
-        questions.append(question if original else to_model_input(wrap_tulu(question)))
+    for row, new, order in zip(optimizer, new_prompts, slots, strict=True):
+        for first in order:
+            a, b = (new, row["s_p"]) if first else (row["s_p"], new)
+            question = render_discriminator_prompt(template, row["r_p"], a, b, row["g_r"])
+            questions.append(question if original else to_model_input(wrap_tulu(question)))
     if original:  # one sampled token; anything but "a" keeps the old prompt
         sampled = _sample_one_token(generator, questions, settings, rng)
         judged = [{"verdict": "A" if t.lower() == "a" else "B", "sampled": t} for t in sampled]
     else:
-        judged = [_judged(v) for v in judge(questions)]
+        verdicts = [_judged(v) for v in judge(questions)]
+        judged = (
+            [_both_orders(verdicts[i], verdicts[i + 1]) for i in range(0, len(verdicts), 2)]
+            if both
+            else verdicts
+        )
     for row, new, first, said, text in zip(
         optimizer, new_prompts, new_in_a, judged, rewrites, strict=True
     ):
-        kept = bool(text.strip()) and (said["verdict"] == "A") == first and new != row["s_p"]
+        wins = said["wins_both"] if both else (said["verdict"] == "A") == first
+        kept = bool(text.strip()) and wins and new != row["s_p"]
         edit.decisions.append(
             {
                 "id": row.get("id"),
                 "case_type": row["case_type"],
                 "current": row["s_p"],
                 "rewrite": new,
-                "rewrite_slot": "A" if first else "B",
+                "rewrite_slot": "both" if both else ("A" if first else "B"),
                 **said,
                 "kept": kept,
             }
@@ -263,6 +280,14 @@ def _judged(answer: str | tuple[float, float]) -> dict[str, Any]:
     if isinstance(answer, str):
         return {"verdict": answer}
     return {"verdict": verdict(answer), "logprob_A": answer[0], "logprob_B": answer[1]}
+
+
+def _both_orders(new_in_a: dict[str, Any], new_in_b: dict[str, Any]) -> dict[str, Any]:
+    """One decision from the verdicts with the rewrite in slot A and in slot B: it wins only
+    when the judge picks it both times (``verdict`` is the first order's letter)."""
+    swapped = {f"{key}_swapped": value for key, value in new_in_b.items()}
+    wins = new_in_a["verdict"] == "A" and new_in_b["verdict"] == "B"
+    return {**new_in_a, **swapped, "wins_both": wins}
 
 
 def _sample_one_token(
@@ -374,7 +399,13 @@ def run_ipl(
     )
     from fipo_utils.training.judge import judge_accuracy, judge_letters, judge_scores
     from fipo_utils.training.rows import IPL_FIELDS, read_jsonl_rows, rewrap_prompt, write_jsonl
-    from fipo_utils.training.train import fit, split_eval_rows, variant_data_path, variant_name
+    from fipo_utils.training.train import (
+        fit,
+        prepare_examples,
+        split_eval_rows,
+        variant_data_path,
+        variant_name,
+    )
 
     if loss not in ("dpo", "ipo"):
         raise ValueError(f"IPL loss {loss!r}: use 'dpo' or 'ipo'")
@@ -498,7 +529,19 @@ def run_ipl(
         "log_history": history,
     }
     write_json_atomic(train_dir / "metrics.json", metrics)
-    return record
+    from fipo_utils.training.gate import ensure_gate
+
+    gate = ensure_gate(
+        run_dir,
+        data,
+        settings,
+        name,
+        trained_file=data_path,
+        n_trained=settings.max_rows,
+        eval_rows=eval_rows,
+        prepare=prepare_examples,
+    )
+    return {**record, "gate": gate.as_dict()}
 
 
 def _link_final(checkpoints: Path, last_round: int) -> None:

@@ -35,6 +35,52 @@ def rounds_table(record: dict) -> pd.DataFrame:
     return pd.DataFrame(record["rounds"]).reindex(columns=list(ROUND_COLUMNS))
 
 
+def judge_intervals(record: dict, confidence: float = 0.95) -> pd.DataFrame:
+    """The judge after each round on the held-out discrimination rows: accuracy against the
+    chosen side with its Wilson interval (statsmodels), and whether it beats chance (the
+    interval's lower end above 0.5). Round k's judge is the one round k + 1 rebuilds with."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    rows = []
+    for entry in record["rounds"]:
+        n, accuracy = entry.get("n_judge_holdout") or 0, entry.get("judge_accuracy")
+        correct = round(accuracy * n) if accuracy is not None and n else 0
+        low, high = (
+            proportion_confint(correct, n, alpha=1 - confidence, method="wilson")
+            if n
+            else (float("nan"), float("nan"))
+        )
+        rows.append(
+            {
+                "judge": f"after round {entry['round']}",
+                "used_by": f"round {entry['round'] + 1}",
+                "n_judge_holdout": n,
+                "correct": correct,
+                "judge_accuracy": accuracy,
+                "wilson_low": float(low),
+                "wilson_high": float(high),
+                "beats_chance": bool(n) and float(low) > 0.5,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def judge_verdict(table: pd.DataFrame) -> list[str]:
+    """One sentence per judge of :func:`judge_intervals`, for the notebook to print."""
+    lines = []
+    for row in table.itertuples():
+        if not row.n_judge_holdout:
+            lines.append(f"The judge {row.judge} was not measured (no held-out rows).")
+            continue
+        verdict = "beats chance" if row.beats_chance else "does NOT beat chance"
+        lines.append(
+            f"The judge {row.judge} (used by {row.used_by}) {verdict}: {row.correct}/"
+            f"{row.n_judge_holdout} correct, Wilson interval "
+            f"[{row.wilson_low:.2f}, {row.wilson_high:.2f}]."
+        )
+    return lines
+
+
 def judge_decisions(train_dir: str | Path) -> pd.DataFrame:
     """Every rewrite the self-judge saw, per round: current prompt, rewrite, verdict (with the
     log-probabilities of both letters, or the sampled token), kept.

@@ -160,7 +160,9 @@ def build_sft_trainer(
         **_common_arguments(settings, output_dir, evaluate=bool(eval_examples)),
         completion_only_loss=True,
         packing=settings.packing,
-        packing_strategy="wrapped" if settings.packing else "bfd",
+        # bfd keeps every row whole inside its block (position ids restart per row, so no row
+        # attends to another); "wrapped" would cut completions across blocks
+        packing_strategy="bfd",
     )
     return SFTTrainer(
         model=model,

@@ -237,8 +237,13 @@ def train_strategy(
     finished = metrics_path.is_file() and (checkpoint_dir / "final" / "config.json").is_file()
     saved = read_json(metrics_path) if finished else None
     check_fingerprint(checkpoint_dir, fingerprint)
+    gate = {"trained_file": data_path, "n_trained": len(rows), "eval_rows": eval_rows}
     if saved is not None:
-        return saved
+        return (
+            _with_gate(run_dir, profile, settings, name, saved, gate)
+            if is_main_process()
+            else saved
+        )
     if is_main_process():
         write_fingerprint(checkpoint_dir, fingerprint)
     result = fit(
@@ -264,7 +269,19 @@ def train_strategy(
     }
     if is_main_process():
         write_json_atomic(metrics_path, record)
+        record = _with_gate(run_dir, profile, settings, name, record, gate)
     return record
+
+
+def _with_gate(
+    run_dir: Path, profile: str | dict, settings: TrainSettings, name: str, record: dict, gate: dict
+) -> dict:
+    """The metrics record with the "did it learn" gate of its checkpoint (measured once,
+    ``checkpoints/<name>/gate.json``; :mod:`fipo_utils.training.gate`)."""
+    from fipo_utils.training.gate import ensure_gate
+
+    result = ensure_gate(run_dir, profile, settings, name, **gate, prepare=prepare_examples)
+    return {**record, "gate": result.as_dict()}
 
 
 def split_eval_rows(

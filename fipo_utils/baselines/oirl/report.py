@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fipo_utils.baselines.oirl.embeddings import embed_texts
 from fipo_utils.baselines.oirl.reward_model import RewardModel, RewardModelConfig, pair_features
 from fipo_utils.baselines.oirl.selection import (
     accuracy_of_picks,
@@ -25,6 +24,7 @@ from fipo_utils.baselines.oirl.selection import (
 )
 from fipo_utils.baselines.oirl.splits import leaking_rows, make_split
 from fipo_utils.baselines.oirl.table import build_table
+from fipo_utils.models.embeddings import embed_texts
 from fipo_utils.runs.safe_write import write_text_preserving
 
 # Prompt-OIRL's released LLaMA-2 numbers (Prompt-OIRL, arXiv 2309.06553), carried beside ours.

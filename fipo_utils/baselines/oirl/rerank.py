@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fipo_utils.baselines.oirl.embeddings import embed_texts
 from fipo_utils.baselines.oirl.reward_model import RewardModel, RewardModelConfig, pair_features
 from fipo_utils.baselines.oirl.selection import best_of_n
 from fipo_utils.baselines.oirl.splits import make_split
 from fipo_utils.baselines.oirl.table import build_table
+from fipo_utils.models.embeddings import embed_texts
 
 
 def reward_model_from_logs(

