@@ -22,6 +22,7 @@ RANKS = {
     "evaluation": 5,
     "analysis": 6,
     "baselines": 6,
+    "doctor": 6,  # the GPU check: runs training and generation, read by commands only
     "commands": 7,
     "cli": 8,
 }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from train_rows import write_run_data
 
 from fipo_utils.runs.paths import CONFIGS_DIR
@@ -40,7 +41,9 @@ def small_model(tmp_path_factory) -> Path:
     return build_random_llama(tmp_path_factory.mktemp("models") / "small512")
 
 
-def _launch(run_dir: Path, model: Path, strategy: str, *arguments: str) -> str:
+def _launch(
+    run_dir: Path, model: Path, strategy: str, *arguments: str, profile: str = "tiny"
+) -> str:
     """Train under ZeRO-3 with 2 processes; returns stdout (every rank's)."""
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
@@ -48,7 +51,7 @@ def _launch(run_dir: Path, model: Path, strategy: str, *arguments: str) -> str:
         "--num_processes", "2", "--main_process_port", str(_free_port()),
         "--mixed_precision", "no",  # fp32 on CPU; bf16 is the GPU check's (docs/gpu.md)
         "-m", "fipo_utils.training",
-        "--run-dir", str(run_dir), "--profile", "tiny", "--strategy", strategy,
+        "--run-dir", str(run_dir), "--profile", profile, "--strategy", strategy,
         "--base-model", str(model), "--max-steps", "2",
         "--set", "prompt_format=tulu", "--set", "batch_size=2", "--set", "eval_rows=0",
         "--set", "learning_rate=1e-3", "--set", "warmup_ratio=0",
@@ -128,10 +131,10 @@ def test_zero3_ipl_rounds_have_one_writer_and_the_same_rows_on_every_rank(
     tmp_path: Path, small_model: Path
 ) -> None:
     run_dir = write_run_data(tmp_path / "run", ipl_per_case=2)
-    stdout = _launch(
-        run_dir, small_model, "ipl-ipo", "--full", "--set", "rounds=2",
-        "--set", "answer_max_new_tokens=4", "--set", "generation_batch_size=16",
-    )  # fmt: skip
+    profile = tmp_path / "tiny-ipl.yaml"
+    ipl = {"rounds": 2, "answer_max_new_tokens": 4, "generation_batch_size": 16}
+    profile.write_text(yaml.safe_dump({"inherits": "tiny", "ipl": ipl}))
+    stdout = _launch(run_dir, small_model, "ipl-ipo", "--full", profile=str(profile))
     train_dir = run_dir / "train" / "ipl-ipo-full"
     rounds = json.loads((train_dir / "rounds.json").read_text())["rounds"]
     assert [r["round"] for r in rounds] == [1, 2]

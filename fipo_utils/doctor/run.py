@@ -21,6 +21,7 @@ import yaml
 
 from fipo_utils.doctor.checks import PREFIX
 from fipo_utils.doctor.steps import CUDA, Step, plan
+from fipo_utils.runs.errors import FipoError
 
 # the paper profile at the sizes of a ten-minute check (plumbing, not numbers)
 SMALL = {
@@ -137,6 +138,10 @@ def report(records: list[dict], dry_run: bool) -> str:
 
 def run_check(out: Path, dry_run: bool = False, only: list[str] | None = None) -> list[dict]:
     """Run every step (or those named in ``only``) into ``out``; returns the step records."""
+    names = [s.name for s in plan(out, "MODEL", out / "PROFILE", dry_run)]
+    unknown = [name for name in only or [] if name not in names]
+    if unknown:
+        raise FipoError(f"unknown GPU check step {unknown[0]!r}; the steps: {', '.join(names)}")
     out.mkdir(parents=True, exist_ok=True)
     model = check_model(dry_run)
     profile = write_profile(out, model, dry_run)
