@@ -44,7 +44,8 @@ def small_model(tmp_path_factory) -> Path:
 def _launch(
     run_dir: Path, model: Path, strategy: str, *arguments: str, profile: str = "tiny"
 ) -> str:
-    """Train under ZeRO-3 with 2 processes; returns stdout (every rank's)."""
+    """Train under ZeRO-3 with 2 processes; returns every rank's output (torchrun may
+    prefix each line with the rank)."""
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(CONFIGS_DIR / "accelerate" / "deepspeed_zero3.yaml"),
@@ -63,7 +64,7 @@ def _launch(
         command, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def _state(folder: Path) -> dict[str, torch.Tensor]:
@@ -143,8 +144,9 @@ def test_zero3_ipl_rounds_have_one_writer_and_the_same_rows_on_every_rank(
         data = train_dir / f"round_{k}" / "data.jsonl"
         assert sum(1 for _ in data.open()) == rounds[k - 1]["n_rows"]
         # every rank announces the rows it trains on: the same file, the same digest
-        lines = [line for line in stdout.splitlines() if line.startswith(f"ipl round {k}: ")]
-        seen = {line.split(" rank ")[1].split(":")[0]: line.split("sha256 ")[1] for line in lines}
+        marker = f"ipl round {k}: rank "
+        lines = [line.split(marker)[1] for line in stdout.splitlines() if marker in line]
+        seen = {line.split(":")[0]: line.split("sha256 ")[1].strip() for line in lines}
         assert sorted(seen) == ["0", "1"] and len(set(seen.values())) == 1
     assert (train_dir / "round_2" / "judge.jsonl").is_file()
     _no_staging_left(train_dir)

@@ -537,30 +537,31 @@ def _rebuild_round(
     template: Any,
     round_index: int,
 ) -> RoundEdit:
-    """Steps 1-5 with the previous round's model, whole and on this process's GPU if any."""
-    import gc
+    """Steps 1-5 with the previous round's model, whole and on this process's GPU if any.
 
+    Everything runs outside ZeRO-3 (:func:`plain_loading`), the generation too: under a
+    ZeRO-3 config transformers' ``generate`` would wait for the other ranks at every token.
+    """
     from fipo_utils.models.generate import TransformersGenerator
     from fipo_utils.models.loading import load_model
     from fipo_utils.training.distributed import generation_device, plain_loading
     from fipo_utils.training.judge import judge_scores
     from fipo_utils.training.rows import rewrap_prompt
 
-    gc.collect()  # the finished round's trainer and engine, before a second model arrives
     with plain_loading():
         loaded = load_model(previous, dtype=settings.dtype, device=generation_device())
-    tokenizer = loaded.tokenizer
-    return rebuild_round_rows(
-        rows,
-        generator=TransformersGenerator(loaded.model, tokenizer, ipl.generation_batch_size),
-        judge=partial(judge_scores, loaded.model, tokenizer),
-        to_model_input=partial(
-            rewrap_prompt, prompt_format=settings.prompt_format, tokenizer=tokenizer
-        ),
-        template=template,
-        settings=ipl,
-        round_index=round_index,
-    )
+        tokenizer = loaded.tokenizer
+        return rebuild_round_rows(
+            rows,
+            generator=TransformersGenerator(loaded.model, tokenizer, ipl.generation_batch_size),
+            judge=partial(judge_scores, loaded.model, tokenizer),
+            to_model_input=partial(
+                rewrap_prompt, prompt_format=settings.prompt_format, tokenizer=tokenizer
+            ),
+            template=template,
+            settings=ipl,
+            round_index=round_index,
+        )
 
 
 def _judge_holdout(final_dir: Path, settings: Any, holdout: list[dict]) -> list[str]:
@@ -572,9 +573,9 @@ def _judge_holdout(final_dir: Path, settings: Any, holdout: list[dict]) -> list[
 
     with plain_loading():
         trained = load_model(str(final_dir), dtype=settings.dtype, device=generation_device())
-    tokenizer = trained.tokenizer
-    prompts = [rewrap_prompt(r["prompt"], settings.prompt_format, tokenizer) for r in holdout]
-    return judge_letters(trained.model, trained.tokenizer, prompts)
+        tokenizer = trained.tokenizer
+        prompts = [rewrap_prompt(r["prompt"], settings.prompt_format, tokenizer) for r in holdout]
+        return judge_letters(trained.model, trained.tokenizer, prompts)
 
 
 def _link_final(checkpoints: Path, last_round: int) -> None:

@@ -197,8 +197,7 @@ def save_final_model(trainer, settings: TrainSettings, tokenizer, checkpoint_dir
         if trainer.accelerator.is_main_process:
             with plain_loading():
                 base = load_model(start, dtype=settings.dtype).model
-                merged = merge_lora(load_adapter(base, adapter_dir))
-            save_standalone(merged, tokenizer, final_dir)
+                save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
     else:
         trainer.save_model(str(final_dir))
         if trainer.accelerator.is_main_process:
