@@ -31,22 +31,35 @@ T = TypeVar("T")
 SIXTEEN_BIT = ("bfloat16", "float16")
 
 
-def is_main_process() -> bool:
+def _group() -> Any:
+    """torch.distributed once the ranks have joined (accelerate's ``PartialState`` joins
+    them), else None. The process group is asked directly: under DeepSpeed, accelerate's
+    state reports one process until a trainer config has set it up."""
+    import torch.distributed as dist
     from accelerate import PartialState
 
-    return PartialState().is_main_process
+    PartialState()
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def rank() -> int:
+    group = _group()
+    return group.get_rank() if group else 0
+
+
+def is_main_process() -> bool:
+    return rank() == 0
 
 
 def world_size() -> int:
-    from accelerate import PartialState
-
-    return PartialState().num_processes
+    group = _group()
+    return group.get_world_size() if group else 1
 
 
 def wait_for_everyone() -> None:
-    from accelerate import PartialState
-
-    PartialState().wait_for_everyone()
+    group = _group()
+    if group and group.get_world_size() > 1:
+        group.barrier()
 
 
 def main_process_writes(write: Callable[[], T]) -> T | None:
@@ -130,9 +143,7 @@ def generation_device() -> str | None:
 
     if not torch.cuda.is_available():
         return None
-    from accelerate import PartialState
-
-    return f"cuda:{PartialState().local_process_index}"
+    return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
 
 
 def under_launcher() -> bool:

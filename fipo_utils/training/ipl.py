@@ -498,15 +498,12 @@ def announce_rows(round_index: int, rows: list[dict]) -> None:
     equal digests in the log show that every rank trained on the rows the main one wrote."""
     import hashlib
 
-    from accelerate import PartialState
-
     from fipo_utils.runs.io import jsonl_text
+    from fipo_utils.training.distributed import rank, world_size
 
-    state = PartialState()
-    if state.num_processes > 1:
+    if world_size() > 1:
         digest = hashlib.sha256(jsonl_text(rows).encode()).hexdigest()
-        rank = state.process_index
-        print(f"ipl round {round_index}: rank {rank}: {len(rows)} rows, sha256 {digest}")
+        print(f"ipl round {round_index}: rank {rank()}: {len(rows)} rows, sha256 {digest}")
 
 
 def _write_round_data(
