@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: setup reproduce test test-fast lint format typecheck clean-venv vllm-env test-vllm lmeval-env test-lmeval lmeval-agreement bench bench-full bench-vllm
+.PHONY: setup reproduce test test-fast lint format typecheck clean-venv vllm-env test-vllm lmeval-env test-lmeval lmeval-agreement bench bench-full bench-vllm deepspeed-env test-zero3 gpu-check
 
 setup: $(STAMP)
 
@@ -69,6 +69,29 @@ $(VLLM_STAMP):
 test-vllm: setup vllm-env
 	PYTHONPATH=$(CURDIR) $(VLLM_VENV)/bin/python -m pytest -m vllm tests/test_generation.py
 	FIPO_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python $(BIN)/python -m pytest -m vllm tests/test_vllm_server.py
+
+# DeepSpeed (the paper's ZeRO-3 engine) goes into the main environment as the `deepspeed`
+# extra: it installs beside the pinned torch. On CPU its ranks talk through a shared-memory
+# op that DeepSpeed compiles on first use (minutes); it is built here once, into
+# $(DS_EXTENSIONS), so no test waits for a compiler. `make test` skips the ZeRO-3 tests
+# while deepspeed is absent; `make test-zero3` runs them (2 processes over gloo).
+DS_STAMP := $(VENV)/.deepspeed-installed
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/$(VENV)/torch_extensions
+
+deepspeed-env: $(DS_STAMP)
+
+$(DS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[deepspeed]"
+	$(BIN)/python -c "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder; ShareMemCommBuilder().load()"
+	touch $(DS_STAMP)
+
+test-zero3: deepspeed-env
+	$(BIN)/python -m pytest -m deepspeed tests/test_train_zero3.py tests/test_train_launch.py tests/test_gpu_check.py
+
+# The ten-minute check of every GPU code path of the paper profile (docs/gpu.md), on one
+# GPU; `make gpu-check ARGS=--dry-run` runs the same steps on CPU and lists the GPU ones.
+gpu-check: deepspeed-env
+	$(BIN)/fipo doctor --gpu $(ARGS)
 
 # lm-evaluation-harness (docs/evaluation.md, agreement and speed) lives in its own
 # environment: lm-eval 0.4.13 pins python-dateutil below 3 (via typepy), and the main one has

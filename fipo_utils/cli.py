@@ -31,6 +31,7 @@ COMMANDS = [
     "figures",
     "compare",
     "oirl",
+    "doctor",
 ]
 DEBUG_HELP = "show the full traceback of an error instead of one line (also FIPO_DEBUG=1)"
 

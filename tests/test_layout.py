@@ -23,6 +23,7 @@ RANKS = {
     "analysis": 6,
     "baselines": 6,
     "feedback": 6,
+    "doctor": 6,  # the GPU check: runs training and generation, read by commands only
     "commands": 7,
     "cli": 8,
 }

@@ -51,7 +51,7 @@ def test_paper_training_settings_do_not_inherit_smoke_step_caps():
     for strategy in ("sft", "dpo", "ipo"):
         paper = settings_from_profile("paper", strategy)
         assert paper.max_steps == -1, strategy
-        assert paper.batch_size == 2 and paper.grad_accum == 8 and paper.max_length == 2048
+        assert paper.batch_size == 2 and paper.global_batch == 512 and paper.max_length == 2048
         assert paper.max_rows is None
     assert settings_from_profile("paper", "dpo").learning_rate == 5e-7
     smoke = settings_from_profile("smoke", "dpo")

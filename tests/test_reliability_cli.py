@@ -85,6 +85,7 @@ CASES = [
     ("oirl --dataset gsm8k --data-dir {bad}/empty_run --out {bad}/o", "no Prompt-OIRL logs"),
     ("oirl --dataset gsm8k --out {bad}/o --max-test-rows 0", "--max-test-rows: must be 1 or more"),
     ("oirl --dataset gsm8k --out {bad}/o --rounds -1", "--rounds: must be 1 or more"),
+    ("doctor --gpu --dry-run --out {bad}/d --only warp", "unknown GPU check step 'warp'"),
 ]  # fmt: skip
 
 

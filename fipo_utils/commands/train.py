@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         import json
 
         from fipo_utils.feedback.grpo import run_from_args
-        from fipo_utils.training.train import is_main_process
+        from fipo_utils.training.distributed import is_main_process
 
         record = run_from_args(args)
         if is_main_process():

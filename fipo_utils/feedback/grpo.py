@@ -112,12 +112,12 @@ def train_grpo(
     """Train a GRPO optimizer into the run folder and return its metrics record; a finished
     run with the same settings returns its saved record."""
     from fipo_utils.feedback.items import rl_items
+    from fipo_utils.training.distributed import is_main_process
     from fipo_utils.training.fingerprint import (
         check_fingerprint,
         training_fingerprint,
         write_fingerprint,
     )
-    from fipo_utils.training.train import is_main_process
 
     run_dir = Path(run_dir)
     data = load_profile(profile) if isinstance(profile, str) else profile
@@ -223,7 +223,9 @@ def _fit(
         tokenizer.pad_token = tokenizer.eos_token
     model.train()
     items = {f"{item.benchmark}::{item.id}": item for item in [*split.train, *split.dev]}
-    rank = _process_index()
+    from fipo_utils.training.distributed import rank as process_rank
+
+    rank = process_rank()
     tester = _tester(data, settings, train_dir / f"tester_scores-rank{rank}.jsonl")
     rewards = RewardFunctions(items, tester, settings.max_completion_length, tokenizer.eos_token_id)
     config = GRPOConfig(**_grpo_arguments(settings, str(checkpoint_dir)))
@@ -291,12 +293,6 @@ def _grpo_arguments(settings: GrpoSettings, output_dir: str) -> dict[str, Any]:
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
     }
-
-
-def _process_index() -> int:
-    from accelerate import PartialState
-
-    return PartialState().process_index
 
 
 def run_from_args(args: Any) -> dict:

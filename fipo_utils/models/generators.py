@@ -131,6 +131,11 @@ class CachedGenerator:
         self.inner.close()
 
 
+# prompts per backend call between two cache writes: vLLM schedules hundreds of sequences at
+# once, so a small chunk would leave it idle waiting on each chunk's longest sample
+CHUNK_SIZES = {"transformers": 32, "vllm": 4096}
+
+
 def make_generator(
     model_name: str,
     backend: str = "transformers",
@@ -140,7 +145,7 @@ def make_generator(
     batch_size: int = 8,
     tensor_parallel_size: int = 1,
     use_cache: bool = True,
-    chunk_size: int = 32,
+    chunk_size: int | None = None,
     show_progress: bool = True,
     backend_options: dict[str, Any] | None = None,
     batching: str = "static",
@@ -193,8 +198,9 @@ def make_generator(
         )
     if not use_cache:
         return inner
+    chunk = chunk_size or CHUNK_SIZES[backend]
     return CachedGenerator(
-        inner, model_identity(source), chunk_size=chunk_size, show_progress=show_progress
+        inner, model_identity(source), chunk_size=chunk, show_progress=show_progress
     )
 
 

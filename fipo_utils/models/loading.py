@@ -297,18 +297,35 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
 def build_tiny_model(target: Path | None = None, seed: int = 0) -> Path:
     """A seeded, random 2-layer Llama saved as safetensors; identical on every machine."""
     target = target or cache_dir("models") / f"{TINY_ALIAS}-{_TINY_VERSION}-seed{seed}"
+    return build_random_llama(target, hidden_size=64, heads=(4, 2), tied=True, seed=seed)
+
+
+def build_random_llama(
+    target: Path,
+    hidden_size: int = 512,
+    heads: tuple[int, int] = (8, 4),
+    tied: bool = False,
+    seed: int = 0,
+) -> Path:
+    """A seeded, random 2-layer Llama with the tiny tokenizer, saved as safetensors.
+
+    The default (about 5M parameters, hidden 512) is the smallest size whose weight
+    matrices exceed DeepSpeed ZeRO-3's persistence threshold, so ZeRO-3 really partitions
+    them (the tiny model's all stay whole on every rank). ``heads``: attention and
+    key-value heads.
+    """
     if _cached_model(target):
         return target
     tokenizer = build_tiny_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads[0],
+        num_key_value_heads=heads[1],
         max_position_embeddings=2048,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tied,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -131,6 +131,7 @@ SCHEMA: dict[str, Field] = {
     "max_steps": Field("int", minimum=-1),  # -1: run the epochs
     "batch_size": _count(),
     "grad_accum": _count(),
+    "global_batch": _count(nullable=True),  # null: grad_accum as given
     "learning_rate": _POSITIVE,
     "epochs": _POSITIVE,
     "warmup_ratio": _share(),

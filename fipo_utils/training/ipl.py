@@ -364,7 +364,9 @@ def ipl_settings(data: dict, loss: str, **overrides: Any) -> tuple[IplSettings, 
 
     ipl = IplSettings.from_mapping(data.get("ipl"), seed=data.get("seed", 2024))
     lora = {} if ipl.lora is None else {"lora": ipl.lora}
-    return ipl, settings_from_profile(data, loss, **{"epochs": 1, **lora, **overrides})
+    # a None override (the CLI without --lora/--full, notebook 04's default) keeps ipl.lora
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return ipl, settings_from_profile(data, loss, **{"epochs": 1, **lora, **given})
 
 
 def run_ipl(
@@ -389,16 +391,20 @@ def run_ipl(
     the run (see :mod:`fipo_utils.training.fingerprint`); the number of rounds may change.
     """
     from fipo_utils.data.template import load_template
-    from fipo_utils.models.generate import TransformersGenerator
-    from fipo_utils.models.loading import load_model
     from fipo_utils.runs.profiles import load_profile
+    from fipo_utils.training.distributed import (
+        is_main_process,
+        main_process_writes,
+        plain_loading,
+        refuse_data_parallel,
+    )
     from fipo_utils.training.fingerprint import (
         check_fingerprint,
         training_fingerprint,
         write_fingerprint,
     )
-    from fipo_utils.training.judge import judge_accuracy, judge_letters, judge_scores
-    from fipo_utils.training.rows import IPL_FIELDS, read_jsonl_rows, rewrap_prompt, write_jsonl
+    from fipo_utils.training.judge import judge_accuracy
+    from fipo_utils.training.rows import IPL_FIELDS, read_jsonl_rows
     from fipo_utils.training.train import (
         fit,
         prepare_examples,
@@ -440,7 +446,15 @@ def run_ipl(
         extra={"ipl": ipl_shape},
     )
     check_fingerprint(checkpoints, fingerprint)
-    write_fingerprint(checkpoints, fingerprint)
+    trained = all(
+        k in done and (checkpoints / f"round_{k}" / "final" / "config.json").is_file()
+        for k in range(1, (rounds or ipl.rounds) + 1)
+    )
+    if not trained:  # a finished run is read back on any machine
+        profile_name = profile if isinstance(profile, str) else str(data.get("name"))
+        arguments = ["--run-dir", str(run_dir), "--profile", profile_name]
+        refuse_data_parallel(settings.accelerate_config, [*arguments, "--strategy", f"ipl-{loss}"])
+    main_process_writes(lambda: write_fingerprint(checkpoints, fingerprint))
     if ipl.procedure == "original":  # every discrimination row trains; judged on them
         holdout = [r for r in rows if r["case_type"] == DISCRIMINATION_CASE]
     else:
@@ -457,30 +471,15 @@ def run_ipl(
             history += done[k].get("log_history", [])
             continue
         entry: dict[str, Any] = {"round": k, "start_model": previous}
-        if data_file.is_file():  # rebuilt before a crash: reuse, never regenerate
-            rows = read_jsonl_rows(data_file, IPL_FIELDS)
-            entry.update(read_json_or_none(data_file.with_name("edit.json")) or {})
-        elif k > 1:
-            loaded = load_model(previous, dtype=settings.dtype)
-            tokenizer = loaded.tokenizer
-            generator = TransformersGenerator(loaded.model, tokenizer, ipl.generation_batch_size)
-            edit = rebuild_round_rows(
-                rows,
-                generator=generator,
-                judge=partial(judge_scores, loaded.model, tokenizer),
-                to_model_input=partial(
-                    rewrap_prompt, prompt_format=settings.prompt_format, tokenizer=tokenizer
-                ),
-                template=template,
-                settings=ipl,
-                round_index=k,
-            )
-            rows = edit.rows
-            write_json_atomic(data_file.with_name("edit.json"), edit.stats())
-            write_jsonl(edit.decisions, data_file.with_name("judge.jsonl"))
-            entry.update(edit.stats())
-            del loaded, generator
-        write_jsonl(rows, data_file)
+        # one writer: the main process rebuilds the round whole (outside ZeRO-3, on its GPU
+        # when there is one); every rank then trains on the rows it wrote
+        rebuild = (
+            None if k == 1 else partial(_rebuild_round, rows, previous, settings, ipl, template, k)
+        )
+        main_process_writes(partial(_write_round_data, rows, data_file, rebuild))
+        rows = read_jsonl_rows(data_file, IPL_FIELDS)
+        announce_rows(k, rows)
+        entry.update(read_json_or_none(data_file.with_name("edit.json")) or {})
         entry.setdefault("n_rows", len(rows))
         result = fit(
             settings,
@@ -492,33 +491,32 @@ def run_ipl(
             eval_rows=eval_rows,
         )
         losses = [h["loss"] for h in result.log_history if "loss" in h]
-        trained = load_model(str(result.final_dir), dtype=settings.dtype)
-        predicted = judge_letters(
-            trained.model,
-            trained.tokenizer,
-            [
-                rewrap_prompt(r["prompt"], settings.prompt_format, trained.tokenizer)
-                for r in holdout
-            ],
+        predicted = main_process_writes(
+            partial(_judge_holdout, result.final_dir, settings, holdout)
         )
         entry.update(
             {
                 "final_dir": str(result.final_dir),
-                "judge_accuracy": judge_accuracy(predicted, [r["chosen"] for r in holdout]),
+                "judge_accuracy": (
+                    judge_accuracy(predicted, [r["chosen"] for r in holdout])
+                    if predicted is not None
+                    else None
+                ),
                 "n_judge_holdout": len(holdout),
                 "n_eval_rows": len(eval_rows),
                 "loss_first": losses[0] if losses else None,
                 "loss_last": losses[-1] if losses else None,
                 "loss_mean": sum(losses) / len(losses) if losses else None,
                 "train_wall_s": result.wall_s,
+                "launch": result.launch,
                 "log_history": [{**h, "round": k} for h in result.log_history],
             }
         )
         history += entry["log_history"]
         record["rounds"] = [r for r in record["rounds"] if r["round"] != k] + [entry]
-        write_json_atomic(rounds_path, record)
+        main_process_writes(partial(write_json_atomic, rounds_path, record))
         previous = str(result.final_dir)
-    _link_final(checkpoints, n_rounds)
+    main_process_writes(partial(_link_final, checkpoints, n_rounds))
     metrics = {
         "name": name,
         "strategy": f"ipl-{loss}",
@@ -528,20 +526,105 @@ def run_ipl(
         "fingerprint": fingerprint["hash"],
         "log_history": history,
     }
-    write_json_atomic(train_dir / "metrics.json", metrics)
+    main_process_writes(partial(write_json_atomic, train_dir / "metrics.json", metrics))
+    if not is_main_process():
+        return record
     from fipo_utils.training.gate import ensure_gate
 
-    gate = ensure_gate(
-        run_dir,
-        data,
-        settings,
-        name,
-        trained_file=data_path,
-        n_trained=settings.max_rows,
-        eval_rows=eval_rows,
-        prepare=prepare_examples,
-    )
+    with plain_loading():  # the gate's models load whole, also under ZeRO-3
+        gate = ensure_gate(
+            run_dir,
+            data,
+            settings,
+            name,
+            trained_file=data_path,
+            n_trained=settings.max_rows,
+            eval_rows=eval_rows,
+            prepare=prepare_examples,
+        )
     return {**record, "gate": gate.as_dict()}
+
+
+def announce_rows(round_index: int, rows: list[dict]) -> None:
+    """With several processes, each prints the digest of the rows it trains on in a round:
+    equal digests in the log show that every rank trained on the rows the main one wrote."""
+    import hashlib
+
+    from fipo_utils.runs.io import jsonl_text
+    from fipo_utils.training.distributed import rank, world_size
+
+    if world_size() > 1:
+        digest = hashlib.sha256(jsonl_text(rows).encode()).hexdigest()
+        print(f"ipl round {round_index}: rank {rank()}: {len(rows)} rows, sha256 {digest}")
+
+
+def _write_round_data(
+    rows: list[dict], data_file: Path, rebuild: Callable[[], RoundEdit] | None
+) -> None:
+    """Write a round's rows (``rows`` as they are, or rebuilt by ``rebuild``) and, when
+    rebuilt, what changed (``edit.json``, ``judge.jsonl``): the main process's job. A round
+    rebuilt before a crash is reused, never generated again."""
+    from fipo_utils.training.distributed import generation_device
+    from fipo_utils.training.rows import write_jsonl
+
+    if data_file.is_file():
+        return
+    if rebuild is not None:
+        edit = rebuild()
+        stats = {**edit.stats(), "generation_device": generation_device() or "cpu"}
+        write_json_atomic(data_file.with_name("edit.json"), stats)
+        write_jsonl(edit.decisions, data_file.with_name("judge.jsonl"))
+        rows = edit.rows
+    write_jsonl(rows, data_file)
+
+
+def _rebuild_round(
+    rows: list[dict],
+    previous: str,
+    settings: Any,
+    ipl: IplSettings,
+    template: Any,
+    round_index: int,
+) -> RoundEdit:
+    """Steps 1-5 with the previous round's model, whole and on this process's GPU if any.
+
+    Everything runs outside ZeRO-3 (:func:`plain_loading`), the generation too: under a
+    ZeRO-3 config transformers' ``generate`` would wait for the other ranks at every token.
+    """
+    from fipo_utils.models.generate import TransformersGenerator
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.distributed import generation_device, plain_loading
+    from fipo_utils.training.judge import judge_scores
+    from fipo_utils.training.rows import rewrap_prompt
+
+    with plain_loading():
+        loaded = load_model(previous, dtype=settings.dtype, device=generation_device())
+        tokenizer = loaded.tokenizer
+        return rebuild_round_rows(
+            rows,
+            generator=TransformersGenerator(loaded.model, tokenizer, ipl.generation_batch_size),
+            judge=partial(judge_scores, loaded.model, tokenizer),
+            to_model_input=partial(
+                rewrap_prompt, prompt_format=settings.prompt_format, tokenizer=tokenizer
+            ),
+            template=template,
+            settings=ipl,
+            round_index=round_index,
+        )
+
+
+def _judge_holdout(final_dir: Path, settings: Any, holdout: list[dict]) -> list[str]:
+    """The trained round's letters on the held-out discrimination rows (main process)."""
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.distributed import generation_device, plain_loading
+    from fipo_utils.training.judge import judge_letters
+    from fipo_utils.training.rows import rewrap_prompt
+
+    with plain_loading():
+        trained = load_model(str(final_dir), dtype=settings.dtype, device=generation_device())
+        tokenizer = trained.tokenizer
+        prompts = [rewrap_prompt(r["prompt"], settings.prompt_format, tokenizer) for r in holdout]
+        return judge_letters(trained.model, trained.tokenizer, prompts)
 
 
 def _link_final(checkpoints: Path, last_round: int) -> None:

@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fipo_utils.training.train import is_main_process, train_strategy
+from fipo_utils.training.distributed import is_main_process
+from fipo_utils.training.train import train_strategy
 
 
 def _parse_value(text: str) -> Any:

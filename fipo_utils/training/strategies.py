@@ -42,6 +42,9 @@ class TrainSettings:
     max_steps: int = -1  # -1: run ``epochs``; > 0 stops after that many optimizer steps
     batch_size: int = 8
     grad_accum: int = 2
+    # rows per optimizer step over all processes; when set, grad_accum is derived from it,
+    # batch_size and the world size of the launch (:func:`grad_accum_for`)
+    global_batch: int | None = None
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     max_length: int = 2048
@@ -59,6 +62,8 @@ class TrainSettings:
     logging_steps: int = 1
     save_steps: int = 50
     save_total_limit: int = 2
+    # the accelerate config (configs/accelerate/<name>.yaml) to launch with on several GPUs
+    accelerate_config: str = "multi_gpu"
     max_rows: int | None = None
     # rows after the trained slice, never trained on, evaluated every ``eval_steps`` steps
     # (eval loss and reward margins beside the training curves); 0: no eval split
@@ -108,10 +113,26 @@ def settings_from_profile(profile: str | dict, strategy: str, **overrides: Any) 
     return TrainSettings(strategy=strategy, **merged)
 
 
+def grad_accum_for(settings: TrainSettings, world_size: int) -> int:
+    """Accumulation steps that give ``global_batch`` rows per optimizer step on
+    ``world_size`` processes (``grad_accum`` when no global batch is set)."""
+    if settings.global_batch is None:
+        return settings.grad_accum
+    per_step = settings.batch_size * world_size
+    if settings.global_batch % per_step:
+        raise ValueError(
+            f"global_batch {settings.global_batch} is not a multiple of batch_size "
+            f"{settings.batch_size} x {world_size} processes; change train.batch_size or "
+            "train.global_batch"
+        )
+    return settings.global_batch // per_step
+
+
 def _common_arguments(
     settings: TrainSettings, output_dir: str, evaluate: bool = False
 ) -> dict[str, Any]:
     import torch
+    from accelerate import PartialState
 
     return {
         "eval_strategy": "steps" if evaluate else "no",
@@ -124,7 +145,7 @@ def _common_arguments(
         "num_train_epochs": settings.epochs,
         "max_steps": settings.max_steps,
         "per_device_train_batch_size": settings.batch_size,
-        "gradient_accumulation_steps": settings.grad_accum,
+        "gradient_accumulation_steps": grad_accum_for(settings, PartialState().num_processes),
         "warmup_steps": settings.warmup_ratio,  # a float below 1 is a ratio in transformers 5
         "weight_decay": settings.weight_decay,
         "lr_scheduler_type": "linear",
@@ -144,6 +165,35 @@ def _common_arguments(
     }
 
 
+def trainer_config(settings: TrainSettings, output_dir: str, evaluate: bool = False):
+    """The trl config of the strategy (``SFTConfig`` or ``DPOConfig``).
+
+    Under ``accelerate launch`` with DeepSpeed, creating it registers the DeepSpeed config
+    with transformers: models loaded afterwards are built inside ``deepspeed.zero.Init``
+    and arrive partitioned across the ranks (ZeRO-3), so the config comes before the load.
+    """
+    from trl import DPOConfig, SFTConfig
+
+    common = _common_arguments(settings, output_dir, evaluate=evaluate)
+    if settings.strategy == "sft":
+        return SFTConfig(
+            **common,
+            completion_only_loss=True,
+            packing=settings.packing,
+            # bfd keeps every row whole inside its block (position ids restart per row, so no
+            # row attends to another); "wrapped" would cut completions across blocks
+            packing_strategy="bfd",
+        )
+    if settings.strategy not in PREFERENCE_LOSSES:
+        raise ValueError(f"{settings.strategy!r} is not a preference strategy (dpo, ipo)")
+    return DPOConfig(
+        **common,
+        loss_type=[PREFERENCE_LOSSES[settings.strategy]],
+        beta=settings.beta,
+        precompute_ref_log_probs=settings.precompute_ref_log_probs,
+    )
+
+
 def build_sft_trainer(
     settings: TrainSettings,
     model: PreTrainedModel,
@@ -152,18 +202,13 @@ def build_sft_trainer(
     output_dir: str,
     callbacks: list[TrainerCallback] | None = None,
     eval_examples: list[dict] | None = None,
+    config: Any = None,
 ):
-    """``SFTTrainer`` over prompt/completion rows; the loss covers completion tokens only."""
-    from trl import SFTConfig, SFTTrainer
+    """``SFTTrainer`` over prompt/completion rows; the loss covers completion tokens only.
+    ``config``: the :func:`trainer_config` created before the model was loaded."""
+    from trl import SFTTrainer
 
-    config = SFTConfig(
-        **_common_arguments(settings, output_dir, evaluate=bool(eval_examples)),
-        completion_only_loss=True,
-        packing=settings.packing,
-        # bfd keeps every row whole inside its block (position ids restart per row, so no row
-        # attends to another); "wrapped" would cut completions across blocks
-        packing_strategy="bfd",
-    )
+    config = config or trainer_config(settings, output_dir, evaluate=bool(eval_examples))
     return SFTTrainer(
         model=model,
         args=config,
@@ -180,24 +225,21 @@ def build_preference_trainer(
     ref_model: PreTrainedModel | None = None,
     callbacks: list[TrainerCallback] | None = None,
     eval_examples: list[dict] | None = None,
+    config: Any = None,
 ):
     """``DPOTrainer`` for ``dpo`` (sigmoid) or ``ipo``; ``SummedIPOTrainer`` for summed IPO.
 
     ``ref_model`` matters only for full fine-tuning without precomputed reference
     log-probs: pass the frozen start model (IPL passes the previous round's model).
+    ``config``: the :func:`trainer_config` created before the models were loaded.
     """
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
     from fipo_utils.training.summed_ipo import SummedIPOTrainer
 
     if settings.strategy not in PREFERENCE_LOSSES:
         raise ValueError(f"{settings.strategy!r} is not a preference strategy (dpo, ipo)")
-    config = DPOConfig(
-        **_common_arguments(settings, output_dir, evaluate=bool(eval_examples)),
-        loss_type=[PREFERENCE_LOSSES[settings.strategy]],
-        beta=settings.beta,
-        precompute_ref_log_probs=settings.precompute_ref_log_probs,
-    )
+    config = config or trainer_config(settings, output_dir, evaluate=bool(eval_examples))
     summed = settings.strategy == "ipo" and settings.ipo_variant == "summed"
     trainer_class = SummedIPOTrainer if summed else DPOTrainer
     if settings.lora or settings.precompute_ref_log_probs:

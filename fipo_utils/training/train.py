@@ -13,7 +13,6 @@ fingerprint.json``, see :mod:`fipo_utils.training.fingerprint`).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from fipo_utils.runs.io import read_json, write_json_atomic
 from fipo_utils.runs.names import inside_run
 
 if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fast
-    import torch
     from transformers import TrainerCallback
 
     from fipo_utils.training.strategies import TrainSettings
@@ -58,17 +56,8 @@ class FitResult:
     log_history: list[dict]
     resumed_from: str | None
     wall_s: float
-
-
-def state_dict_sha256(model: torch.nn.Module) -> str:
-    """A digest of every parameter and buffer, in name order: equal digests, equal weights."""
-    import torch
-
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    # how the run was launched: processes, rows per step, the dtype the trained model held
+    launch: dict[str, Any]
 
 
 def prepare_examples(settings: TrainSettings, rows: list[dict], tokenizer) -> list[dict]:
@@ -110,21 +99,56 @@ def fit(
 
     ``reference_model`` is the frozen reference for full preference fine-tuning (default:
     the start model); with LoRA the reference is the start model with adapters disabled.
+    The trainer config is created before any model is loaded, so that under DeepSpeed ZeRO-3
+    each rank loads only its partition (:func:`~fipo_utils.training.strategies.trainer_config`).
     """
     from fipo_utils.models.loading import load_model
-    from fipo_utils.training.strategies import build_preference_trainer, build_sft_trainer
+    from fipo_utils.training.distributed import (
+        is_main_process,
+        trainable_dtype,
+        world_size,
+        write_weight_digests,
+    )
+    from fipo_utils.training.strategies import (
+        build_preference_trainer,
+        build_sft_trainer,
+        grad_accum_for,
+        trainer_config,
+    )
 
     checkpoint_dir = Path(checkpoint_dir)
     start = start_model or settings.base_model
-    loaded = load_model(start, dtype=settings.dtype)
+    output_dir = str(checkpoint_dir)
+    config = trainer_config(settings, output_dir, evaluate=bool(eval_rows))
+    processes = world_size()
+    launch: dict[str, Any] = {
+        "world_size": processes,
+        "batch_size": settings.batch_size,
+        "grad_accum": grad_accum_for(settings, processes),
+        "trained_dtype": trainable_dtype(settings.dtype, settings.lora),
+    }
+    launch["global_batch"] = settings.batch_size * launch["grad_accum"] * processes
+    if is_main_process():
+        print(
+            f"{checkpoint_dir.name}: {launch['global_batch']} rows per optimizer step = "
+            f"{settings.batch_size} per process x {launch['grad_accum']} accumulation x "
+            f"{processes} processes; trained weights in {launch['trained_dtype']}"
+        )
+    loaded = load_model(start, dtype=launch["trained_dtype"])
     model, tokenizer = loaded.model, loaded.tokenizer
     model.train()
     examples = prepare_examples(settings, rows, tokenizer)
     held_out = prepare_examples(settings, eval_rows, tokenizer) if eval_rows else None
-    output_dir = str(checkpoint_dir)
     if settings.strategy == "sft":
         trainer = build_sft_trainer(
-            settings, model, tokenizer, examples, output_dir, callbacks, eval_examples=held_out
+            settings,
+            model,
+            tokenizer,
+            examples,
+            output_dir,
+            callbacks,
+            eval_examples=held_out,
+            config=config,
         )
     else:
         ref = None
@@ -139,6 +163,7 @@ def fit(
             ref_model=ref,
             callbacks=callbacks,
             eval_examples=held_out,
+            config=config,
         )
     resume = last_complete_checkpoint(checkpoint_dir)
     began = time.perf_counter()
@@ -148,13 +173,9 @@ def fit(
     wall_s = time.perf_counter() - began
 
     if hash_path is not None:
-        rank = trainer.accelerator.process_index
-        path = Path(hash_path).with_name(f"{Path(hash_path).stem}-rank{rank}.sha256")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        trained = trainer.accelerator.unwrap_model(trainer.model)
-        path.write_text(state_dict_sha256(trained) + "\n", encoding="utf-8")
+        write_weight_digests(trainer, Path(hash_path))
     final_dir = save_final_model(trainer, settings, tokenizer, checkpoint_dir, start)
-    return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s)
+    return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s, launch)
 
 
 class SavedSettings(Protocol):
@@ -169,9 +190,11 @@ def save_final_model(trainer, settings: SavedSettings, tokenizer, checkpoint_dir
 
     ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and must run on every
     rank. LoRA: it writes the adapter to ``adapter/``; the main process then merges it into
-    a fresh copy of the start model, so merging never touches sharded parameters.
+    a fresh, whole copy of the start model (loaded outside ZeRO-3, :func:`plain_loading`),
+    so merging never touches sharded parameters; the other ranks wait for it.
     """
     from fipo_utils.models.loading import load_model
+    from fipo_utils.training.distributed import plain_loading
     from fipo_utils.training.lora import load_adapter, merge_lora, save_standalone
 
     final_dir = checkpoint_dir / "final"
@@ -179,8 +202,9 @@ def save_final_model(trainer, settings: SavedSettings, tokenizer, checkpoint_dir
         adapter_dir = checkpoint_dir / "adapter"
         trainer.save_model(str(adapter_dir))
         if trainer.accelerator.is_main_process:
-            base = load_model(start, dtype=settings.dtype).model
-            save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
+            with plain_loading():
+                base = load_model(start, dtype=settings.dtype).model
+                save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
     else:
         trainer.save_model(str(final_dir))
         if trainer.accelerator.is_main_process:
@@ -207,6 +231,7 @@ def train_strategy(
     ``partial``) trains on 01's ablation data in ``data/<variant>/`` under the name
     ``<strategy>-<variant>-<lora|full>``.
     """
+    from fipo_utils.training.distributed import is_main_process, refuse_data_parallel
     from fipo_utils.training.fingerprint import (
         check_fingerprint,
         training_fingerprint,
@@ -244,6 +269,9 @@ def train_strategy(
             if is_main_process()
             else saved
         )
+    profile_name = profile if isinstance(profile, str) else str(profile.get("name"))
+    arguments = ["--run-dir", str(run_dir), "--profile", profile_name, "--strategy", strategy]
+    refuse_data_parallel(settings.accelerate_config, arguments)
     if is_main_process():
         write_fingerprint(checkpoint_dir, fingerprint)
     result = fit(
@@ -265,6 +293,7 @@ def train_strategy(
         "final_dir": str(result.final_dir),
         "resumed_from": result.resumed_from,
         "train_wall_s": result.wall_s,
+        "launch": result.launch,
         "log_history": result.log_history,
     }
     if is_main_process():
@@ -278,9 +307,11 @@ def _with_gate(
 ) -> dict:
     """The metrics record with the "did it learn" gate of its checkpoint (measured once,
     ``checkpoints/<name>/gate.json``; :mod:`fipo_utils.training.gate`)."""
+    from fipo_utils.training.distributed import plain_loading
     from fipo_utils.training.gate import ensure_gate
 
-    result = ensure_gate(run_dir, profile, settings, name, **gate, prepare=prepare_examples)
+    with plain_loading():  # the gate's models load whole, also under ZeRO-3
+        result = ensure_gate(run_dir, profile, settings, name, **gate, prepare=prepare_examples)
     return {**record, "gate": result.as_dict()}
 
 
@@ -297,9 +328,3 @@ def split_eval_rows(
     if end <= 0:
         raise ValueError(f"eval_rows {n_eval} leaves no training rows of {len(rows)}")
     return rows[:end], rows[end : end + n_eval]
-
-
-def is_main_process() -> bool:
-    from accelerate import PartialState
-
-    return PartialState().is_main_process
