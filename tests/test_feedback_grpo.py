@@ -98,8 +98,14 @@ def test_each_reward_term_reads_what_it_should() -> None:
     ids = [[5, 0], [5, 6, 7, 8, 9, 1], [5, 6, 0], [5, 6, 7, 8, 9, 1]]
     assert correct(completions=completions, item_key=keys) == [1.0, 0.0, 0.0, 0.0]
     assert margin(completions=completions, item_key=keys) == [1.0, -0.5, None, None]
-    # finished with EOS; a label loop that hit the length limit; fine; unfinished
-    assert invalid(completions=completions, completion_ids=ids) == [0.0, 1.0, 0.0, 1.0]
+    # 05's validity record: fine; a label loop; numbers lost and the answer stated;
+    # unfinished (the length limit without an end of sequence)
+    assert invalid(completions=completions, completion_ids=ids, item_key=keys) == [
+        0.0,
+        1.0,
+        1.0,
+        1.0,
+    ]
     assert leak(completions=completions, item_key=keys) == [0.0, 0.0, 1.0, 0.0]
     assert longer(completions=completions, word_limit=[30] * 4) == [0.0, 0.0, 0.0, 1.0]
     assert sum(calls) == 4  # the tester scored each distinct prompt once for both terms

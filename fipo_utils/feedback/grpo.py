@@ -160,6 +160,7 @@ def _start_model(run_dir: Path, settings: GrpoSettings) -> str:
 def _dataset_rows(data: dict, settings: GrpoSettings, items: list, tokenizer: Any) -> list[dict]:
     """One row per item: the optimizer's test-time input (template, chat format, word limit),
     the item's key and its word limit (the reward functions read both)."""
+    from fipo_utils.data.benchmarks import split_options
     from fipo_utils.data.template import load_template
     from fipo_utils.inference.optimize import WordLimit, optimizer_inputs
     from fipo_utils.runs.settings import InferSettings
@@ -167,7 +168,7 @@ def _dataset_rows(data: dict, settings: GrpoSettings, items: list, tokenizer: An
     infer = InferSettings.from_profile(data)
     inputs, limits = optimizer_inputs(
         load_template(infer.template),
-        [item.instruction for item in items],
+        [split_options(item)[0] for item in items],  # the question: options stay as they are
         fmt=settings.prompt_format,
         tokenizer=tokenizer,
         word_limit=WordLimit(**infer.word_limit),
@@ -227,7 +228,16 @@ def _fit(
 
     rank = process_rank()
     tester = _tester(data, settings, train_dir / f"tester_scores-rank{rank}.jsonl")
-    rewards = RewardFunctions(items, tester, settings.max_completion_length, tokenizer.eos_token_id)
+    from fipo_utils.data.template import load_template
+    from fipo_utils.runs.settings import InferSettings
+
+    rewards = RewardFunctions(
+        items,
+        tester,
+        settings.max_completion_length,
+        tokenizer.eos_token_id,
+        load_template(InferSettings.from_profile(data).template),
+    )
     config = GRPOConfig(**_grpo_arguments(settings, str(checkpoint_dir)))
     trainer = GRPOTrainer(
         model=model,

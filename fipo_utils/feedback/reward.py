@@ -9,8 +9,9 @@ term of the reward is its own trl reward function, so trl logs every term's mean
 - ``tester_correct``: 1 when the tester answers correctly, else 0;
 - ``tester_margin``: multiple choice only, the gold option's log-probability minus the best
   other's, clipped to [-1, 1] (a dense signal where correctness is flat);
-- ``invalid_rewrite``: 1 when the rewrite fails the validity checks that need no tester
-  (unfinished at the length limit, empty, a template-label loop);
+- ``invalid_rewrite``: 1 when the rewrite fails notebook 05's validity record
+  (:func:`fipo_utils.inference.validity.rewrite_validity`: unfinished at the length limit,
+  options or numbers lost, a template-label loop, the answer stated, empty);
 - ``answer_leak``: 1 when the rewrite states the gold answer (the paper's cheating note);
 - ``over_word_limit``: 1 when it is longer than the template's word limit.
 
@@ -29,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_utils.data.benchmarks import BenchmarkItem, render_prompt
-from fipo_utils.data.template import count_words
-from fipo_utils.inference.optimize import _LABELS, cheating_note, clean_optimized
+from fipo_utils.data.benchmarks import BenchmarkItem, render_prompt, split_options
+from fipo_utils.data.template import Template, count_words
+from fipo_utils.inference.optimize import cheating_note, clean_optimized
+from fipo_utils.inference.validity import rewrite_validity
 from fipo_utils.runs.io import iter_jsonl
 
 REWARD_TERMS = (
@@ -84,25 +86,22 @@ class CachedTester:
         return [self._cache[k] for k in keys]
 
 
-def label_loop(raw: str) -> bool:
-    """Two or more template labels (``Improved Prompt:``, ``Original Prompt:``, ...) in one
-    completion: the optimizer is repeating the template, not writing a prompt."""
-    return len(_LABELS.findall(raw)) >= 2
-
-
 @dataclass
 class RewardFunctions:
     """The reward terms over one batch of completions; trl calls each term by name.
 
     ``items`` maps a dataset row's ``item_key`` to its benchmark item; ``word_limits`` come
     in the row too (``word_limit``). ``max_completion_length`` tells an unfinished rewrite
-    (as many tokens as allowed, no end of sequence) from a finished one.
+    (as many tokens as allowed, no end of sequence) from a finished one; ``template`` is the
+    optimizer's, whose labels make a loop. A BBH item's options block is not in the prompt
+    the policy rewrites: it is re-attached to the rewrite, as notebook 05 does.
     """
 
     items: Mapping[str, BenchmarkItem]
     tester: CachedTester
     max_completion_length: int
     eos_token_id: int | None
+    template: Template | None = None
 
     def functions(self) -> list[Callable[..., list[float | None]]]:
         def tester_correct(completions, item_key, **_: Any) -> list[float | None]:
@@ -114,10 +113,10 @@ class RewardFunctions:
                 for s in self._scores(completions, item_key)
             ]
 
-        def invalid_rewrite(completions, completion_ids, **_: Any) -> list[float | None]:
+        def invalid_rewrite(completions, completion_ids, item_key, **_: Any) -> list[float | None]:
             return [
-                float(self._unfinished(ids) or not clean_optimized(text) or label_loop(text))
-                for text, ids in zip(completions, completion_ids, strict=True)
+                float(not self._validity(text, ids, key).valid)
+                for text, ids, key in zip(completions, completion_ids, item_key, strict=True)
             ]
 
         def answer_leak(completions, item_key, **_: Any) -> list[float | None]:
@@ -135,8 +134,24 @@ class RewardFunctions:
         return [tester_correct, tester_margin, invalid_rewrite, answer_leak, over_word_limit]
 
     def _rewrite(self, completion: str, key: str) -> str:
-        """The instruction the tester reads: the cleaned rewrite, the naive one if empty."""
-        return clean_optimized(completion) or self.items[key].instruction
+        """The instruction the tester reads: the cleaned rewrite of the question (the naive
+        question if empty) with the item's options block re-attached."""
+        question, block = split_options(self.items[key])
+        return (clean_optimized(completion) or question) + block
+
+    def _validity(self, completion: str, ids: Sequence[int], key: str):
+        """Notebook 05's validity record of a completion (its token count read as "reached
+        the limit without an end of sequence" or not)."""
+        item = self.items[key]
+        return rewrite_validity(
+            item,
+            item.instruction,
+            self._rewrite(completion, key),
+            fell_back=not clean_optimized(completion),
+            n_tokens=self.max_completion_length if self._unfinished(ids) else 0,
+            max_new_tokens=self.max_completion_length,
+            template=self.template,
+        )
 
     def _scores(self, completions: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
         items = [self.items[key] for key in keys]

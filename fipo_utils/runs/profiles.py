@@ -32,6 +32,8 @@ SECTIONS = (
     "baselines",
     "analysis",
     "sizing",
+    "gate",
+    "grpo",
 )
 TOP_LEVEL = {"seed": int, "chain": list, "inherits": str, "name": str}
 
