@@ -40,6 +40,8 @@ README_END = "<!-- benchmark-table:end -->"
 NOT_YET_MEASURED: dict[str, str] = {
     "engine": "checked on a tiny slice on a machine shared with other jobs; the study-scale "
     "run needs the machine alone",
+    "training_levers": "checked on the tiny model on a machine shared with other jobs; the "
+    "SmolLM2 study-settings run needs the machine alone",
 }
 
 
