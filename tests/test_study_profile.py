@@ -18,6 +18,7 @@ OPTIMIZERS = [
     "dpo-lora",
     "ipo-lora",
     "ipl-ipo-lora",
+    "grpo-lora",  # tester-feedback RL (notebook 10, not in the paper)
     "bpo-style",
 ]
 
