@@ -86,7 +86,7 @@ class GrpoSettings:
 
 def grpo_settings(profile: str | dict, **overrides: Any) -> GrpoSettings:
     """``models`` and the profile seed, then the ``grpo`` section, then non-``None`` overrides."""
-    from fipo_utils.runs.settings import ModelsSettings
+    from fipo_utils.runs.settings import ModelsSettings, profile_seed
 
     data = load_profile(profile) if isinstance(profile, str) else profile
     models = ModelsSettings.from_profile(data)
@@ -95,7 +95,7 @@ def grpo_settings(profile: str | dict, **overrides: Any) -> GrpoSettings:
         "tester": models.testers[0],
         "prompt_format": models.format_for(models.optimizer_base),
         "dtype": models.dtype,
-        "seed": data.get("seed") or 2024,
+        "seed": profile_seed(data),
     }
     merged = merge_settings(merged, data.get("grpo", {}))
     merged = merge_settings(merged, overrides)
