@@ -29,7 +29,7 @@ reproduce: setup
 	$(BIN)/fipo reproduce --profile smoke
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=40
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not slow" --durations=25

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from analysis_synthetic import TESTER, make_run
 
-from fipo_utils.analysis import published, report, tables
+from fipo_utils.analysis import published, readings, report, tables
 from fipo_utils.analysis.intervals import paired_difference_interval
 from fipo_utils.analysis.results import ResultFileError, collect_runs
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
@@ -294,3 +294,13 @@ def test_bbh_table_compares_with_the_paper_only_on_table8_tasks(tmp_path):
     markdown = tables.bbh_task_markdown(table)
     assert "not Table 8's tasks: navigate" in markdown
     assert "1 Table 8 task)" in markdown
+
+
+def test_valid_only_reading_with_no_valid_rewrite_is_an_empty_reading(run):
+    """Every rewrite invalid leaves a header-only valid-only table: the as-written reading
+    stays, the valid-only one is absent, and nothing fails on the empty table."""
+    header = (run / "eval" / "results.csv").read_text().splitlines()[0]
+    (run / "eval" / "results_valid_only.csv").write_text(header + "\n")
+    table = readings.readings_table(collect_runs([run]))
+    assert not table.empty
+    assert set(table["reading"]) == {readings.AS_WRITTEN}

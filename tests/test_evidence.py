@@ -133,6 +133,8 @@ def test_previews_use_only_records_the_training_never_saw(tmp_path):
     assert len(examples) == 3 and not trained & {e["id"] for e in examples}
     assert all(e["naive"] and e["reference"] for e in examples)
     assert held_out_examples(tmp_path, tmp_path / "data" / "sft.json", None) == []
+    # a run folder without diversified data (notebook 08 alone) has nothing held out
+    assert held_out_examples(tmp_path / "elsewhere", tmp_path / "data" / "sft.json", 12) == []
 
 
 def test_eval_rows_follow_the_trained_slice_and_are_never_trained_on():

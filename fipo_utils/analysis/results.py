@@ -132,8 +132,11 @@ def _checked_result_row(path: Path, line: int, row: dict, run: str, source: str)
 
 
 def primary_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each benchmark's primary scoring (the one compared with the paper)."""
-    return results[results["primary"]].reset_index(drop=True)
+    """The rows of each benchmark's primary scoring (the one compared with the paper).
+
+    The mask goes through ``.loc`` as booleans: an empty table's ``primary`` column has
+    dtype object, and plain ``[]`` indexing would read it as a list of column labels."""
+    return results.loc[results["primary"].astype(bool)].reset_index(drop=True)
 
 
 def read_predictions(folder: Path, run: str, source: str) -> pd.DataFrame:

@@ -29,11 +29,16 @@ def held_out_examples(
     ``ipl.jsonl``) and ``n_trained`` how many of its first rows it used (``None``: all).
     Candidates are the optimizer rows (case 0-5) of ``data/ipl.jsonl``, which carry the raw
     naive prompt; a record counts as seen when any trained row has its ``id``. Returns an
-    empty list when every record was trained on (then there is nothing honest to preview).
+    empty list when every record was trained on (then there is nothing honest to preview),
+    and when the run folder has no ``data/ipl.jsonl`` (notebook 08 run on its own trains the
+    BPO rewriter without diversified POP data): the gate then reports the rewrite check as
+    not measured rather than drawing prompts from elsewhere.
     """
+    data_file = Path(run_dir) / "data" / "ipl.jsonl"
+    if not data_file.is_file():
+        return []
     seen = _row_ids(Path(trained_file), n_trained)
     examples = []
-    data_file = Path(run_dir) / "data" / "ipl.jsonl"
     for _, row in iter_jsonl(data_file, ("id", "case_type", "r_p", "chosen")):
         if row["case_type"] not in OPTIMIZER_CASES or row["id"] in seen:
             continue
