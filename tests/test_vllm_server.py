@@ -72,6 +72,23 @@ def test_without_a_vllm_environment_the_step_says_so_and_uses_transformers(
     assert len(lines) == 1 and "no vLLM environment" in lines[0] and "transformers" in lines[0]
 
 
+def test_with_a_vllm_environment_the_backend_is_built_without_starting_the_server(
+    monkeypatch, tiny_model_dir: Path
+) -> None:
+    """Building the backend starts nothing (a step that only scores never pays the start-up),
+    and one cache chunk is at least one request, whether the caller sized chunks or not."""
+    from fipo_utils.models import vllm_server
+
+    monkeypatch.setattr(vllm_server, "vllm_python", lambda: Path(sys.executable))
+    for chunk_size in (None, 2, 100_000):
+        generator = make_generator(
+            str(tiny_model_dir), "vllm-server", chunk_size=chunk_size, show_progress=False
+        )
+        assert isinstance(generator, CachedGenerator) and generator.backend == "vllm-server"
+        assert generator.inner.server.process is None
+        assert generator.chunk_size == max(chunk_size or 0, generator.inner.request_size)
+
+
 def test_server_backend_scores_in_process_and_shares_the_transformers_cache(
     monkeypatch, tmp_path: Path, tiny_model_dir: Path
 ) -> None:
@@ -158,17 +175,21 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
     script = tmp_path / "step.py"
     script.write_text(_STEP)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *sys.path])}
-    step = subprocess.Popen(
-        [sys.executable, str(script), json.dumps(prompts), json.dumps(SERVER_OPTIONS)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
+    errors = tmp_path / "step.err"
+    with errors.open("w") as err:
+        step = subprocess.Popen(
+            [sys.executable, str(script), json.dumps(prompts), json.dumps(SERVER_OPTIONS)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+            text=True,
+        )
     try:
         assert step.stdout is not None
         line = step.stdout.readline()
-        assert line, f"the step ended (code {step.wait()}) before it generated"
+        if not line:
+            tail = "\n".join(errors.read_text(errors="replace").splitlines()[-30:])
+            pytest.fail(f"the step ended (code {step.wait()}) before it generated:\n{tail}")
         report = json.loads(line)
         group = report["server"]
         assert _live_members(group), "the server was not running while the step generated"

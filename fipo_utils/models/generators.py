@@ -176,7 +176,7 @@ def make_generator(
         else:
             # a chunk is one request: the server batches its rows continuously, so a
             # larger chunk keeps its slots full (the cache still persists chunk by chunk)
-            chunk_size = max(chunk_size, inner.request_size)
+            chunk_size = max(chunk_size or 0, inner.request_size)
     if backend == "transformers":
         from fipo_utils.models.generate import TransformersGenerator
         from fipo_utils.models.generate_continuous import ContinuousGenerator
