@@ -194,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = AnalysisSettings.from_profile(load_profile(args.profile))
     table = study_table(
-        collect_runs(args.run_dirs), seed=settings.seed, replicates=settings.bootstrap_replicates
+        collect_runs(args.run_dirs), primary=settings.primary, level=settings.confidence
     )
     sizes = pilot_sizes(table)
     print("## Discordance and items needed (95% paired half-width 5 points)\n")

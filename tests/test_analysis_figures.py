@@ -8,7 +8,7 @@ from analysis_synthetic import make_run
 from fipo_utils.analysis import figures as report_figures
 from fipo_utils.analysis import report
 
-FAST = report.AnalysisSettings(bootstrap_replicates=200)
+FAST = report.AnalysisSettings()
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,10 @@ Paired differences: Tango's score interval (Tango 1998, Stat Med 17:891) against
 examples published with it and after it, as the R package ratesci checks them
 (tests/testthat/test3.R: Tango 1998; Agresti & Min 2005; Fagerland, Lydersen & Laake 2014,
 the Bentur et al. airway data; Tang et al. 2010; Chang 2024). Single proportions: Newcombe
-(1998, Stat Med 17:857) Table I, Wilson and Clopper-Pearson. Tables are (a, b, c, d): both
-right, only the first right, only the second right, neither; the difference is (b - c)/n.
+(1998, Stat Med 17:857) Table I, Wilson and Clopper-Pearson. Weighted averages: MOVER, whose
+(1, -1) case on Wilson intervals is Newcombe's (1998, Stat Med 17:873) method 10, checked on
+its example (a). Tables are (a, b, c, d): both right, only the first right, only the second
+right, neither; the difference is (b - c)/n.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from fipo_utils.analysis.intervals import accuracy_interval, paired_difference_interval
 from fipo_utils.analysis.power import items_for_effect, minimum_detectable_effect
 from fipo_utils.analysis.significance import mcnemar_exact_p
+from fipo_utils.evaluation.intervals import (
+    accuracy_interval,
+    mover_interval,
+    paired_difference_interval,
+    pooled_accuracy_interval,
+    pooled_paired_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +94,34 @@ def test_minimum_detectable_effect_inverts_the_sample_size_formula():
     assert minimum_detectable_effect(0.04, 50) != minimum_detectable_effect(0.04, 50)  # NaN
     with pytest.raises(ValueError):
         items_for_effect(0.1, 0.2)
+
+
+def test_mover_of_two_wilson_intervals_is_newcombes_method_ten():
+    # Newcombe 1998, Table II example (a): 56/70 - 48/80 = 0.2000, method 10 0.0524 to 0.3339
+    parts = [(k / n, *accuracy_interval(k, n)) for k, n in ((56, 70), (48, 80))]
+    low, high = mover_interval(parts, [1.0, -1.0])
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+
+
+def test_pooled_intervals_keep_their_width_where_every_stratum_is_constant():
+    # 0 of 24 on two BBH tasks: a stratified bootstrap printed [0, 0]
+    low, high = pooled_accuracy_interval({"a": (0, 24), "b": (0, 24)}, {"a": 1, "b": 1})
+    assert low == 0.0 and high > 0.05
+    # no discordant item anywhere: the gain's interval still straddles zero
+    low, high = pooled_paired_interval({"a": (0, 0, 24), "b": (0, 0, 24)}, {"a": 1, "b": 1})
+    assert low < 0 < high and high == pytest.approx(-low)
+
+
+def test_pooled_interval_of_one_stratum_is_its_own_and_weights_are_normalised():
+    assert pooled_accuracy_interval({"a": (3, 24)}, {"a": 5.0}) == pytest.approx(
+        accuracy_interval(3, 24)
+    )
+    assert pooled_paired_interval({"a": (2, 1, 30)}, {"a": 0.3}) == pytest.approx(
+        paired_difference_interval(2, 1, 30)
+    )
+    # two identical strata at equal weight: each distance shrinks by sqrt(2)
+    estimate, low, high = 3 / 24, *accuracy_interval(3, 24)
+    pooled = pooled_accuracy_interval({"a": (3, 24), "b": (3, 24)}, {"a": 1, "b": 1})
+    assert pooled == pytest.approx(
+        (estimate - (estimate - low) / 2**0.5, estimate + (high - estimate) / 2**0.5)
+    )

@@ -29,7 +29,7 @@ def test_notebook_07_writes_paper_tables_and_figures(tmp_path, run_notebook):
         run_dir=str(run),
         extra_run_dirs=[str(other)],
         figures_dir=str(tmp_path / "figures"),
-        bootstrap_replicates=200,
+        confidence=0.9,
     )
     analysis = run / "analysis"
     for name in ("table2_tester_benchmark", "table6_strategies", "table8_bbh_tasks"):

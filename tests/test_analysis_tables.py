@@ -10,12 +10,12 @@ import pytest
 from analysis_synthetic import TESTER, make_run
 
 from fipo_utils.analysis import published, readings, report, tables
-from fipo_utils.analysis.intervals import paired_difference_interval
 from fipo_utils.analysis.results import ResultFileError, collect_runs
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
+from fipo_utils.evaluation.intervals import paired_difference_interval
 from fipo_utils.runs.folders import MissingStepOutput
 
-FAST = report.AnalysisSettings(bootstrap_replicates=300)
+FAST = report.AnalysisSettings()
 SIZES = published.PAPER_TEST_SIZES
 
 
@@ -106,7 +106,7 @@ def test_aggregate_bbh_row_is_not_counted_twice(run):
         csv.writer(handle).writerow(
             ["ipl-ipo-lora", TESTER, "bbh", "optimized", "answer", True, 5, 4, 0.8]
         )
-    scores = tables.benchmark_scores(collect_runs([run]), tables.CIOptions(replicates=100))
+    scores = tables.benchmark_scores(collect_runs([run]), tables.CIOptions())
     assert _cell(scores, optimizer="ipl-ipo-lora", benchmark="bbh")["n_optimized"] == 5
 
 
@@ -235,8 +235,8 @@ def test_settings_come_from_the_profile_section():
 
     smoke = report.AnalysisSettings.from_profile(load_profile("smoke"))
     paper = report.AnalysisSettings.from_profile(load_profile("paper"))
-    assert (smoke.seed, smoke.bootstrap_replicates, smoke.confidence) == (2024, 2000, 0.95)
-    assert paper.bootstrap_replicates == 10000
+    assert smoke.confidence == 0.95
+    assert paper.primary == {"multiple_choice": "letter", "generation": "strict"}
     assert paper.table2_reference_tester == "Tulu2-13B"
 
 

@@ -32,11 +32,13 @@ def test_accuracy_table_pairs_methods_with_naive_and_the_published_numbers(tmp_p
         _write_predictions(tmp_path, "ape", task, flags, [1, 1, 1, 0])
         _write_predictions(tmp_path, "opro", task, flags, flags)
         _write_predictions(tmp_path, "fipo-sft-lora", task, flags, [1, 1, 1, 1])
-    table = accuracy_table(tmp_path, CIOptions(replicates=300), "Tulu2-7B").set_index("method")
+    table = accuracy_table(tmp_path, CIOptions(), "Tulu2-7B").set_index("method")
     assert table.loc["naive", "accuracy"] == pytest.approx(25.0)
     assert table.loc["ape", "accuracy"] == pytest.approx(75.0)
     assert table.loc["ape", "gain"] == pytest.approx(50.0)
-    assert table.loc["opro", "gain"] == 0 and table.loc["opro", "gain_low"] == 0
+    # the same answers as naive: gain 0, with the width 8 items leave (never a point)
+    opro = table.loc["opro"]
+    assert opro["gain"] == 0 and opro["gain_low"] < -10 and opro["gain_high"] == -opro["gain_low"]
     assert table.loc["fipo-sft-lora", "gain_low"] > 0  # every naive miss fixed, on 8 items
     assert table.loc["ape", "accuracy_low"] <= 75.0 <= table.loc["ape", "accuracy_high"]
     assert table.loc["ape", "published"] == 48.9 and table.loc["naive", "published"] == 44.7

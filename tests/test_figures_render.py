@@ -50,7 +50,7 @@ def check_figure(fig) -> None:
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory):
     run = make_run(tmp_path_factory.mktemp("render"), "20260101-000000-render")
-    result = report.analyse([run], report.AnalysisSettings(bootstrap_replicates=100))
+    result = report.analyse([run], report.AnalysisSettings())
     yield result
     report.close_figures(result)
 

@@ -22,7 +22,7 @@ from fipo_utils.runs.settings import (
 )
 
 SECTIONS = (ModelsSettings, InferSettings, EvaluateSettings, BaselinesSettings, AnalysisSettings)
-SEEDED = (InferSettings, EvaluateSettings, BaselinesSettings, AnalysisSettings)
+SEEDED = (InferSettings, EvaluateSettings, BaselinesSettings)
 
 
 @pytest.mark.parametrize("name", ["tiny", "smoke", "study", "paper"])
@@ -46,9 +46,7 @@ def test_the_profile_seed_reaches_every_section_unless_a_section_sets_its_own() 
     for kind in SEEDED:
         assert kind.from_profile(profile).seed == 7, kind.__name__
     profile["evaluate"]["seed"] = 11
-    profile["analysis"]["seed"] = 12
     assert EvaluateSettings.from_profile(profile).seed == 11
-    assert AnalysisSettings.from_profile(profile).seed == 12
     assert InferSettings.from_profile(profile).seed == 7
 
 
@@ -110,7 +108,7 @@ def test_values_round_trip_from_the_profile() -> None:
     assert "tasks" not in baselines.search.budget
     assert baselines.tester_max_new_tokens == 512 and baselines.n_items is None
     analysis = AnalysisSettings.from_profile(paper)
-    assert analysis.bootstrap_replicates == 10000 and analysis.confidence == 0.95
+    assert analysis.confidence == 0.95
 
 
 @pytest.mark.parametrize(

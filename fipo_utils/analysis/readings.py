@@ -15,7 +15,12 @@ import pandas as pd
 from fipo_utils.analysis.results import RunCollection, primary_rows, read_results_csv
 from fipo_utils.analysis.tables import markdown_table
 from fipo_utils.evaluation.columns import VALID_ONLY_RESULTS
-from fipo_utils.inference.validity import MissingValidity, validity_rows, validity_table
+from fipo_utils.inference.validity import (
+    TABLE_COUNTS,
+    MissingValidity,
+    validity_rows,
+    validity_table,
+)
 
 AS_WRITTEN = "as written"
 VALID_ONLY = "valid only"
@@ -72,8 +77,10 @@ def validity_frame(collection: RunCollection) -> tuple[pd.DataFrame, list[str]]:
             continue
         if not rows.empty:
             tables.append(validity_table(rows).assign(run=run))
-    if not tables:
-        return pd.DataFrame(), skipped
+    if not tables:  # the columns stay, so the CSV still says what it would hold
+        return pd.DataFrame(
+            columns=["run", "optimizer", "n_rewrites", "valid", *TABLE_COUNTS]
+        ), skipped
     table = pd.concat(tables, ignore_index=True)
     return table[["run", *[c for c in table.columns if c != "run"]]], skipped
 

@@ -27,7 +27,7 @@ ANALYSIS_FOLDER = "analysis"
 TABLE_NAMES = {
     "results_tidy": "every results row of every run (per-benchmark item counts included)",
     "benchmark_scores": "naive / optimized / gain per benchmark: Wilson and Tango intervals; "
-    "weighted averages: stratified bootstrap with their effective n",
+    "weighted averages: MOVER of those intervals, with their effective n",
     "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
     "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
     "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
@@ -39,7 +39,7 @@ TABLE_NAMES = {
 
 def ci_options(settings: AnalysisSettings) -> tables.CIOptions:
     """How the analysis draws its intervals: the settings' seed, replicates and level."""
-    return tables.CIOptions(settings.seed, settings.bootstrap_replicates, settings.confidence)
+    return tables.CIOptions(settings.confidence)
 
 
 @dataclass
@@ -172,8 +172,8 @@ def report_markdown(analysis: Analysis) -> str:
         "gains carry Tango's score interval at the Holm family's Bonferroni level, the exact "
         "McNemar test after Holm, and the minimum detectable effect at 80% power; accuracies "
         "carry Wilson intervals. The paper-shaped tables use each benchmark's paper scoring "
-        "(the results' `primary` flag); weighted averages carry a stratified bootstrap "
-        "interval and their effective n. Published numbers: "
+        "(the results' `primary` flag); weighted averages carry the MOVER combination of their "
+        "benchmarks' intervals and their effective n. Published numbers: "
         f"{published.PAPER}. `{published.WEIGHTED_AVERAGE}` is the paper's weighted average: "
         "benchmarks weighted by their full test-set sizes.",
     ]

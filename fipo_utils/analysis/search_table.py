@@ -16,6 +16,7 @@ import pandas as pd
 from fipo_utils.analysis import published
 from fipo_utils.analysis.results import read_predictions
 from fipo_utils.analysis.tables import CIOptions
+from fipo_utils.evaluation import intervals
 
 FOLDER = Path("baselines") / "table8"
 RUN_ONLY = {"opro": "OPRO", "bpo-style": "BPO-style zero-shot rewrite"}
@@ -35,8 +36,8 @@ def method_label(method: str) -> str:
 
 
 def accuracy_table(run_dir: str | Path, ci: CIOptions, reference_tester: str) -> pd.DataFrame:
-    """One row per (tester, method): mean of per-task accuracies (percent) with a
-    task-stratified bootstrap interval, the paired gain over naive with its interval, the
+    """One row per (tester, method): mean of per-task accuracies (percent) and the paired
+    gain over naive, each with the MOVER interval over tasks (:mod:`.intervals`), the
     published number of the reference tester; then the published-only methods."""
     predictions = read_predictions(Path(run_dir) / FOLDER, "run", "table8")
     if predictions.empty:
@@ -55,10 +56,14 @@ def accuracy_table(run_dir: str | Path, ci: CIOptions, reference_tester: str) ->
         ):
             methods[method] = _flags(cells)
         for method, flags in methods.items():
-            key = f"{tester}/table8/{method}"
-            low, high = ci.stratified(flags, key)
+            equal = dict.fromkeys(flags, 1.0)
+            low, high = intervals.pooled_accuracy_interval(
+                {t: (int(f.sum()), f.size) for t, f in flags.items()}, equal, ci.level
+            )
             gains = {t: flags[t] - naive[t] for t in flags}
-            gain_low, gain_high = ci.stratified(gains, f"{key}/gain")
+            gain_low, gain_high = intervals.pooled_paired_interval(
+                {t: intervals.discordant_counts(g) for t, g in gains.items()}, equal, ci.level
+            )
             target = published_method(method)
             rows.append(
                 {

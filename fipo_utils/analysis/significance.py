@@ -6,7 +6,7 @@ comparison is paired: what matters is the items on which the two conditions disa
 ``b`` items the optimized prompt alone gets right and ``c`` the naive prompt alone gets right,
 
 * the gain is ``(b - c) / n``; its interval is Tango's score interval
-  (:func:`fipo_utils.analysis.intervals.paired_difference_interval`), which keeps its width
+  (:func:`fipo_utils.evaluation.intervals.paired_difference_interval`), which keeps its width
   at 0-10 discordant pairs where a percentile bootstrap collapses; accuracies get Wilson's;
 * the exact McNemar test (``statsmodels`` ``mcnemar(exact=True)``) asks whether ``b`` of
   ``b + c`` discordant items is more lopsided than a fair coin would make it;
@@ -46,9 +46,10 @@ from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from fipo_utils.analysis import intervals, power
+from fipo_utils.analysis import power
 from fipo_utils.analysis.results import RunCollection
 from fipo_utils.data.benchmarks import benchmark_family
+from fipo_utils.evaluation import intervals
 from fipo_utils.evaluation.scoring import SCORINGS as GENERATION_SCORINGS
 from fipo_utils.inference.registry import OptimizerKind, registration
 from fipo_utils.runs.settings import PAPER_PRIMARY

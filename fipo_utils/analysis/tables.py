@@ -5,7 +5,7 @@ Units: every table is in accuracy percent (the paper's unit). Conventions (docs/
 a benchmark's accuracy pools its items (BBH tasks pooled into ``bbh``); the weighted average
 is the paper's: each benchmark weighted by its full test-set size, printed with its weights
 and effective n. Intervals: Wilson for an accuracy, Tango for a per-benchmark paired gain
-(:mod:`fipo_utils.analysis.intervals`), a stratified bootstrap for averages over benchmarks
+(:mod:`fipo_utils.evaluation.intervals`), their MOVER combination for averages over benchmarks
 or tasks. Ours is compared with the paper by gains only.
 """
 
@@ -14,49 +14,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fipo_utils.analysis import intervals, published
+from fipo_utils.analysis import published
 from fipo_utils.analysis.results import RunCollection
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
-from fipo_utils.evaluation import bootstrap
+from fipo_utils.evaluation import intervals
 
 KEY = ["run", "source", "optimizer", "tester"]
 
 
 @dataclass(frozen=True)
 class CIOptions:
-    """How intervals are drawn: seed, number of bootstrap replicates, confidence level."""
+    """How intervals are drawn: their confidence level (every interval of these tables is a
+    closed-form score interval, :mod:`fipo_utils.evaluation.intervals`; nothing is resampled)."""
 
-    seed: int = 2024
-    replicates: int = bootstrap.DEFAULT_REPLICATES
-    level: float = bootstrap.DEFAULT_LEVEL
-
-    def options(self, key: str) -> dict[str, Any]:
-        """The keyword arguments of a bootstrap call for the interval named ``key`` (the key
-        seeds it, so every cell's interval is reproducible on its own)."""
-        return {"seed": self.seed, "key": key, "replicates": self.replicates, "level": self.level}
-
-    def stratified(
-        self,
-        scores: Mapping[str, np.ndarray],
-        key: str,
-        weights: Mapping[str, float] | None = None,
-    ) -> tuple[float, float]:
-        """Interval of the weighted mean over strata (equal weights when none are given),
-        items resampled within each stratum."""
-        return bootstrap.weighted_mean_ci(
-            scores, dict.fromkeys(scores, 1.0) if weights is None else weights, **self.options(key)
-        )
-
-
-def _flags(n_correct: int, n_items: int) -> np.ndarray:
-    flags = np.zeros(int(n_items))
-    flags[: int(n_correct)] = 1.0
-    return flags
+    level: float = 0.95
 
 
 def _pooled(results: pd.DataFrame) -> pd.DataFrame:
@@ -158,9 +133,7 @@ def benchmark_scores(collection: RunCollection, ci: CIOptions = CIOptions()) -> 
         row["delta_low"], row["delta_high"] = (
             (np.nan, np.nan)
             if diffs is None
-            else intervals.paired_difference_interval(
-                int(np.sum(diffs > 0)), int(np.sum(diffs < 0)), len(diffs), ci.level
-            )
+            else intervals.paired_difference_interval(*intervals.discordant_counts(diffs), ci.level)
         )
         rows.append(row)
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
@@ -210,12 +183,11 @@ def overall_scores(
     collection: RunCollection, scores: pd.DataFrame, ci: CIOptions = CIOptions()
 ) -> pd.DataFrame:
     """The paper's weighted average per run/source/optimizer/tester: benchmarks weighted by
-    the paper's test-set sizes (benchmarks outside Table 2 left out), with intervals from
-    stratified resampling (items resampled within each benchmark). One weighting only, so
-    every table and figure means the same thing by "weighted average"."""
+    the paper's test-set sizes (benchmarks outside Table 2 left out), with the MOVER
+    combination of the benchmarks' Wilson (accuracy) and Tango (gain) intervals. One
+    weighting only, so every table and figure means the same thing by "weighted average"."""
     rows = []
     for key_values, group in scores.groupby(KEY, sort=False):
-        key = "/".join(key_values[1:])  # no run name: same items, same draws
         by_bench = group.set_index("benchmark")
         for label, weights in (
             (
@@ -238,14 +210,15 @@ def overall_scores(
             for condition in ("optimized", "naive"):
                 values = {b: by_bench.loc[b, condition] for b in weights}
                 row[condition] = published.weighted_average(values, weights)
-                flags = {
-                    b: _flags(
-                        by_bench.loc[b, f"{condition}_correct"], by_bench.loc[b, f"n_{condition}"]
+                counts = {
+                    b: (
+                        int(by_bench.loc[b, f"{condition}_correct"]),
+                        int(by_bench.loc[b, f"n_{condition}"]),
                     )
                     for b in weights
                 }
-                row[f"{condition}_low"], row[f"{condition}_high"] = ci.stratified(
-                    flags, f"{key}/{label}/{condition}", weights
+                row[f"{condition}_low"], row[f"{condition}_high"] = (
+                    intervals.pooled_accuracy_interval(counts, weights, ci.level)
                 )
             row["delta"] = row["optimized"] - row["naive"]
             run, source, optimizer, tester = key_values
@@ -257,7 +230,9 @@ def overall_scores(
             complete = weights and len(diffs) == len(found)
             row["n_paired"] = int(sum(len(d) for d in diffs.values()))
             row["delta_low"], row["delta_high"] = (
-                ci.stratified(diffs, f"{key}/{label}/delta", weights)
+                intervals.pooled_paired_interval(
+                    {b: intervals.discordant_counts(d) for b, d in diffs.items()}, weights, ci.level
+                )
                 if complete
                 else (np.nan, np.nan)
             )
@@ -391,7 +366,7 @@ def tester_benchmark_markdown(table: pd.DataFrame) -> str:
     blocks.append(
         f"*Paper scoring. Ours: accuracies with the {intervals.ACCURACY_METHOD} interval, the "
         f"gain Δ with the {intervals.PAIRED_METHOD} interval for paired proportions (per "
-        "benchmark) or a stratified bootstrap ("
+        f"benchmark) or the {intervals.POOLED_METHOD} ("
         f"`{WEIGHTED_AVERAGE}`, its weights and effective n in benchmark_scores.csv), all "
         f"95%, unadjusted. `{GAIN_VS_PUBLISHED}`: our gain minus the paper's gain; accuracies "
         "of different testers are never subtracted.*"
@@ -519,7 +494,7 @@ def strategy_markdown(table: pd.DataFrame) -> str:
         + "\n\n*Paper scoring; the paper's weighted average (benchmarks weighted by their full "
         "test-set sizes, FIPO Table 2), so a few items of a large benchmark carry most of the "
         "weight: the effective n (Kish) says how many unweighted items it is worth. Intervals: "
-        "stratified bootstrap (items resampled within each benchmark), percentile. Gains are "
+        f"{intervals.POOLED_METHOD} (Zou and Donner 2008) of the benchmarks. Gains are "
         "compared with the paper's gains only.*"
     )
 
@@ -581,8 +556,10 @@ def bbh_task_table(
             per_task = per_task[per_task["n_items"] > 0]
             if per_task.empty:
                 continue
-            flags = {t: _flags(r.n_correct, r.n_items) for t, r in per_task.iterrows()}
-            low, high = ci.stratified(flags, f"{tester}/bbh-table/{method}")
+            counts = {t: (int(r.n_correct), int(r.n_items)) for t, r in per_task.iterrows()}
+            low, high = intervals.pooled_accuracy_interval(
+                counts, dict.fromkeys(counts, 1.0), ci.level
+            )
             rows.append(
                 {
                     "kind": "ours",
@@ -693,8 +670,8 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
         blocks.append(
             f"**run={run}, tester={tester}**\n\n"
             + markdown_table(wide.reset_index())
-            + "\n\n*Ours: task-average accuracy with a stratified bootstrap interval (items "
-            "resampled within each task); "
+            + "\n\n*Ours: task-average accuracy with the "
+            f"{intervals.POOLED_METHOD} of its tasks; "
             f"`{GAIN_VS_PUBLISHED}`: our method minus our naive, minus the paper's FIPO minus "
             "its naive.*"
         )

@@ -15,7 +15,7 @@ from fipo_utils.data.benchmarks import (
     WEIGHTED_AVERAGE,
     weighted_average,
 )
-from fipo_utils.evaluation.bootstrap import accuracy_ci_from_counts
+from fipo_utils.evaluation import intervals
 from fipo_utils.inference.figures import FigureResult, finish, label_panel, panel_grid
 
 # How the panels name the weighted average under its bar.
@@ -77,21 +77,26 @@ def accuracy_panels(
     return fig
 
 
-def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Notebook 06's summary with accuracy in percent and a 95% bootstrap interval per row.
+def accuracy_with_intervals(summary: pd.DataFrame) -> pd.DataFrame:
+    """Notebook 06's summary with accuracy in percent and a 95% interval per row: Wilson's,
+    and for the weighted average the MOVER combination of its benchmarks' Wilson intervals
+    (the one notebook 07 reports).
 
     ``summary`` has one row per optimizer, tester, condition and benchmark family with
     ``n_items`` and ``n_correct`` (``fipo_utils.evaluation.evaluate.summarize``). Its weighted
     average is replaced by the paper's, the one notebook 07 reports: each family weighted by
     the paper's full test-set size (BBH: all 6,511 items, even when a few tasks were run).
-    That row's interval is left empty: counts alone cannot resample a weighted mean
-    (notebook 07 computes it from the items).
     """
     frame = summary[summary["benchmark"] != WEIGHTED_AVERAGE].copy()
-    averages = []
+    averages, pooled = [], {}
     for keys, part in frame.groupby(["optimizer", "tester", "condition"], sort=False):
         values = dict(zip(part["benchmark"], part["accuracy"], strict=True))
         weights = {b: PAPER_TEST_SIZES[b] for b in values if b in PAPER_TEST_SIZES}
+        counts = {
+            b: (int(k), int(n))
+            for b, k, n in zip(part["benchmark"], part["n_correct"], part["n_items"], strict=True)
+        }
+        pooled[keys] = intervals.pooled_accuracy_interval(counts, weights)
         averages.append(
             dict(zip(["optimizer", "tester", "condition"], keys, strict=True))
             | {
@@ -105,14 +110,9 @@ def accuracy_with_intervals(summary: pd.DataFrame, seed: int = 0) -> pd.DataFram
     frame = pd.concat([frame, pd.DataFrame(averages)], ignore_index=True)
     frame["accuracy"] = (100 * frame["accuracy"]).round(2)
     bounds = [
-        accuracy_ci_from_counts(
-            r.n_correct,
-            r.n_items,
-            seed=seed,
-            key=f"{r.optimizer}/{r.tester}/{r.condition}/{r.benchmark}",
-        )
+        intervals.accuracy_interval(int(r.n_correct), int(r.n_items))
         if r.benchmark != WEIGHTED_AVERAGE
-        else (float("nan"), float("nan"))
+        else pooled[(r.optimizer, r.tester, r.condition)]
         for r in frame.itertuples()
     ]
     frame["low"] = [round(100 * low, 2) for low, _ in bounds]
@@ -128,8 +128,8 @@ def absolute_accuracy_figure(accuracy: pd.DataFrame) -> FigureResult | None:
         return None
     caption = (
         "Bars: accuracy of each tester with the naive and with the optimized instruction; error "
-        "bars: 95% bootstrap interval over items (none for the weighted average, which weights "
-        "each benchmark by its full test-set size as the paper does); a red 0 marks a bar of "
-        f"height zero. Compare with {PAPER}, Table 2 (naive -> FIPO)."
+        "bars: 95% Wilson interval (for the weighted average, which weights each benchmark by "
+        "its full test-set size as the paper does, their MOVER combination); a red 0 marks a "
+        f"bar of height zero. Compare with {PAPER}, Table 2 (naive -> FIPO)."
     )
     return finish(accuracy_panels(accuracy), "06_accuracy", caption, ACCURACY_TITLE)

@@ -184,7 +184,6 @@ SCHEMA: dict[str, Field] = {
     "invalid_rewrites": Field("choice", choices=("keep", "naive", "drop")),
     "n_rounds": _count(),
     # analysis (07)
-    "bootstrap_replicates": _count(),
     "confidence": Field("float", minimum=0.0, maximum=1.0, exclusive_minimum=True),
     "seed": _SEED,
     "sample_seed": _SEED,

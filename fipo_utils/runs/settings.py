@@ -574,8 +574,6 @@ def _primary(read: _Reader) -> dict[str, str]:
 class AnalysisSettings:
     """Profile section ``analysis`` (notebook 07, ``fipo figures``, ``fipo compare``)."""
 
-    seed: int = DEFAULT_SEED  # ``analysis.seed``, else the profile's: seeds every bootstrap
-    bootstrap_replicates: int = 2000  # resamples per confidence interval
     confidence: float = 0.95
     table2_reference_tester: str = "Tulu2-13B"  # published row beside an unpublished tester
     table8_reference_tester: str = "Tulu2-7B"
@@ -586,10 +584,7 @@ class AnalysisSettings:
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> AnalysisSettings:
         read = _section(profile, "analysis", required=False)
-        seed = read.integer_or_none("seed")
         return cls(
-            seed=profile_seed(profile) if seed is None else seed,
-            bootstrap_replicates=read.integer("bootstrap_replicates", 2000),
             confidence=read.number("confidence", 0.95),
             table2_reference_tester=read.text("table2_reference_tester", "Tulu2-13B"),
             table8_reference_tester=read.text("table8_reference_tester", "Tulu2-7B"),

@@ -46,9 +46,9 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
     cells = published.TABLE2.get(pub_tester, {}) if pub_tester is not None else {}
     caption = (
         f"{describe(ours['run'], 'Run')}. Bars: our accuracy with the naive and the optimized "
-        "instruction; error bars: 95% bootstrap interval over items; a red 0 marks a bar of "
-        "height zero; n under each benchmark. The weighted average weights each benchmark by its "
-        f"full test-set size, as the paper does. Diamonds: {published.TABLE2_SOURCE}, tester "
-        f"{pub_tester}."
+        "instruction; error bars: 95% Wilson interval (weighted average: MOVER); a red 0 marks "
+        "a bar of height zero; n under each benchmark. The weighted average weights each "
+        "benchmark by its full test-set size, as the paper does. Diamonds: "
+        f"{published.TABLE2_SOURCE}, tester {pub_tester}."
     )
     return finish(accuracy_panels(long, cells), "analysis_accuracy", caption, ACCURACY_TITLE)

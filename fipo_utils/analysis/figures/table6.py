@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from fipo_utils.analysis import published
+from fipo_utils.evaluation import intervals
 from fipo_utils.inference.figures import (
     FigureResult,
     describe,
@@ -67,6 +68,6 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
         + (f"; left out, evaluated on other benchmarks: {', '.join(left_out)}" if left_out else "")
         + "; "
         f"items per bar: {', '.join(str(int(n)) for n in view['n_optimized'])}. Error bars: 95% "
-        f"stratified bootstrap interval. Diamonds: {published.TABLE6_SOURCE}."
+        f"intervals ({intervals.POOLED_METHOD}). Diamonds: {published.TABLE6_SOURCE}."
     )
     return finish(fig, "analysis_strategies", caption)
