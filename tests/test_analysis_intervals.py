@@ -20,10 +20,12 @@ from fipo_utils.analysis.power import items_for_effect, minimum_detectable_effec
 from fipo_utils.analysis.significance import mcnemar_exact_p
 from fipo_utils.evaluation.intervals import (
     accuracy_interval,
+    conditional_exact_interval,
     mover_interval,
     paired_difference_interval,
     pooled_accuracy_interval,
     pooled_paired_interval,
+    tango_interval,
 )
 
 
@@ -40,8 +42,32 @@ from fipo_utils.evaluation.intervals import (
 )
 def test_tango_interval_reproduces_published_examples(table, level, published, decimals):
     a, b, c, d = table
-    low, high = paired_difference_interval(b, c, a + b + c + d, level)
+    low, high = tango_interval(b, c, a + b + c + d, level)
     assert (round(low, decimals), round(high, decimals)) == published
+
+
+def test_the_reported_gain_interval_excludes_zero_exactly_where_exact_mcnemar_rejects():
+    """The hull of Tango's and the exact conditional interval against statsmodels' exact
+    McNemar on every table of n = 10, 25 and 40 items, at 95% and at a Bonferroni level."""
+    disagreements = []
+    for level in (0.95, 1 - 0.05 / 24):
+        for n in (10, 25, 40):
+            for b in range(n + 1):
+                for c in range(n + 1 - b):
+                    low, high = paired_difference_interval(b, c, n, level)
+                    assert low < (b - c) / n < high or (b - c) / n in (-1.0, 1.0)
+                    excludes = low > 0 or high < 0
+                    p = mcnemar([[0, b], [c, n - b - c]], exact=True).pvalue
+                    if excludes != (p < 1 - level):
+                        disagreements.append((level, n, b, c))
+    assert disagreements == []
+    # the review's cell: 0 up and 4 down of 40, p = 0.125; Tango alone excludes zero there
+    assert tango_interval(0, 4, 40)[1] < 0
+    low, high = paired_difference_interval(0, 4, 40)
+    assert low < 0 < high
+    assert (low, high) == pytest.approx(
+        (min(tango_interval(0, 4, 40)[0], conditional_exact_interval(0, 4, 40)[0]), high)
+    )
 
 
 def test_tango_interval_keeps_its_width_with_few_discordant_pairs():

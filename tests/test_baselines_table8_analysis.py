@@ -39,7 +39,9 @@ def test_accuracy_table_pairs_methods_with_naive_and_the_published_numbers(tmp_p
     # the same answers as naive: gain 0, with the width 8 items leave (never a point)
     opro = table.loc["opro"]
     assert opro["gain"] == 0 and opro["gain_low"] < -10 and opro["gain_high"] == -opro["gain_low"]
-    assert table.loc["fipo-sft-lora", "gain_low"] > 0  # every naive miss fixed, on 8 items
+    # every naive miss fixed beats two fixed per task, but 3 of 4 per task is not yet sure
+    sft, ape = table.loc["fipo-sft-lora"], table.loc["ape"]
+    assert sft["gain_low"] > ape["gain_low"] and sft["gain_low"] < 0 < sft["gain"]
     assert table.loc["ape", "accuracy_low"] <= 75.0 <= table.loc["ape", "accuracy_high"]
     assert table.loc["ape", "published"] == 48.9 and table.loc["naive", "published"] == 44.7
     assert table.loc["fipo-sft-lora", "published"] == 55.4

@@ -241,7 +241,7 @@ def test_study_gain_figure_reads_cleanly_and_marks_the_called_cells():
     result = analysis_figures.study_gain_figure(study)
     assert result is not None and result.name == "analysis_study_gains"
     check_figure(result.figure)
-    assert "Tango's score interval" in result.caption and "85" in result.caption
+    assert "exact-consistent Tango interval" in result.caption and "85" in result.caption
     assert len(result.figure.axes) == 2  # strict (primary) leads, then letter
     titles = [ax.get_title() for ax in result.figure.axes]
     assert titles[0].startswith("PRIMARY: generation") and titles[1].startswith("secondary")

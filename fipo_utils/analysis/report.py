@@ -26,14 +26,14 @@ from fipo_utils.runs.settings import AnalysisSettings  # also reached as report.
 ANALYSIS_FOLDER = "analysis"
 TABLE_NAMES = {
     "results_tidy": "every results row of every run (per-benchmark item counts included)",
-    "benchmark_scores": "naive / optimized / gain per benchmark: Wilson and Tango intervals; "
-    "weighted averages: MOVER of those intervals, with their effective n",
+    "benchmark_scores": "naive / optimized / gain per benchmark: Wilson and exact-consistent "
+    "Tango intervals; weighted averages: MOVER of those intervals, with their effective n",
     "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
     "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
     "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
     "study_significance": "per source, optimizer, tester, benchmark and scoring: endpoint, "
-    "family, gain with Tango intervals (95% and family level), exact McNemar p, Holm verdict, "
-    "minimum detectable effect",
+    "family, gain with exact-consistent Tango intervals (95% and family level), exact "
+    "McNemar p, Holm verdict, minimum detectable effect",
 }
 
 
@@ -169,10 +169,11 @@ def report_markdown(analysis: Analysis) -> str:
         f"# Analysis of {runs}",
         "Accuracy in percent. The study tables come first and lead with the primary endpoint "
         "declared in the profile (`analysis.primary`); every other scoring is secondary. Their "
-        "gains carry Tango's score interval at the Holm family's Bonferroni level, the exact "
-        "McNemar test after Holm, and the minimum detectable effect at 80% power; accuracies "
-        "carry Wilson intervals. The paper-shaped tables use each benchmark's paper scoring "
-        "(the results' `primary` flag); weighted averages carry the MOVER combination of their "
+        "gains carry an exact-consistent Tango interval at the Holm family's Bonferroni "
+        "level, the exact McNemar test after Holm, and the minimum detectable effect at 80% "
+        "power; accuracies carry Wilson intervals. The paper-shaped tables use each "
+        "benchmark's paper scoring (the results' `primary` flag); weighted averages carry the "
+        "MOVER combination of their "
         "benchmarks' intervals and their effective n. Published numbers: "
         f"{published.PAPER}. `{published.WEIGHTED_AVERAGE}` is the paper's weighted average: "
         "benchmarks weighted by their full test-set sizes.",

@@ -5,9 +5,11 @@ Every optimizer is judged on the same items as the naive prompt, by the same tes
 comparison is paired: what matters is the items on which the two conditions disagree. With
 ``b`` items the optimized prompt alone gets right and ``c`` the naive prompt alone gets right,
 
-* the gain is ``(b - c) / n``; its interval is Tango's score interval
-  (:func:`fipo_utils.evaluation.intervals.paired_difference_interval`), which keeps its width
-  at 0-10 discordant pairs where a percentile bootstrap collapses; accuracies get Wilson's;
+* the gain is ``(b - c) / n``; its interval is the hull of Tango's score interval and the
+  exact conditional one
+  (:func:`fipo_utils.evaluation.intervals.paired_difference_interval`): it keeps its width
+  at 0-10 discordant pairs where a percentile bootstrap collapses, and excludes zero exactly
+  when the exact McNemar test at the same level rejects; accuracies get Wilson's;
 * the exact McNemar test (``statsmodels`` ``mcnemar(exact=True)``) asks whether ``b`` of
   ``b + c`` discordant items is more lopsided than a fair coin would make it;
 * one endpoint is primary, declared in the profile before the run (``analysis.primary``:
@@ -20,9 +22,9 @@ comparison is paired: what matters is the items on which the two conditions disa
   but not counted in a family's size ``m``;
 * beside a Holm verdict the table shows the interval at the family's Bonferroni level
   ``1 - alpha / m``, the simultaneous coverage Holm's verdicts need; the 95% interval stays
-  in the CSV. The two can still disagree on a cell: the score interval is asymptotic and
-  the exact test conservative at few discordant pairs, and Holm rejects more than
-  Bonferroni. Such cells are flagged (``agreement``), never hidden;
+  in the CSV. The two can still disagree on a cell, one way only: Holm rejects more than
+  Bonferroni, so a verdict may stand where the Bonferroni-level interval touches zero.
+  Such cells are flagged (``agreement``), never hidden;
 * power: each cell's minimum detectable effect at 80% power, from its discordance and ``n``,
   at ``alpha`` and at the family's ``alpha / m`` (:mod:`fipo_utils.analysis.power`);
 * pooled cells join every benchmark's items of a cell: a stratified estimate whose weights
@@ -285,8 +287,8 @@ def _agreement(row: pd.Series) -> str:
     called = row["verdict"] in ("better", "worse")
     if excludes == called:
         return "agree"
-    if excludes:
-        return "interval only: the score interval excludes 0, the exact test does not reject"
+    if excludes:  # cannot happen: the interval excludes 0 only where p < alpha / m
+        return "interval only: the interval excludes 0, Holm does not reject"
     return "test only: Holm rejects, the Bonferroni-level interval touches 0"
 
 
@@ -298,7 +300,7 @@ def study_table(
     alpha: float = ALPHA,
 ) -> pd.DataFrame:
     """One row per (source, optimizer, tester, benchmark, scoring): accuracies with Wilson
-    intervals, the gain with Tango's paired interval (at ``level`` and at the family's
+    intervals, the gain with its exact-consistent Tango interval (at ``level`` and at the family's
     Bonferroni level), discordant counts, the exact McNemar p-value, the minimum detectable
     effect, and the Holm verdict (``better``, ``worse``, ``no difference``; ``control`` for
     the identity optimizer's constant cells). Proportions, not percent; the benchmark

@@ -70,8 +70,8 @@ def _caption(part: pd.DataFrame, level: str, primary: Mapping[str, str]) -> str:
         f"study_significance.csv. ▲/▼: better/worse after Holm at 5%. MDE: minimum detectable "
         f"effect in points ({METHODS['mde']}, level 0.05/m) at the cell's discordance; — = "
         f"too few verdicts flip for any effect to be detectable, the interval bounds the gain. "
-        f"†: interval and verdict disagree (score interval asymptotic, exact test "
-        f"conservative; the verdict follows the exact test).{weights}*"
+        f"†: Holm rejects while the Bonferroni-level interval touches 0 (Holm is less "
+        f"strict than Bonferroni; the interval excludes 0 exactly where p < 0.05/m).{weights}*"
     )
 
 

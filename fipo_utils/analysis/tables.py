@@ -4,9 +4,9 @@ published numbers, each of our cells with item counts and a confidence interval.
 Units: every table is in accuracy percent (the paper's unit). Conventions (docs/analysis.md):
 a benchmark's accuracy pools its items (BBH tasks pooled into ``bbh``); the weighted average
 is the paper's: each benchmark weighted by its full test-set size, printed with its weights
-and effective n. Intervals: Wilson for an accuracy, Tango for a per-benchmark paired gain
-(:mod:`fipo_utils.evaluation.intervals`), their MOVER combination for averages over benchmarks
-or tasks. Ours is compared with the paper by gains only.
+and effective n. Intervals: Wilson for an accuracy, exact-consistent Tango for a
+per-benchmark paired gain (:mod:`fipo_utils.evaluation.intervals`), their MOVER
+combination for averages over benchmarks or tasks. Ours is compared with the paper by gains only.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def overall_scores(
 ) -> pd.DataFrame:
     """The paper's weighted average per run/source/optimizer/tester: benchmarks weighted by
     the paper's test-set sizes (benchmarks outside Table 2 left out), with the MOVER
-    combination of the benchmarks' Wilson (accuracy) and Tango (gain) intervals. One
+    combination of the benchmarks' Wilson (accuracy) and paired (gain) intervals. One
     weighting only, so every table and figure means the same thing by "weighted average"."""
     rows = []
     for key_values, group in scores.groupby(KEY, sort=False):

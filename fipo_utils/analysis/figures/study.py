@@ -108,7 +108,7 @@ def study_gain_figure(study: pd.DataFrame) -> FigureResult | None:
         f"{describe(pooled['run'], 'Run')}. Each point is one optimizer's accuracy gain over "
         "the naive prompt on the same items, all benchmarks of that scoring pooled (Table 6's "
         "shape); the primary endpoint declared in the profile leads, secondary scorings are "
-        "exploratory. Bars: Tango's score interval for paired proportions at the Holm "
+        "exploratory. Bars: exact-consistent Tango interval for paired proportions at the Holm "
         "family's Bonferroni level (1 - 0.05/m); filled: the Holm-corrected exact McNemar "
         "test calls the difference at 5%, hollow: it does not. Items per point: "
         + "; ".join(dict.fromkeys(counts))
