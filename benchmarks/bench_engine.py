@@ -113,7 +113,7 @@ def _warm(generator: Any) -> float:
 
 def rewrite(path: str, setup: dict[str, Any]) -> dict[str, Any]:
     """Notebook 05 for every optimizer on one path: records, seconds, start-up seconds."""
-    from fipo_utils.inference.optimize_step import optimizer_context, rewrite_record
+    from fipo_utils.inference.optimize_step import optimizer_context, validated_record
     from fipo_utils.inference.registry import get_optimizer
     from fipo_utils.models.generators import decoding_params
 
@@ -133,7 +133,9 @@ def rewrite(path: str, setup: dict[str, Any]) -> dict[str, Any]:
             rewrites = optimizer.rewrite(items)
             seconds += time.perf_counter() - start
             records += [
-                rewrite_record(item, optimizer, done, params.max_new_tokens).as_dict()
+                validated_record(
+                    item, optimizer, done, params.max_new_tokens, context.template
+                ).as_dict()
                 for item, done in zip(items, rewrites, strict=True)
             ]
     finally:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from fipo_utils.data.benchmarks import BenchmarkItem, load_benchmarks
-from fipo_utils.data.template import load_template
+from fipo_utils.data.template import Template, load_template
 from fipo_utils.inference.audit import audit_prompt
 from fipo_utils.inference.optimize import WordLimit
 from fipo_utils.inference.registry import (
@@ -135,17 +135,14 @@ def _run_one(
     base = {} if optimizer.name == BASE_OPTIMIZER else base_rewrites(run_dir)
     by_benchmark: dict[str, list[RewriteRecord]] = {}
     for item, rewrite in zip(items, rewrites, strict=True):
-        validity = rewrite_validity(
+        record = validated_record(
             item,
-            item.instruction,
-            rewrite.prompt,
-            fell_back=rewrite.fell_back,
-            n_tokens=rewrite.n_tokens,
-            max_new_tokens=max_new_tokens,
+            optimizer,
+            rewrite,
+            max_new_tokens,
+            context.template,
             base_rewrite=base.get((item.benchmark, item.id)),
-            template=context.template,
         )
-        record = rewrite_record(item, optimizer, rewrite, max_new_tokens, validity)
         by_benchmark.setdefault(item.benchmark, []).append(record)
     rows = []
     for benchmark, records in by_benchmark.items():
@@ -188,6 +185,29 @@ def base_rewrites(run_dir: Path) -> dict[tuple[str, str], str]:
     the base."""
     table = read_rewrite_table(run_dir / "optimized" / BASE_OPTIMIZER)
     return {(r.benchmark, r.id): r.optimized_instruction for r in table.itertuples()}
+
+
+def validated_record(
+    item: BenchmarkItem,
+    optimizer: PromptOptimizer,
+    rewrite: Rewrite,
+    max_new_tokens: int,
+    template: Template | None,
+    base_rewrite: str | None = None,
+) -> RewriteRecord:
+    """The record notebook 05 writes for one rewrite: its validity checked against the item
+    (and the base's rewrite of it, where there is one), then audited."""
+    validity = rewrite_validity(
+        item,
+        item.instruction,
+        rewrite.prompt,
+        fell_back=rewrite.fell_back,
+        n_tokens=rewrite.n_tokens,
+        max_new_tokens=max_new_tokens,
+        base_rewrite=base_rewrite,
+        template=template,
+    )
+    return rewrite_record(item, optimizer, rewrite, max_new_tokens, validity)
 
 
 def rewrite_record(
