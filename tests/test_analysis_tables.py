@@ -123,17 +123,20 @@ def test_strategy_table_matches_published_strategies(analysis):
 
 
 @pytest.mark.parametrize(
-    ("name", "strategy", "kind", "round_no"),
+    ("name", "strategy", "kind", "round_no", "seed"),
     [
-        ("ipl-ipo-lora/round_2", "ipl-ipo", "lora", 2),
-        ("ipo-full", "ipo", "full", None),
-        ("ipl-dpo-gen-lora", "ipl-dpo", "lora", None),
-        ("base", "base", None, None),
+        ("ipl-ipo-lora/round_2", "ipl-ipo", "lora", 2, None),
+        ("ipo-full", "ipo", "full", None, None),
+        ("ipl-dpo-gen-lora", "ipl-dpo", "lora", None, None),
+        ("dpo-lora-seed7", "dpo", "lora", None, 7),
+        ("ipl-ipo-lora-seed2/round_1", "ipl-ipo", "lora", 1, 2),
+        ("base", "base", None, None, None),
     ],
 )
-def test_optimizer_names_parse(name, strategy, kind, round_no):
+def test_optimizer_names_parse(name, strategy, kind, round_no, seed):
     parsed = tables.parse_optimizer(name)
     assert (parsed["strategy"], parsed["kind"], parsed["round"]) == (strategy, kind, round_no)
+    assert parsed["seed"] == seed
 
 
 def test_bbh_table_uses_table8_tasks_and_counts_naive_once(analysis):

@@ -37,6 +37,8 @@ def test_auto_prefers_the_most_advanced_checkpoint(tmp_path: Path) -> None:
     make_final(tmp_path, "ipo-full", age=100)
     make_final(tmp_path, "ipo-lora", age=10)
     assert resolve_optimizer(tmp_path, "auto", "m")[0] == "ipo-lora"  # newest of a strategy
+    make_final(tmp_path, "ipo-lora-seed2")  # newer, but an extra training seed
+    assert resolve_optimizer(tmp_path, "auto", "m")[0] == "ipo-lora"
     (tmp_path / "checkpoints" / "ipl-ipo-lora").mkdir()  # unfinished: no final/
     assert resolve_optimizer(tmp_path, "auto", "m")[0] == "ipo-lora"
     path = make_final(tmp_path, "ipl-ipo-lora-2")

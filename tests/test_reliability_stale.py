@@ -41,6 +41,13 @@ def test_rerun_with_other_settings_stops_and_names_them(tmp_path):
     # same settings: the finished checkpoint is reused, not retrained
     assert train_strategy(run_dir, "tiny", "sft", **QUICK) == first
 
+    # another training seed is another optimizer: it trains beside, under its own name
+    seeded = train_strategy(run_dir, "tiny", "sft", **{**QUICK, "seed": 5})
+    assert seeded["name"] == "sft-lora-seed5" and seeded["final_dir"].endswith("seed5/final")
+    shaped = json.loads((run_dir / "checkpoints/sft-lora-seed5/fingerprint.json").read_text())
+    assert shaped["shaped_by"]["settings"]["seed"] == 5
+    assert weights.stat().st_mtime_ns == written
+
     # other settings: one message naming each changed key, weights untouched
     with pytest.raises(StaleResultError) as caught:
         train_strategy(run_dir, "tiny", "sft", **{**QUICK, "max_steps": 2, "learning_rate": 0.5})

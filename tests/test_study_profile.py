@@ -8,14 +8,18 @@ import pytest
 from fipo_utils.analysis.significance import half_width_for_items, items_for_half_width
 from fipo_utils.data.benchmarks import items_for
 from fipo_utils.runs.profiles import load_profile
-from fipo_utils.runs.runner import chain_from_profile
+from fipo_utils.runs.runner import chain_from_profile, check_step_parameters
 
 OPTIMIZERS = [
     "identity",
     "neutral-preface",  # the prompt-sensitivity control, re-scored by the tester
     "base",
     "sft-lora",
+    "sft-lora-seed1",  # SFT and DPO with three training seeds (analysis/seed_spread.md)
+    "sft-lora-seed2",
     "dpo-lora",
+    "dpo-lora-seed1",
+    "dpo-lora-seed2",
     "ipo-lora",
     "ipl-ipo-lora",
     "grpo-lora",  # tester-feedback RL (notebook 10, not in the paper)
@@ -41,6 +45,48 @@ def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> 
         "multiple_choice": "continuation",
         "generation": "strict",
     }
+
+
+def test_study_trains_sft_and_dpo_with_three_seeds_each_its_own_step() -> None:
+    steps = chain_from_profile("study")
+    trained = [
+        (s.notebook, s.parameters.get("strategy", "sft"), s.parameters.get("seed"))
+        for s in steps
+        if s.notebook.startswith(("02", "03"))
+    ]
+    for notebook, strategy in (("02_sft_training", "sft"), ("03_preference_training", "dpo")):
+        seeds = [seed for n, st, seed in trained if n == notebook and st == strategy]
+        assert seeds == [None, 1, 2]  # the profile's seed, then two more
+    keys = [s.key for s in steps]
+    assert len(keys) == len(set(keys))  # each seed its own resumable step
+    for step in steps:  # `seed` (and every other parameter) is one the notebook declares
+        check_step_parameters(step)
+
+
+def test_a_chain_entry_with_seeds_becomes_one_step_per_seed(tmp_path) -> None:
+    import yaml
+
+    from fipo_utils.runs.errors import SettingsError
+
+    def chain(entry: dict) -> list:
+        path = tmp_path / "p.yaml"
+        path.write_text(yaml.safe_dump({"inherits": "tiny", "chain": [entry]}))
+        return chain_from_profile(str(path))
+
+    steps = chain({"notebook": "03_preference_training", "parameters": {"strategy": "dpo"},
+                   "seeds": [3, 9]})  # fmt: skip
+    assert [s.parameters for s in steps] == [
+        {"strategy": "dpo", "seed": 3},
+        {"strategy": "dpo", "seed": 9},
+    ]
+    assert steps[0].key == "03_preference_training__seed-3__strategy-dpo"
+    for bad in ([], [1, 1], ["1"], 4, [True]):
+        with pytest.raises(SettingsError, match="seeds: expected a list of distinct integers"):
+            chain({"notebook": "02_sft_training", "seeds": bad})
+    with pytest.raises(SettingsError, match="not both"):
+        chain({"notebook": "02_sft_training", "seeds": [1], "parameters": {"seed": 2}})
+    with pytest.raises(SettingsError, match="unknown key 'seed'"):
+        chain({"notebook": "02_sft_training", "seed": [1]})
 
 
 def test_stated_half_widths_follow_from_the_pilot_and_the_item_counts() -> None:

@@ -16,7 +16,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
-from fipo_utils.analysis import published, readings, significance, study_tables, tables
+from fipo_utils.analysis import (
+    published,
+    readings,
+    seed_spread,
+    significance,
+    study_tables,
+    tables,
+)
 from fipo_utils.analysis.results import RunCollection, collect_runs
 from fipo_utils.runs.figure_files import save_figure
 from fipo_utils.runs.folders import MissingStepOutput
@@ -24,21 +31,10 @@ from fipo_utils.runs.paths import runs_root
 from fipo_utils.runs.settings import AnalysisSettings  # also reached as report.AnalysisSettings
 
 ANALYSIS_FOLDER = "analysis"
-TABLE_NAMES = {
-    "results_tidy": "every results row of every run (per-benchmark item counts included)",
-    "benchmark_scores": "naive / optimized / gain per benchmark: Wilson and exact-consistent "
-    "Tango intervals; weighted averages: MOVER of those intervals, with their effective n",
-    "table2_tester_benchmark": "Table 2 shape: tester x benchmark, ours beside published",
-    "table6_strategies": "Table 6 shape: weighted average per optimizer, ours beside published",
-    "table8_bbh_tasks": "Table 8 shape: BBH task average per method, ours beside published",
-    "study_significance": "per source, optimizer, tester, benchmark and scoring: endpoint, "
-    "family, gain with exact-consistent Tango intervals (95% and family level), exact "
-    "McNemar p, Holm verdict, minimum detectable effect",
-}
 
 
 def ci_options(settings: AnalysisSettings) -> tables.CIOptions:
-    """How the analysis draws its intervals: the settings' seed, replicates and level."""
+    """How the analysis draws its intervals: at the settings' confidence level."""
     return tables.CIOptions(settings.confidence)
 
 
@@ -80,6 +76,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     study = significance.study_table(
         collection, primary=settings.primary, level=settings.confidence
     )
+    spread = seed_spread.seed_spread_table(study)
     validity, unvalidated = readings.validity_frame(collection)
     both_readings = readings.readings_table(collection)
     analysis = Analysis(collection)
@@ -90,6 +87,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table6_strategies": table6,
         "table8_bbh_tasks": table8,
         "study_significance": study,
+        "seed_spread": spread,
         "rewrite_validity": validity,
         "readings": both_readings,
     }
@@ -98,6 +96,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table6_strategies": tables.strategy_markdown(table6),
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
         **study_tables.study_markdown(study, settings.primary),
+        "seed_spread": seed_spread.seed_spread_markdown(spread),
         "rewrite_validity": readings.validity_markdown(validity, unvalidated),
         "readings": readings.readings_markdown(both_readings),
     }
@@ -181,6 +180,7 @@ def report_markdown(analysis: Analysis) -> str:
     titles = {
         "study_table6": "Every optimizer, each scoring's benchmarks pooled (Table 6 shape)",
         "study_table2": "Every optimizer per benchmark (Table 2 shape)",
+        "seed_spread": "Between-seed spread of the gains (strategies trained with several seeds)",
         "table2_tester_benchmark": "Tester x benchmark (Table 2 shape, paper scoring)",
         "table6_strategies": "Strategies (Table 6 shape, paper scoring and weights)",
         "table8_bbh_tasks": "BBH tasks (Table 8 shape)",

@@ -378,19 +378,20 @@ def tester_benchmark_markdown(table: pd.DataFrame) -> str:
 
 _STRATEGY = re.compile(
     r"^(?P<strategy>ipl-ipo|ipl-dpo|sft|dpo|ipo)(?:-(?P<ablation>gen|partial))?"
-    r"(?:-(?P<kind>lora|full))?(?:[/_-]+round[_-]?(?P<round>\d+))?"
+    r"(?:-(?P<kind>lora|full))?(?:-seed(?P<seed>\d+))?(?:[/_-]+round[_-]?(?P<round>\d+))?"
 )
 
 
 def parse_optimizer(name: str) -> dict:
-    """Strategy, ablation, LoRA/full and IPL round encoded in an optimizer name
-    (``ipl-ipo-lora/round_2`` -> ipl-ipo, lora, round 2); other names (``base``, ``bpo``)
-    come back as their own strategy."""
+    """Strategy, ablation, LoRA/full, training seed and IPL round encoded in an optimizer
+    name (``ipl-ipo-lora/round_2`` -> ipl-ipo, lora, round 2; ``dpo-lora-seed7`` -> dpo,
+    lora, seed 7); other names (``base``, ``bpo``) come back as their own strategy."""
     match = _STRATEGY.match(name)
     if not match:
-        return {"strategy": name, "ablation": None, "kind": None, "round": None}
+        return {"strategy": name, "ablation": None, "kind": None, "seed": None, "round": None}
     parts = match.groupdict()
     parts["round"] = int(parts["round"]) if parts["round"] else None
+    parts["seed"] = int(parts["seed"]) if parts["seed"] else None
     return parts
 
 

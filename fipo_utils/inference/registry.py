@@ -29,6 +29,7 @@ from fipo_utils.data.template import Template
 from fipo_utils.inference.optimize import STRATEGY_ORDER, WordLimit
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import Generator
+from fipo_utils.runs.names import split_seed
 
 # the modules whose import registers this stage's optimizers
 _BUILTIN_MODULES = ("fipo_utils.inference.optimizers",)
@@ -210,7 +211,8 @@ def resolve_optimizer(run_dir: str | Path | None, spec: str, base_model: str) ->
     """(name, model path or id) of the optimizer a profile or user names.
 
     ``auto``: the most advanced ``checkpoints/<name>/final`` in the run folder (see
-    ``STRATEGY_ORDER``; the newest folder wins a tie), else the base model named ``base``.
+    ``STRATEGY_ORDER``; the profile seed's over extra seeds' ``<name>-seed<N>``, then the
+    newest folder wins a tie), else the base model named ``base``.
     ``base``: the base model. A checkpoint name in the run folder, a path or a hub id
     otherwise (its name is the folder or id's last part).
     """
@@ -221,7 +223,10 @@ def resolve_optimizer(run_dir: str | Path | None, spec: str, base_model: str) ->
         for strategy in STRATEGY_ORDER:
             matching = [f for f in finals if f.parent.name.split("-", 1)[0] == strategy]
             if matching:
-                best = max(matching, key=lambda f: f.stat().st_mtime)
+                best = max(
+                    matching,
+                    key=lambda f: (split_seed(f.parent.name)[1] is None, f.stat().st_mtime),
+                )
                 return best.parent.name, str(best)
         return "base", base_model
     if spec == "base":

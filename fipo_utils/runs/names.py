@@ -59,3 +59,19 @@ def inside_run(run_dir: str | Path, folder: str, *names: str, parameter: str = "
     if root not in path.resolve().parents:
         raise SettingsError(f"{parameter}: {path} leaves the run folder {root}")
     return path
+
+
+_SEEDED = re.compile(r"^(?P<name>.+)-seed(?P<seed>\d+)$")
+
+
+def seeded_name(name: str, seed: int | None) -> str:
+    """The optimizer name of a run with its own training seed (``sft-lora`` ->
+    ``sft-lora-seed7``); ``None`` (the profile's seed) keeps the name."""
+    return name if seed is None else f"{name}-seed{int(seed)}"
+
+
+def split_seed(name: str) -> tuple[str, int | None]:
+    """``seeded_name`` undone: ``sft-lora-seed7`` -> (``sft-lora``, 7); a name without a
+    seed suffix comes back with ``None`` (trained with the profile's seed)."""
+    match = _SEEDED.match(name)
+    return (match["name"], int(match["seed"])) if match else (name, None)

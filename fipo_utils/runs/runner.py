@@ -173,6 +173,9 @@ RESERVED_PARAMETERS = frozenset({"run_dir", "profile"})
 
 
 def chain_from_profile(profile: str) -> list[ChainStep]:
+    """The profile's chain as steps. An entry with ``seeds: [1, 2]`` becomes one step per
+    seed with the parameter ``seed`` (a training notebook then trains ``<name>-seed<N>``),
+    so each seed is its own resumable step with its own wall time in the manifest."""
     data = load_profile(profile)
     chain = data.get("chain")
     if not chain:
@@ -191,7 +194,27 @@ def chain_from_profile(profile: str) -> list[ChainStep]:
                 f"{where}: parameters: {reserved[0]!r} is set by the runner (every step writes "
                 "into the run's own folder with the run's profile); remove it"
             )
-        steps.append(ChainStep(entry["notebook"], dict(parameters)))
+        unknown = sorted(set(entry) - {"notebook", "parameters", "seeds"})
+        if unknown:
+            raise SettingsError(
+                f"{where}: unknown key {unknown[0]!r} (notebook, parameters, seeds)"
+            )
+        seeds = entry.get("seeds")
+        if seeds is None:
+            steps.append(ChainStep(entry["notebook"], dict(parameters)))
+            continue
+        if (
+            not isinstance(seeds, list)
+            or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+            or len(set(seeds)) != len(seeds)
+        ):
+            raise SettingsError(
+                f"{where}: seeds: expected a list of distinct integers, got {seeds!r}"
+            )
+        if "seed" in parameters:
+            raise SettingsError(f"{where}: give `seeds` or parameters.seed, not both")
+        steps.extend(ChainStep(entry["notebook"], {**parameters, "seed": s}) for s in seeds)
     return steps
 
 

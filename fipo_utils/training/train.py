@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fipo_utils.runs.checkpoints import last_complete_checkpoint
 from fipo_utils.runs.io import read_json, write_json_atomic
-from fipo_utils.runs.names import inside_run
+from fipo_utils.runs.names import inside_run, seeded_name
 
 if TYPE_CHECKING:  # heavy imports stay inside functions so `fipo --help` is fast
     from transformers import TrainerCallback
@@ -229,7 +229,8 @@ def train_strategy(
     ``overrides`` are profile keys (``lora``, ``max_steps``, ``max_rows``, ``base_model``,
     ``learning_rate``, ...); ``None`` keeps the profile's value. ``data_variant`` (``gen``,
     ``partial``) trains on 01's ablation data in ``data/<variant>/`` under the name
-    ``<strategy>-<variant>-<lora|full>``.
+    ``<strategy>-<variant>-<lora|full>``; a ``seed`` override trains beside the profile
+    seed's checkpoint, as ``<name>-seed<N>``.
     """
     from fipo_utils.training.distributed import is_main_process, refuse_data_parallel
     from fipo_utils.training.fingerprint import (
@@ -242,7 +243,7 @@ def train_strategy(
 
     run_dir = Path(run_dir)
     settings = settings_from_profile(profile, strategy, **overrides)
-    name = name or variant_name(settings.name, data_variant)
+    name = name or seeded_name(variant_name(settings.name, data_variant), overrides.get("seed"))
     metrics_path = inside_run(run_dir, "train", name) / "metrics.json"
     checkpoint_dir = inside_run(run_dir, "checkpoints", name)
     data_path = (
