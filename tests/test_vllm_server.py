@@ -26,6 +26,8 @@ from fipo_utils.runs.paths import PROJECT_ROOT
 
 # On a CPU, gpu_memory_utilization is the share of RAM vLLM reserves; SmolLM2 needs little.
 SERVER_OPTIONS = {"max_model_len": 2048, "enforce_eager": True, "gpu_memory_utilization": 0.3}
+# more stop strings than OpenAI's limit of 4, as a FIPO rewrite has (one per template label)
+STOP = ("\n\n", "Question:", "Answer:", "Original Prompt:", "Improved Prompt:", "###")
 
 
 def test_server_arguments_carry_the_engine_options_as_flags() -> None:
@@ -122,7 +124,7 @@ prompts, options = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 generator = make_generator(
     "smollm2-135m-instruct", "vllm-server", use_cache=False, backend_options=options
 )
-params = GenerationParams(max_new_tokens=16, stop=("\\n\\n",))
+params = GenerationParams(max_new_tokens=16, stop=tuple(json.loads(sys.argv[3])))
 texts = generator.generate(prompts, params)
 server = generator.server.process.pid
 report = {"texts": texts, "server": server, "engine": describe_engine(generator)}
@@ -160,7 +162,7 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
         pytest.skip("no vLLM environment (make vllm-env, or FIPO_VLLM_PYTHON)")
     from fipo_utils.data.template import wrap_prompt
 
-    params = GenerationParams(max_new_tokens=16, stop=("\n\n",))
+    params = GenerationParams(max_new_tokens=16, stop=STOP)
     hf = make_generator("smollm2-135m-instruct", use_cache=False, batch_size=4)
     prompts = [
         wrap_prompt(text, "chat_template", hf.tokenizer)
@@ -178,7 +180,13 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
     errors = tmp_path / "step.err"
     with errors.open("w") as err:
         step = subprocess.Popen(
-            [sys.executable, str(script), json.dumps(prompts), json.dumps(SERVER_OPTIONS)],
+            [
+                sys.executable,
+                str(script),
+                json.dumps(prompts),
+                json.dumps(SERVER_OPTIONS),
+                json.dumps(STOP),
+            ],
             stdout=subprocess.PIPE,
             stderr=err,
             env=env,

