@@ -87,6 +87,9 @@ def test_table2_puts_published_row_and_difference_beside_ours(analysis):
     assert wavg_pub["optimized"] == pytest.approx(54.79)
     text = analysis.markdown["table2_tester_benchmark"]
     assert "50.00" in text and "75.00" in text and "n=4" in text and "39.06 -> 40.17" in text
+    # every paper-shaped table says it is descriptive and where the tests and MDEs are
+    for name in ("table2_tester_benchmark", "table6_strategies", "table8_bbh_tasks"):
+        assert tables.PAPER_SHAPED in analysis.markdown[name], name
 
 
 def test_matching_tester_gets_its_own_published_row(tmp_path):

@@ -266,6 +266,14 @@ def stated_weights(weights: Mapping[str, float], n_items: Mapping[str, int]) -> 
 TABLE2_COLUMNS = [*published.BENCHMARKS, WEIGHTED_AVERAGE]
 # the only comparison of ours with a published row: gains, never accuracies of other testers
 GAIN_VS_PUBLISHED = "our gain - published gain"
+# What the paper-shaped tables are, in each of their captions: the statistics that decide
+# whether a gain is real live in the study tables (study_tables.py), not here.
+PAPER_SHAPED = (
+    "Descriptive, in the paper's scoring of each benchmark (option letter for multiple "
+    "choice, strict template for generation): a secondary endpoint wherever the profile's "
+    "`analysis.primary` names another scoring. No test, Holm family or minimum detectable "
+    "effect here; study_table2.md and study_table6.md carry them for the primary endpoint."
+)
 VALUE_COLUMNS = ["naive", "optimized", "delta"]
 
 
@@ -364,7 +372,7 @@ def tester_benchmark_markdown(table: pd.DataFrame) -> str:
         title = ", ".join(f"{k}={v}" for k, v in zip(KEY, key_values, strict=True))
         blocks.append(f"**{title}**\n\n" + markdown_table(wide.reset_index()))
     blocks.append(
-        f"*Paper scoring. Ours: accuracies with the {intervals.ACCURACY_METHOD} interval, the "
+        f"*{PAPER_SHAPED} Ours: accuracies with the {intervals.ACCURACY_METHOD} interval, the "
         f"gain Δ with the {intervals.PAIRED_METHOD} interval for paired proportions (per "
         f"benchmark) or the {intervals.POOLED_METHOD} ("
         f"`{WEIGHTED_AVERAGE}`, its weights and effective n in benchmark_scores.csv), all "
@@ -492,8 +500,8 @@ def strategy_markdown(table: pd.DataFrame) -> str:
     }
     return (
         markdown_table(view[list(columns)].rename(columns=columns))
-        + "\n\n*Paper scoring; the paper's weighted average (benchmarks weighted by their full "
-        "test-set sizes, FIPO Table 2), so a few items of a large benchmark carry most of the "
+        + f"\n\n*{PAPER_SHAPED} The paper's weighted average (benchmarks weighted by their "
+        "full test-set sizes, FIPO Table 2), so a few items of a large benchmark carry most of the "
         "weight: the effective n (Kish) says how many unweighted items it is worth. Intervals: "
         f"{intervals.POOLED_METHOD} (Zou and Donner 2008) of the benchmarks. Gains are "
         "compared with the paper's gains only.*"
@@ -671,7 +679,7 @@ def bbh_task_markdown(table: pd.DataFrame) -> str:
         blocks.append(
             f"**run={run}, tester={tester}**\n\n"
             + markdown_table(wide.reset_index())
-            + "\n\n*Ours: task-average accuracy with the "
+            + f"\n\n*{PAPER_SHAPED} Ours: task-average accuracy with the "
             f"{intervals.POOLED_METHOD} of its tasks; "
             f"`{GAIN_VS_PUBLISHED}`: our method minus our naive, minus the paper's FIPO minus "
             "its naive.*"
