@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from fipo_utils.analysis.significance import half_width_for_items, items_for_half_width
-from fipo_utils.data.benchmarks import items_for
+from fipo_utils.analysis.power import minimum_detectable_effect
+from fipo_utils.data.benchmarks import benchmark_family, items_for
 from fipo_utils.runs.profiles import load_profile
 from fipo_utils.runs.runner import chain_from_profile, check_step_parameters
 
+MULTIPLE_CHOICE = {"piqa", "cosmosqa", "mmlu"}  # the rest of Table 2 is generation
 OPTIMIZERS = [
     "identity",
     "neutral-preface",  # the prompt-sensitivity control, re-scored by the tester
@@ -89,21 +90,28 @@ def test_a_chain_entry_with_seeds_becomes_one_step_per_seed(tmp_path) -> None:
         chain({"notebook": "02_sft_training", "seed": [1]})
 
 
-def test_stated_half_widths_follow_from_the_pilot_and_the_item_counts() -> None:
+def test_item_counts_give_the_declared_minimum_detectable_effect() -> None:
+    """Each tester's pooled multiple-choice primary cell detects ``target_mde`` at the
+    discordance the profile states; generation cells pool at least the declared items."""
     profile = load_profile("study")
-    sizing = profile["sizing"]
-    assert sizing["discordance"]  # the pilot measured at least one benchmark
-    for benchmark, discordance in sizing["discordance"].items():
-        n_items = items_for(benchmark, profile["infer"]["n_items"])
-        stated = sizing["expected_half_width"][benchmark]
-        assert stated == pytest.approx(
-            half_width_for_items(discordance, n_items, sizing["confidence"]), abs=5e-4
+    sizing, n_items = profile["sizing"], profile["infer"]["n_items"]
+    benchmarks = profile["infer"]["benchmarks"]
+    assert profile["evaluate"]["benchmarks"] is None  # every benchmark 05 rewrote is scored
+    assert {benchmark_family(b) for b in benchmarks} == {"gsm8k", "bbh", "piqa", "cosmosqa", "mmlu"}
+    multiple_choice = sum(
+        items_for(b, n_items) for b in benchmarks if benchmark_family(b) in MULTIPLE_CHOICE
+    )
+    generation = sum(
+        items_for(b, n_items) for b in benchmarks if benchmark_family(b) not in MULTIPLE_CHOICE
+    )
+    assert multiple_choice >= 300 and generation >= sizing["min_generation_items"] >= 100
+    assert set(sizing["discordance"]) == set(profile["models"]["testers"])
+    for tester, discordance in sizing["discordance"].items():
+        mde = minimum_detectable_effect(
+            discordance, multiple_choice, alpha=sizing["alpha"], power=sizing["power"]
         )
-        # a benchmark claimed to reach the target has the items the calculator asks for
-        if stated <= sizing["target_half_width"]:
-            assert n_items >= items_for_half_width(
-                discordance, sizing["target_half_width"], sizing["confidence"]
-            ) or stated == pytest.approx(sizing["target_half_width"], abs=5e-4)
+        assert sizing["expected_mde"][tester] == pytest.approx(mde, abs=5e-4), tester
+        assert mde <= sizing["target_mde"] <= 0.08, tester
 
 
 def test_item_counts_per_benchmark() -> None:
