@@ -106,7 +106,8 @@ def _cell(text: object) -> str:
 
 def merge_reports(earlier: dict, now: dict) -> dict:
     """``now``'s rows for the areas it measured, ``earlier``'s for the rest; each area keeps
-    the date it was measured, and the header of the table says which came from where."""
+    the date and the machine it was measured on, and the header of the table says which came
+    from where (ratios from different CPUs sit in one table only with their CPU named)."""
     if earlier["quick"] != now["quick"]:
         raise SystemExit("--merge-into: the earlier run is of the other mode (quick vs full)")
     measured = {row["area"] for row in now["results"]}
@@ -114,10 +115,22 @@ def merge_reports(earlier: dict, now: dict) -> dict:
     dates = {row["area"]: earlier.get("area_dates", {}).get(row["area"], earlier["date"])
              for row in kept}  # fmt: skip
     dates.update({area: now["date"] for area in measured})
+    machines = {
+        row["area"]: earlier.get("area_machines", {}).get(row["area"])
+        or machine_label(earlier["machine"])
+        for row in kept
+    }
+    machines.update({area: machine_label(now["machine"]) for area in measured})
     order = {path.stem.removeprefix("bench_"): i for i, path in enumerate(discover(None))}
     rows = sorted(kept + now["results"], key=lambda row: order.get(row["area"], len(order)))
     seconds = {**earlier.get("seconds_per_area", {}), **now["seconds_per_area"]}
-    return {**now, "results": rows, "area_dates": dates, "seconds_per_area": seconds}
+    return {
+        **now,
+        "results": rows,
+        "area_dates": dates,
+        "area_machines": machines,
+        "seconds_per_area": seconds,
+    }
 
 
 def simd_summary(machine: dict) -> str:
@@ -130,10 +143,23 @@ def simd_summary(machine: dict) -> str:
     return "/".join(parts)
 
 
+def machine_label(machine: dict) -> str:
+    """The CPU and its SIMD in a few words, as the table's header names a machine."""
+    flags = f", {simd_summary(machine)}" if machine.get("cpu_flags") else ""
+    return f"{machine['cpu']}{flags}"
+
+
 def markdown_table(report: dict) -> str:
     machine = report["machine"]
+    here = machine_label(machine)
+    machines = report.get("area_machines", {})
+
+    def measured_on(area: str) -> str:
+        other = machines.get(area)
+        return f" on {other}" if other and other != here else ""
+
     older = sorted(
-        {f"{area}: {date}" for area, date in report.get("area_dates", {}).items()
+        {f"{area}: {date}{measured_on(area)}" for area, date in report.get("area_dates", {}).items()
          if date != report["date"]}
     )  # fmt: skip
     merged = f" Areas measured earlier in the same mode: {', '.join(older)}." if older else ""

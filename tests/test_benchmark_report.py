@@ -139,3 +139,7 @@ def test_merge_keeps_other_areas_and_says_when_they_were_measured():
     assert again["area_dates"] == {"data": "D1", "generation": "D3"}
     with pytest.raises(SystemExit, match="other mode"):
         bench_run.merge_reports({**old, "quick": False}, new)
+    # rows measured on another CPU keep its name in the header
+    elsewhere = {**old, "machine": {**old["machine"], "cpu": "other cpu"}}
+    header = bench_run.markdown_table(bench_run.merge_reports(elsewhere, new)).splitlines()[0]
+    assert header.endswith("Areas measured earlier in the same mode: data: D1 on other cpu.")
