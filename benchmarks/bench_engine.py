@@ -18,8 +18,9 @@ warm up on one prompt first) and the server's start-up is reported in the notes.
 
     python benchmarks/bench_engine.py [--quick] [--items N]
 
-``--items N`` caps every benchmark's items (a tiny slice to check the script works; its
-numbers are not the study's).
+``--items N`` (or ``FIPO_BENCH_ENGINE_ITEMS=N`` through ``benchmarks/run.py``) caps every
+benchmark's items and keeps every other study setting (templates, lengths, scorings,
+testers): the study's full counts take hours a path on 2 cores. The rows say which.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +46,7 @@ PROFILE = "study"
 # control, so the 06 jobs hold two optimizers' prompts like the study's smallest chain.
 OPTIMIZERS = ("base", "identity")
 SERVER_OPTIONS = {"max_model_len": 4096, "gpu_memory_utilization": 0.3}
+ITEMS_VARIABLE = "FIPO_BENCH_ENGINE_ITEMS"
 
 
 class TodaysScoring(TransformersGenerator):
@@ -201,7 +204,7 @@ def bench_study_paths(items: int | None) -> list[dict]:
     scored = {path: score(path, setup, records) for path in ("transformers", "vllm-server")}
     same, total, largest = _compare_scores(scored["transformers"], scored["vllm-server"])
     flags = " ".join(f for f in cpu_flags() if f.startswith(("avx", "amx")))
-    size = "tiny slice" if items is not None else "study items"
+    size = f"{items} items per benchmark" if items is not None else "study items"
     today, new = "transformers static batches, plain letter scoring", "vllm-server, shared prefixes"
 
     def rates(step: dict[str, dict[str, Any]] | None) -> list[list[float]]:
@@ -285,8 +288,13 @@ def _skipped(reason: str) -> list[dict]:
 
 def run(quick: bool, items: int | None = None) -> list[dict]:
     """The rows; like the generation area's vLLM rows, off in the quick mode unless
-    ``FIPO_BENCH_VLLM=1`` (every path starts a server: 1-8 minutes each on 2 cores)."""
+    ``FIPO_BENCH_VLLM=1`` (every path starts a server: 1-8 minutes each on 2 cores).
+    ``FIPO_BENCH_ENGINE_ITEMS=N`` caps every benchmark's items as ``--items`` does, for a run
+    through ``benchmarks/run.py`` (the study's full counts take hours on 2 cores)."""
     from fipo_utils.models.vllm_server import vllm_python
+
+    if items is None and os.environ.get(ITEMS_VARIABLE):
+        items = int(os.environ[ITEMS_VARIABLE])
 
     if not vllm_wanted(quick):
         return _skipped("vLLM rows are off in the quick mode (FIPO_BENCH_VLLM=1 turns them on)")
