@@ -22,7 +22,8 @@ excludes zero while the exact McNemar test gives p = 0.125; a 0/20 accuracy resa
   exactly when the exact McNemar test at the same level rejects;
 * a weighted average over benchmarks (or BBH tasks), of accuracies or of paired gains:
   the MOVER combination (Zou and Donner 2008, Stat Med 27:1693) of the per-stratum Wilson or
-  Tango intervals, which inherits their coverage at small counts and their non-zero width.
+  paired (exact-consistent Tango) intervals, which inherits their coverage at small counts
+  and their non-zero width.
   A stratified percentile bootstrap, which it replaces, collapses to a point when every
   stratum resamples to a constant (0/24 on each of two BBH tasks).
 """

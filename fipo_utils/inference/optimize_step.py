@@ -38,7 +38,7 @@ from fipo_utils.inference.registry import (
     get_optimizer,
 )
 from fipo_utils.inference.rewrite_table import read_rewrite_table
-from fipo_utils.inference.validity import BASE_OPTIMIZER, RewriteValidity, rewrite_validity
+from fipo_utils.inference.validity import BASE_OPTIMIZER, rewrite_validity
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import decoding_params, describe_engine
 from fipo_utils.runs.names import inside_run
@@ -196,7 +196,8 @@ def validated_record(
     base_rewrite: str | None = None,
 ) -> RewriteRecord:
     """The record notebook 05 writes for one rewrite: its validity checked against the item
-    (and the base's rewrite of it, where there is one), then audited."""
+    and the base's rewrite of it, where there is one (:mod:`fipo_utils.inference.validity`),
+    and its audit (:mod:`fipo_utils.inference.audit`)."""
     validity = rewrite_validity(
         item,
         item.instruction,
@@ -207,18 +208,6 @@ def validated_record(
         base_rewrite=base_rewrite,
         template=template,
     )
-    return rewrite_record(item, optimizer, rewrite, max_new_tokens, validity)
-
-
-def rewrite_record(
-    item: BenchmarkItem,
-    optimizer: PromptOptimizer,
-    rewrite: Rewrite,
-    max_new_tokens: int,
-    validity: RewriteValidity,
-) -> RewriteRecord:
-    """The record of one rewrite, audited (:mod:`fipo_utils.inference.audit`), with its
-    validity (:mod:`fipo_utils.inference.validity`)."""
     audit = audit_prompt(item, rewrite.prompt, rewrite.word_limit)
     return RewriteRecord(
         id=item.id,
