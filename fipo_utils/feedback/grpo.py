@@ -216,6 +216,7 @@ def _fit(
 
     from fipo_utils.feedback.reward import RewardFunctions
     from fipo_utils.models.loading import load_model
+    from fipo_utils.training.log_table import quiet_trainer
     from fipo_utils.training.train import save_final_model
 
     loaded = load_model(start, dtype=settings.dtype)
@@ -248,6 +249,7 @@ def _fit(
         processing_class=tokenizer,
         peft_config=settings.lora_settings.peft_config() if settings.lora else None,
     )
+    quiet_trainer(trainer)
     resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)

@@ -30,6 +30,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from fipo_utils.runs.io import read_jsonl
+from fipo_utils.runs.kernel_output import progress_shown
 from fipo_utils.runs.paths import cache_dir
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".json")
@@ -145,7 +146,7 @@ def cached_map(
     stats.misses += len(keys) - sum(1 for key in keys if key not in missing)
     todo = list(missing.items())
     chunks = range(0, len(todo), max(1, chunk_size))
-    for start in tqdm(chunks, desc=desc, disable=not show_progress or not todo):
+    for start in tqdm(chunks, desc=desc, disable=not (show_progress and todo and progress_shown())):
         chunk = todo[start : start + chunk_size]
         outputs = compute([prompt for _, prompt in chunk])
         cache.append(params_key, {key: out for (key, _), out in zip(chunk, outputs, strict=True)})

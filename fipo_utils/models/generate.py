@@ -20,6 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCrite
 
 from fipo_utils.models.encoding import encode_like_training, option_targets
 from fipo_utils.models.window import capped_new_tokens, model_window
+from fipo_utils.runs.kernel_output import progress_shown
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,9 @@ class TransformersGenerator:
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         outputs: list[str | None] = [None] * len(prompts)
         batches = range(0, len(order), self.batch_size)
-        for start in tqdm(batches, desc="generate", disable=not self.show_progress):
+        for start in tqdm(
+            batches, desc="generate", disable=not (self.show_progress and progress_shown())
+        ):
             index = order[start : start + self.batch_size]
             texts = self._generate_batch([prompts[i] for i in index], params)
             for i, text in zip(index, texts, strict=True):

@@ -35,6 +35,7 @@ from fipo_utils.runs.folders import (
     new_run_dir,
 )
 from fipo_utils.runs.history import add_attempt, inputs_at_end, snapshot, stale_inputs
+from fipo_utils.runs.kernel_output import kernel_start_arguments, quiet_kernel_env
 from fipo_utils.runs.lock import run_folder_lock
 from fipo_utils.runs.manifest import (
     check_profile_unchanged,
@@ -281,14 +282,20 @@ def _kernel_manager_logging_to(handle: Any, run_dir: Path) -> type:
     when the runner is interrupted) into ``handle`` (``<run>/logs/<step>.kernel.log``)
     instead of the user's terminal, and knows its run folder (``FIPO_RUN_FOLDER``), so it
     never makes the folder again once it is deleted. Cell outputs still go into the
-    notebook."""
+    notebook, without progress bars; Python warnings go to the same log
+    (:mod:`fipo_utils.runs.kernel_output`)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelLoggingToFile(AsyncKernelManager):
         # jupyter_client's stubs type the async manager's start_kernel as its sync base's
         async def start_kernel(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
             kwargs.setdefault("stderr", handle)
-            kwargs["env"] = {**(kwargs.get("env") or os.environ), RUN_FOLDER_ENV: str(run_dir)}
+            env = quiet_kernel_env(kwargs.get("env") or os.environ, handle.name)
+            kwargs["env"] = {**env, RUN_FOLDER_ENV: str(run_dir)}
+            kwargs["extra_arguments"] = [
+                *(kwargs.get("extra_arguments") or []),
+                *kernel_start_arguments(),
+            ]
             await super().start_kernel(*args, **kwargs)
 
     return KernelLoggingToFile

@@ -109,6 +109,7 @@ def fit(
         world_size,
         write_weight_digests,
     )
+    from fipo_utils.training.log_table import quiet_trainer
     from fipo_utils.training.strategies import (
         build_preference_trainer,
         build_sft_trainer,
@@ -165,6 +166,7 @@ def fit(
             eval_examples=held_out,
             config=config,
         )
+    quiet_trainer(trainer)
     resume = last_complete_checkpoint(checkpoint_dir)
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
