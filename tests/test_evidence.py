@@ -12,6 +12,7 @@ from fipo_utils.data.benchmarks import BenchmarkItem
 from fipo_utils.evaluation.flips import (
     BROKEN,
     FIXED,
+    differing_lines,
     flip_counts,
     flipped_items,
     paired_predictions,
@@ -109,13 +110,25 @@ def test_flipped_items_pair_conditions_by_item(tmp_path):
     ipl = flips[(flips["optimizer"] == "ipl-ipo-lora") & (flips["benchmark"] == "gsm8k")]
     # naive gsm8k [1, 0, 0, 1] -> ipl-ipo [1, 1, 0, 1]: item 1 fixed, none broken
     assert list(ipl["id"]) == ["gsm8k-1"] and list(ipl["flip"]) == [FIXED]
-    assert {"naive_prompt", "optimized_prediction", "gold"} <= set(flips.columns)
+    assert {"naive_instruction", "word_diff", "optimized_prediction", "gold"} <= set(flips.columns)
     counts = flip_counts(pairs).set_index(["optimizer", "benchmark"])
     assert counts.loc[("ipl-ipo-lora", "gsm8k"), ["fixed", "broken", "net"]].tolist() == [1, 0, 1]
     # sft-lora gsm8k [0, 0, 0, 1]: item 0 broken
     assert counts.loc[("sft-lora", "gsm8k"), ["fixed", "broken"]].tolist() == [0, 1]
     assert BROKEN in set(flips["flip"])
     assert paired_predictions(tmp_path / "empty").empty
+
+
+def test_a_flipped_item_shows_each_instruction_whole_without_the_shared_context():
+    shots = "Q: 1 + 1?\nA: 2\n\nQ: 2 + 2?\nA: 4\n"
+    naive = shots + "Q: Add 3 and 4.\nOptions: (A) 7 (B) 8\nA:"
+    optimized = shots + "Q: What is the sum of 3 and 4?\nGive the letter.\nOptions: (A) 7 (B) 8\nA:"
+    before, after = differing_lines(naive, optimized)
+    assert before == "Q: Add 3 and 4."
+    assert after == "Q: What is the sum of 3 and 4?\nGive the letter."
+    assert differing_lines(naive, naive) == ("", "")
+    # one prompt a prefix of the other: the extra lines are the difference
+    assert differing_lines("a\nb", "a\nb\nc") == ("", "c")
 
 
 def test_previews_use_only_records_the_training_never_saw(tmp_path):
