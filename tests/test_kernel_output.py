@@ -1,5 +1,5 @@
-"""What a runner-executed notebook keeps in its cells: results, not progress bars, trainer
-log lines or library warnings (those go to the step's kernel log)."""
+"""What a runner-executed notebook keeps in its cells: results and figures, not progress
+bars, trainer log lines or library warnings (those go to the step's kernel log)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ cache = GenerationCache(model_id="m", backend="b", root=Path(run_dir) / "cache")
 out = cached_map(cache, {"k": 1}, ["a", "b"], lambda ps: [p.upper() for p in ps], 1,
                  CacheStats(), show_progress=True)
 print("result:", out, "progress shown:", progress_shown())
+
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots()
+ax.plot([1, 2], [3, 4])
 """
 
 
@@ -70,6 +75,7 @@ def test_a_runner_kernel_shows_results_and_logs_warnings_instead(tmp_path: Path)
     assert "result: ['A', 'B'] progress shown: False" in cells
     assert "FutureWarning" not in cells and "IProgress" not in cells
     assert "it/s" not in cells and "%|" not in cells
+    assert "image/png" in cells  # figures inline, though the test process runs on Agg
     kernel_log = (run / "logs" / f"{Path(step['output_notebook']).stem}.kernel.log").read_text()
     assert "a library deprecation nobody reading the run needs" in kernel_log
 
@@ -79,6 +85,8 @@ def test_the_users_own_settings_win_over_the_quiet_defaults():
     assert env["TQDM_DISABLE"] == "0" and env["PATH"] == "/bin"
     assert env["HF_HUB_DISABLE_PROGRESS_BARS"] == QUIET_ENV["HF_HUB_DISABLE_PROGRESS_BARS"]
     assert env["FIPO_KERNEL_LOG"] == "/run/logs/x.kernel.log"
+    # headless processes set Agg for themselves; a notebook kernel still draws inline
+    assert quiet_kernel_env({"MPLBACKEND": "Agg"}, "x")["MPLBACKEND"].endswith("backend_inline")
 
 
 def test_log_table_merges_a_steps_records_and_drops_throughput():

@@ -9,7 +9,10 @@ and with Python warnings sent to the step's kernel log (``logs/<step>.kernel.log
 of the cell; nothing is dropped that the log does not keep. A notebook opened in Jupyter
 keeps its bars and warnings: none of this applies outside the runner.
 
-The user's own environment wins: a variable already set is left as it is.
+The user's own environment wins for those switches, with one exception: matplotlib's
+backend. ``MPLBACKEND=Agg`` is what headless processes (the Makefile, CI) set for
+themselves; inherited by a kernel it would keep every figure out of the executed notebook,
+so runner kernels draw with the notebook's inline backend whatever the environment says.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ QUIET_ENV = {
     "TRANSFORMERS_VERBOSITY": "error",
 }
 
+# Figures inline in the executed notebook (ipykernel's own default backend).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
 # Runs in the kernel before the first cell (ipykernel's ``exec_lines``).
 KERNEL_START_CODE = "import fipo_utils.runs.kernel_output as _k; _k.send_warnings_to_kernel_log()"
 
 
 def quiet_kernel_env(env: Mapping[str, str], kernel_log: str) -> dict[str, str]:
-    """``env`` for a runner kernel: progress bars off unless ``env`` says otherwise, and
-    the path of the step's kernel log for :func:`send_warnings_to_kernel_log`."""
-    return {**QUIET_ENV, **env, KERNEL_LOG_ENV: kernel_log}
+    """``env`` for a runner kernel: progress bars off unless ``env`` says otherwise, figures
+    inline, and the path of the step's kernel log for :func:`send_warnings_to_kernel_log`."""
+    return {**QUIET_ENV, **env, "MPLBACKEND": INLINE_BACKEND, KERNEL_LOG_ENV: kernel_log}
 
 
 def kernel_start_arguments() -> list[str]:
