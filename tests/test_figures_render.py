@@ -24,6 +24,7 @@ from fipo_utils.analysis import report
 from fipo_utils.data.benchmarks import WEIGHTED_AVERAGE
 from fipo_utils.evaluation import summary_figures
 from fipo_utils.evaluation.evaluate import SUMMARY_COLUMNS
+from fipo_utils.inference.figures import PAGE_INCHES
 
 INTERNAL = re.compile(
     r"\.py\b|\.jsonl?\b|\.csv\b|FACTS|run_dir|metrics\.json|rounds\.json|\b[a-z]+_[a-z_]+\b"
@@ -45,6 +46,8 @@ def check_figure(fig) -> None:
             assert axis.get_offset_text().get_text() == "", (ax.get_title(), axis)
     leaks = [t for t in _texts(fig) if INTERNAL.search(t)]
     assert not leaks, leaks
+    width, height = fig.get_size_inches()
+    assert width <= PAGE_INCHES[0] and height <= PAGE_INCHES[1], (_texts(fig)[:1], width, height)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_every_analysis_figure_reads_cleanly(analysis):
 
 def test_strategies_figure_compares_identical_benchmark_sets(analysis):
     result = next(f for f in analysis.figures if f.name == "analysis_strategies")
-    ticks = [t.get_text() for t in result.figure.axes[0].get_xticklabels()]
+    ticks = [t.get_text() for t in result.figure.axes[0].get_yticklabels()]
     # bpo evaluated GSM8K only; the others three benchmarks: bpo is left out, and said so
     assert ticks and not any("bpo" in t for t in ticks)
     assert "left out" in result.caption and "bpo" in result.caption
@@ -129,7 +132,7 @@ def test_analysis_training_curves_never_share_an_axis_across_losses():
             {"step": s, "loss": 2500.0, "rewards/margins": 0.1 * s} for s in (1, 2)
         ],
     }
-    result = analysis_figures.training_curves_figure(logs)
+    [result] = analysis_figures.training_curves_figure(logs)
     check_figure(result.figure)
     loss_axes = [ax for ax in result.figure.axes if ax.get_ylabel().endswith("loss")]
     assert [ax.get_title() for ax in loss_axes] == ["dpo-lora", "ipo-lora"]
@@ -181,7 +184,7 @@ def test_notebook_06_accuracy_figure_marks_zero_bars():
     )
     accuracy = summary_figures.accuracy_with_intervals(summary)
     assert accuracy.loc[0, "low"] == 0.0 and accuracy.loc[3, "high"] <= 100.0
-    result = summary_figures.absolute_accuracy_figure(accuracy)
+    [result] = summary_figures.absolute_accuracy_figure(accuracy)
     check_figure(result.figure)
     ax = result.figure.axes[0]
     assert [t.get_text() for t in ax.texts] == ["0"]  # the naive GSM8K bar of height zero
@@ -238,8 +241,8 @@ def test_study_gain_figure_reads_cleanly_and_marks_the_called_cells():
     optimizer and tester, zero marked; a cell the Holm-corrected test calls is drawn filled,
     one it does not call hollow."""
     study = _study_rows()
-    result = analysis_figures.study_gain_figure(study)
-    assert result is not None and result.name == "analysis_study_gains"
+    [result] = analysis_figures.study_gain_figure(study)
+    assert result.name == "analysis_study_gains"
     check_figure(result.figure)
     assert "exact-consistent Tango interval" in result.caption and "85" in result.caption
     assert len(result.figure.axes) == 2  # strict (primary) leads, then letter
@@ -257,4 +260,49 @@ def test_study_gain_figure_reads_cleanly_and_marks_the_called_cells():
         assert max(abs(x) for c in ax.collections for x, _ in c.get_offsets()) < 20
         assert sum(white) == int((view["verdict"] == "no difference").sum())
     matplotlib.pyplot.close(result.figure)
-    assert analysis_figures.study_gain_figure(study.iloc[0:0]) is None
+    assert analysis_figures.study_gain_figure(study.iloc[0:0]) == []
+
+
+def test_many_panels_are_split_into_pages_a_page_can_show():
+    """A study-sized run (16 optimizer x tester panels) gives several accuracy pages, each
+    within a page; the first keeps the figure's name, the others are numbered."""
+    rows = [
+        (f"optimizer-{o}", tester, condition, benchmark, 10, 5, 0.5, 1000)
+        for o in range(8)
+        for tester in ("smollm2-135m-instruct", "gemma3-270m")
+        for condition in ("naive", "optimized")
+        for benchmark in ("gsm8k", "piqa", "mmlu")
+    ]
+    accuracy = summary_figures.accuracy_with_intervals(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
+    results = summary_figures.absolute_accuracy_figure(accuracy)
+    assert [r.name for r in results] == ["06_accuracy", "06_accuracy-2", "06_accuracy-3"]
+    panels = [len([ax for ax in r.figure.axes if ax.get_visible()]) for r in results]
+    assert sum(panels) == 16 and max(panels) <= summary_figures.PANELS_PER_PAGE
+    for number, result in enumerate(results, start=1):
+        check_figure(result.figure)
+        assert result.figure.get_suptitle().endswith(f"(page {number} of 3)")
+        matplotlib.pyplot.close(result.figure)
+
+
+def test_cheating_notes_of_many_optimizers_stay_within_a_page():
+    optimized = pd.DataFrame(
+        [
+            {
+                "run": "r",
+                "optimizer": f"optimizer-{o}",
+                "benchmark": benchmark,
+                "id": f"{benchmark}-{i}",
+                "cheating_note": i == 0 and o % 2 == 0,
+            }
+            for o in range(14)
+            for benchmark in ("gsm8k", "bbh/date_understanding", "piqa", "cosmosqa", "mmlu")
+            for i in range(4)
+        ]
+    )
+    results = analysis_figures.cheating_note_figure(optimized)
+    assert results[0].name == "analysis_cheating_notes" and len(results) >= 2
+    titles = [ax.get_title() for r in results for ax in r.figure.axes if ax.get_visible()]
+    assert sorted(titles) == ["BBH", "CosmosQA", "GSM8K", "MMLU", "PiQA"]
+    for result in results:
+        check_figure(result.figure)
+        matplotlib.pyplot.close(result.figure)

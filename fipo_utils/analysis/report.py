@@ -110,14 +110,14 @@ def build_figures(analysis: Analysis) -> list[report_figures.FigureResult]:
         return analysis.figures
     collection = analysis.collection
     candidates = [
-        report_figures.accuracy_figure(analysis.tables["table2_tester_benchmark"]),
+        *report_figures.accuracy_figure(analysis.tables["table2_tester_benchmark"]),
         report_figures.strategy_figure(analysis.tables["table6_strategies"]),
-        report_figures.study_gain_figure(analysis.tables["study_significance"]),
+        *report_figures.study_gain_figure(analysis.tables["study_significance"]),
         report_figures.ipl_rounds_figure(collection.ipl_rounds),
-        report_figures.training_curves_figure(collection.train_metrics),
+        *report_figures.training_curves_figure(collection.train_metrics),
         report_figures.type_mix_figure(collection.type_mix),
         report_figures.prompt_length_figure(collection.optimized),
-        report_figures.cheating_note_figure(collection.optimized),
+        *report_figures.cheating_note_figure(collection.optimized),
     ]
     analysis.figures = [f for f in candidates if f is not None]
     return analysis.figures

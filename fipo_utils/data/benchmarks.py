@@ -79,6 +79,21 @@ PAPER_TEST_SIZES = {"gsm8k": 1319, "bbh": 6511, "piqa": 1838, "cosmosqa": 2985, 
 WEIGHTED_AVERAGE = "wavg_paper_sizes"
 
 
+# Accuracy (%) of a tester that answers at random: one of PiQA's 2 options, one of CosmosQA's
+# or MMLU's 4; GSM8K's answers are free numbers. BBH has none: its tasks range from 2 options
+# to free-form answers, so a pooled BBH cell has no single chance level.
+CHANCE_ACCURACY = {"gsm8k": 0.0, "piqa": 50.0, "cosmosqa": 25.0, "mmlu": 25.0}
+
+
+def chance_accuracy(benchmarks: Iterable[str]) -> float | None:
+    """Chance accuracy (%) of ``benchmarks`` weighted as the paper's average weights them
+    (one benchmark: its own level); ``None`` when any of them has no chance level (BBH)."""
+    names = [b.split("/")[0] for b in benchmarks]
+    if not names or any(b not in CHANCE_ACCURACY for b in names):
+        return None
+    return weighted_average({b: CHANCE_ACCURACY[b] for b in names}, PAPER_TEST_SIZES)
+
+
 def weighted_average(values: Mapping[str, float], sizes: Mapping[str, float]) -> float:
     """Average of ``values`` weighted by ``sizes`` over the benchmarks present in both.
 

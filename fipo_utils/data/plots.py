@@ -40,7 +40,7 @@ def type_mix_table(summary: dict[str, Any]) -> pd.DataFrame:
 def plot_type_mix(summary: dict[str, Any], title: str = "") -> Figure:
     """Observed vs expected share of each case type, main rows and extra IPL rows side by side."""
     table = type_mix_table(summary)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1]})
     for ax, group in zip(axes, ("main", "extra"), strict=True):
         part = table[table["group"] == group]
         positions = range(len(part))
@@ -77,8 +77,13 @@ def plot_length_distributions(lengths: pd.DataFrame) -> Figure:
     """Histograms of word counts; optimizer rows (cases 0-5) only, where chosen is a prompt."""
     main = lengths[lengths["case_type"] <= 5]
     columns = ["raw prompt", "prompt with options", "rendered input", "chosen", "rejected"]
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.2), sharey=True)
-    for ax, column in zip(axes, columns, strict=True):
+    # three panels a row keeps the figure within a page's width
+    nrows = -(-len(columns) // 3)
+    fig, grid = plt.subplots(nrows, 3, figsize=(9.6, 3.0 * nrows), sharey=True, squeeze=False)
+    axes = grid.flat
+    for ax in list(axes)[len(columns) :]:
+        ax.set_visible(False)
+    for ax, column in zip(grid.flat, columns, strict=False):
         ax.hist(main[column], bins=min(30, max(5, len(main) // 4)), color="tab:blue", alpha=0.8)
         ax.set_title(column)
         ax.set_xlabel("words")
@@ -90,7 +95,7 @@ def plot_length_distributions(lengths: pd.DataFrame) -> Figure:
 
 def plot_variant_mixes(summaries: dict[str, dict[str, Any]]) -> Figure:
     """Grouped bars: each variant's share of every case type, main and extra rows."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1]})
     width = 0.8 / max(1, len(summaries))
     for ax, group in zip(axes, ("main", "extra"), strict=True):
         for index, (variant, summary) in enumerate(summaries.items()):

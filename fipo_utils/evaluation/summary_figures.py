@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fipo_utils.data.benchmarks import (
@@ -13,13 +14,29 @@ from fipo_utils.data.benchmarks import (
     PAPER,
     PAPER_TEST_SIZES,
     WEIGHTED_AVERAGE,
+    chance_accuracy,
     weighted_average,
 )
 from fipo_utils.evaluation import intervals
-from fipo_utils.inference.figures import FigureResult, finish, label_panel, panel_grid
+from fipo_utils.inference.figures import (
+    FigureResult,
+    finish,
+    label_panel,
+    page_name,
+    page_title,
+    pages,
+    panel_grid,
+)
 
+# Panels (optimizer x tester) on one page of the accuracy figures: 2 columns, 3 rows.
+PANELS_PER_PAGE = 6
 # How the panels name the weighted average under its bar.
 AVERAGE_LABEL = "weighted avg"
+# What the dotted chance marks mean, for the captions of figures that draw them.
+CHANCE_NOTE = (
+    "dotted: chance, a random option (PiQA 50%, CosmosQA and MMLU 25%; GSM8K 0; BBH's tasks "
+    "differ, so BBH and averages over it have no mark)"
+)
 ACCURACY_TITLE = "Naive and optimized prompts: accuracy per tester (Table 2 shape)"
 
 
@@ -34,9 +51,9 @@ def accuracy_panels(
     """
     order = [*FAMILIES, WEIGHTED_AVERAGE]
     panels = list(accuracy.groupby(["optimizer", "tester"], sort=False))
-    # at most three panels a row, so a run with many optimizers stays readable
-    ncols = min(3, len(panels))
-    fig, axes = panel_grid(-(-len(panels) // ncols), ncols, (5.5, 4), min_width=6)
+    # two panels a row: a page holds PANELS_PER_PAGE of them (accuracy_pages)
+    ncols = min(2, len(panels))
+    fig, axes = panel_grid(-(-len(panels) // ncols), ncols, (4.8, 3.4), min_width=6)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, ((optimizer, tester), part) in zip(axes.flat, panels, strict=False):
@@ -62,6 +79,7 @@ def accuracy_panels(
                     zorder=3,
                     label="published" if condition == "naive" else None,
                 )
+        _chance_marks(ax, x, benchmarks)
         counts = part.groupby("benchmark")["n_items"].max()
         names = {**BENCHMARK_LABELS, WEIGHTED_AVERAGE: AVERAGE_LABEL}
         labels = [f"{names.get(b, b)}\nn={int(counts[b])}" for b in benchmarks]
@@ -75,6 +93,28 @@ def accuracy_panels(
             title_size=9,
         )
     return fig
+
+
+def _chance_marks(ax: Axes, x: np.ndarray, benchmarks: list[str]) -> None:
+    """A dotted mark at chance accuracy over each benchmark's pair of bars (the weighted
+    average's over the benchmarks it averages), labelled once for the legend."""
+    averaged = [b for b in benchmarks if b != WEIGHTED_AVERAGE]
+    labelled = False
+    for xi, benchmark in zip(x, benchmarks, strict=True):
+        level = chance_accuracy(averaged if benchmark == WEIGHTED_AVERAGE else [benchmark])
+        if not level:  # none known, or 0 (GSM8K): nothing to draw above the axis
+            continue
+        ax.hlines(
+            level,
+            xi - 0.45,
+            xi + 0.45,
+            colors="black",
+            linestyles=":",
+            linewidth=1.4,
+            zorder=4,
+            label="_nolegend_" if labelled else "chance",
+        )
+        labelled = True
 
 
 def accuracy_with_intervals(summary: pd.DataFrame) -> pd.DataFrame:
@@ -120,16 +160,40 @@ def accuracy_with_intervals(summary: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def absolute_accuracy_figure(accuracy: pd.DataFrame) -> FigureResult | None:
+def accuracy_pages(
+    accuracy: pd.DataFrame,
+    name: str,
+    caption: str,
+    title: str,
+    published_cells: dict[str, tuple[float, float]] | None = None,
+) -> list[FigureResult]:
+    """:func:`accuracy_panels` on pages of at most :data:`PANELS_PER_PAGE` panels, in the
+    order of ``accuracy`` (``name``, ``name-2``, ...), each with the full caption."""
+    keys = list(dict.fromkeys(zip(accuracy["optimizer"], accuracy["tester"], strict=True)))
+    chunks = pages(keys, PANELS_PER_PAGE)
+    results = []
+    for number, chunk in enumerate(chunks, start=1):
+        wanted = set(chunk)
+        mask = [
+            key in wanted for key in zip(accuracy["optimizer"], accuracy["tester"], strict=True)
+        ]
+        figure = accuracy_panels(accuracy[mask], published_cells)
+        heading = page_title(title, number, len(chunks))
+        results.append(finish(figure, page_name(name, number), caption, heading))
+    return results
+
+
+def absolute_accuracy_figure(accuracy: pd.DataFrame) -> list[FigureResult]:
     """Notebook 06's accuracy figure in Table 2's shape: one panel per tester, naive and
-    optimized accuracy per benchmark family and the weighted average, with intervals and n.
-    ``accuracy`` is the output of :func:`accuracy_with_intervals`."""
+    optimized accuracy per benchmark family and the weighted average, with intervals and n,
+    on as many pages as the panels need. ``accuracy`` is the output of
+    :func:`accuracy_with_intervals`."""
     if accuracy.empty:
-        return None
+        return []
     caption = (
         "Bars: accuracy of each tester with the naive and with the optimized instruction; error "
         "bars: 95% Wilson interval (for the weighted average, which weights each benchmark by "
         "its full test-set size as the paper does, their MOVER combination); a red 0 marks a "
-        f"bar of height zero. Compare with {PAPER}, Table 2 (naive -> FIPO)."
+        f"bar of height zero; {CHANCE_NOTE}. Compare with {PAPER}, Table 2 (naive -> FIPO)."
     )
-    return finish(accuracy_panels(accuracy), "06_accuracy", caption, ACCURACY_TITLE)
+    return accuracy_pages(accuracy, "06_accuracy", caption, ACCURACY_TITLE)

@@ -40,7 +40,7 @@ def plot_grpo_curves(curves: pd.DataFrame, title: str) -> Figure:
     the penalty rates per training step, and the KL to the start model."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
     dev = curves[curves["split"] == "dev"].drop_duplicates("step", keep="last")
     train = curves[curves["split"] == "train"]
     reward_ax, penalty_ax, kl_ax = axes

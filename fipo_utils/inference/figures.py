@@ -26,6 +26,10 @@ from matplotlib.figure import Figure
 
 from fipo_utils.runs.figure_files import plain_ticks
 
+# The largest figure a page shows legibly (inches): a letter page, either way up, at a scale
+# that keeps 7-point text readable. Builders with many panels split them into pages.
+PAGE_INCHES = (10.0, 11.0)
+
 
 @dataclass
 class FigureResult:
@@ -34,6 +38,24 @@ class FigureResult:
     name: str
     figure: Figure
     caption: str
+
+
+def page_name(name: str, page: int) -> str:
+    """The file name of page ``page`` (from 1) of a figure: the first page keeps ``name``."""
+    return name if page == 1 else f"{name}-{page}"
+
+
+def pages(items: list, per_page: int) -> list[list]:
+    """``items`` in consecutive pages of at most ``per_page``, sized alike (12 in pages of
+    at most 10 become 6 and 6, not 10 and 2), so no page is a near-empty remnant."""
+    count = max(1, -(-len(items) // per_page))
+    size = -(-len(items) // count)
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def page_title(title: str, page: int, total: int) -> str:
+    """``title``, with "(page k of n)" when the figure has more than one page."""
+    return title if total == 1 else f"{title} (page {page} of {total})"
 
 
 def describe(values: Iterable[object], label: str, limit: int = 4) -> str:

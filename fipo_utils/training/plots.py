@@ -102,7 +102,7 @@ def plot_training_curves(curves: Sequence[Curve], title: str) -> Figure:
     fig, axes = plt.subplots(
         len(curves),
         len(panels),
-        figsize=(4.3 * len(panels), 0.6 + 3.0 * len(curves)),
+        figsize=(3.3 * len(panels), 0.6 + 3.0 * len(curves)),
         squeeze=False,
         layout="constrained",
     )
@@ -223,7 +223,7 @@ def plot_ipl_rounds(runs: Mapping[str, Sequence[dict[str, Any]]], title: str) ->
     """
     panels = [p for p in IPL_ROUND_PANELS if any(p.key in r for rs in runs.values() for r in rs)]
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.3 * len(panels), 3.6), squeeze=False, layout="constrained"
+        1, len(panels), figsize=(3.3 * len(panels), 3.6), squeeze=False, layout="constrained"
     )
     numbers = sorted({_round(r, i) for rs in runs.values() for i, r in enumerate(rs, 1)})
     for ax, panel in zip(axes[0], panels, strict=True):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pandas as pd
 
 from fipo_utils.analysis import published
-from fipo_utils.evaluation.summary_figures import ACCURACY_TITLE, accuracy_panels
-from fipo_utils.inference.figures import FigureResult, describe, finish
+from fipo_utils.evaluation.summary_figures import ACCURACY_TITLE, CHANCE_NOTE, accuracy_pages
+from fipo_utils.inference.figures import FigureResult, describe
 
 
-def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
+def accuracy_figure(table2: pd.DataFrame) -> list[FigureResult]:
     """Table 2's shape: absolute naive and optimized accuracy per tester and benchmark, with
-    intervals and n, and the published naive and FIPO accuracy of the compared tester."""
+    intervals and n, and the published naive and FIPO accuracy of the compared tester; as
+    many pages as the panels need."""
     ours = table2[table2["kind"] == "ours"] if not table2.empty else table2
     ours = ours[ours["benchmark"].isin([*published.BENCHMARKS, published.WEIGHTED_AVERAGE])]
     if ours.empty:
-        return None
+        return []
     long = pd.concat(
         [
             ours.assign(
@@ -47,8 +48,8 @@ def accuracy_figure(table2: pd.DataFrame) -> FigureResult | None:
     caption = (
         f"{describe(ours['run'], 'Run')}. Bars: our accuracy with the naive and the optimized "
         "instruction; error bars: 95% Wilson interval (weighted average: MOVER); a red 0 marks "
-        "a bar of height zero; n under each benchmark. The weighted average weights each "
-        "benchmark by its full test-set size, as the paper does. Diamonds: "
+        f"a bar of height zero; {CHANCE_NOTE}; n under each benchmark. The weighted average "
+        "weights each benchmark by its full test-set size, as the paper does. Diamonds: "
         f"{published.TABLE2_SOURCE}, tester {pub_tester}."
     )
-    return finish(accuracy_panels(long, cells), "analysis_accuracy", caption, ACCURACY_TITLE)
+    return accuracy_pages(long, "analysis_accuracy", caption, ACCURACY_TITLE, cells)

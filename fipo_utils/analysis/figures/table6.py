@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 
 from fipo_utils.analysis import published
+from fipo_utils.data.benchmarks import chance_accuracy
 from fipo_utils.evaluation import intervals
 from fipo_utils.inference.figures import (
     FigureResult,
@@ -33,41 +32,53 @@ def strategy_figure(strategies: pd.DataFrame) -> FigureResult | None:
     common = view["benchmarks"].value_counts().index[0]
     left_out = sorted(set(view.loc[view["benchmarks"] != common, "optimizer"]))
     view = view[view["benchmarks"] == common]
-    labels = [textwrap.fill(f"{r.optimizer} / {r.tester}", 16) for r in view.itertuples()]
-    x = np.arange(len(view))
-    fig, axes = panel_grid(1, 1, (1.3 * len(view), 4), min_width=5)
+    labels = [f"{r.optimizer} / {r.tester}" for r in view.itertuples()]
+    y = np.arange(len(view))
+    fig, axes = panel_grid(1, 1, (7.5, 1.4 + 0.3 * len(view)))
     ax = axes[0][0]
     errors = interval_errors(view["optimized"], view["optimized_low"], view["optimized_high"])
-    ax.bar(x, view["optimized"], 0.6, yerr=errors, capsize=3, label="optimized (ours)")
-    ax.scatter(x, view["naive"], marker="_", s=400, color="red", zorder=3, label="naive (ours)")
+    ax.barh(y, view["optimized"], 0.6, xerr=errors, capsize=3, label="optimized (ours)")
+    ax.scatter(view["naive"], y, marker="|", s=300, color="red", zorder=3, label="naive (ours)")
     ax.scatter(
-        x,
         view["published_70B"],
+        y,
         marker="D",
         color="black",
         zorder=3,
         label="published 70B (Tulu2-7B tester)",
     )
-    ax.axhline(
+    ax.axvline(
         view["published_naive"].iloc[0],
         color="black",
         linestyle=":",
         linewidth=0.8,
         label="published naive",
     )
-    ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
+    chance = chance_accuracy(common.split(","))
+    if chance:
+        ax.axvline(chance, color="grey", linestyle="-.", linewidth=0.9, label="chance")
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
     label_panel(
         ax,
-        "optimizer / tester",
         "weighted average accuracy (%)",
+        "optimizer / tester",
         "Optimization strategies: weighted average accuracy",
+        legend=False,
     )
+    # beside the axes, where no bar runs under it
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     caption = (
         f"{describe(view['run'], 'Run')}. Weighted by the paper's test-set sizes over the same "
         f"benchmarks for every bar ({common.replace(',', ', ')})"
         + (f"; left out, evaluated on other benchmarks: {', '.join(left_out)}" if left_out else "")
         + "; "
         f"items per bar: {', '.join(str(int(n)) for n in view['n_optimized'])}. Error bars: 95% "
-        f"intervals ({intervals.POOLED_METHOD}). Diamonds: {published.TABLE6_SOURCE}."
+        f"intervals ({intervals.POOLED_METHOD}). Diamonds: {published.TABLE6_SOURCE}. "
+        + (
+            f"Dash-dotted: chance, a random option on every item ({chance:.1f}%)."
+            if chance
+            else "No chance line: BBH's tasks have no single chance level."
+        )
     )
     return finish(fig, "analysis_strategies", caption)

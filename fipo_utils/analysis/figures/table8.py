@@ -20,7 +20,7 @@ def table8_figure(
     testers = list(dict.fromkeys(ours["tester"]))
     rows = ours.groupby("tester").size().max()
     fig, axes = panel_grid(
-        len(testers), 3, (13 / 3, (0.9 + 0.38 * rows * len(testers)) / len(testers))
+        len(testers), 3, (10 / 3, (0.9 + 0.38 * rows * len(testers)) / len(testers))
     )
     for row, tester in zip(axes, testers, strict=True):
         view = ours[ours["tester"] == tester].set_index("label")

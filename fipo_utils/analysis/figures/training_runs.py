@@ -6,8 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from fipo_utils.analysis import published
-from fipo_utils.inference.figures import FigureResult, describe, finish
+from fipo_utils.inference.figures import (
+    FigureResult,
+    describe,
+    finish,
+    page_name,
+    page_title,
+    pages,
+)
 from fipo_utils.training import plots
+
+# One row of metric panels per trained model: three rows fill a page.
+CURVES_PER_PAGE = 3
+TITLE = "Training curves, one row per trained model"
 
 
 def _loss_of(name: str) -> str | None:
@@ -18,20 +29,21 @@ def _loss_of(name: str) -> str | None:
 
 def training_curves_figure(
     train_metrics: dict[tuple[str, str], list[dict[str, Any]]],
-) -> FigureResult | None:
+) -> list[FigureResult]:
     """Training curves, one row of panels per trained model and one panel per metric
     (:func:`fipo_utils.training.plots.plot_training_curves`): no two models share an axis,
-    IPL rounds continue the step count, and IPO's margin panel carries its target."""
+    IPL rounds continue the step count, and IPO's margin panel carries its target. Three
+    models a page."""
     logs = {k: v for k, v in train_metrics.items() if v}
     keys = [key for key, _ in plots.TRAINING_PANELS]
     if not any(k in r for log in logs.values() for r in log for k in keys):
-        return None
+        return []
     one_run = len({run for run, _ in logs}) == 1
     curves = [
         plots.Curve(log, loss=_loss_of(name), label=name if one_run else f"{name} ({run})")
         for (run, name), log in logs.items()
     ]
-    fig = plots.plot_training_curves(curves, "Training curves, one row per trained model")
+    chunks = pages(curves, CURVES_PER_PAGE)
     steps = {
         name: max((r.get("step", 0) for r in log), default=0) for (_, name), log in logs.items()
     }
@@ -40,7 +52,14 @@ def training_curves_figure(
         + ", ".join(f"{name} {n}" for name, n in steps.items())
         + ". Values as logged by the trainer; IPL rounds continue the step count."
     )
-    return finish(fig, "analysis_training_curves", caption)
+    return [
+        finish(
+            plots.plot_training_curves(chunk, page_title(TITLE, number, len(chunks))),
+            page_name("analysis_training_curves", number),
+            caption,
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def ipl_rounds_figure(
