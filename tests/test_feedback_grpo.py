@@ -18,6 +18,7 @@ from fipo_utils.feedback.reward import (
     reward_weights,
 )
 from fipo_utils.runs.profiles import load_profile
+from fipo_utils.training.gate import read_gate
 
 PIQA = BenchmarkItem(
     id="piqa-1",
@@ -161,6 +162,11 @@ def test_fipo_train_grpo_on_the_tiny_model_then_notebook_10(
     tested, _ = notebook_item_ids(load_profile("tiny"))
     assert not set(split["train"] + split["dev"]) & tested
     assert "grpo-lora" in trained_optimizers(run_dir)
+    # the gate: the last dev reward against the untrained policy's, on the same dev items
+    gate = read_gate(run_dir / "checkpoints" / "grpo-lora")
+    assert gate is not None and [c.name for c in gate.checks] == ["dev reward"]
+    rewards = [h["eval_reward"] for h in history if "eval_reward" in h]
+    assert gate.checks[0].gain == pytest.approx(rewards[-1] - rewards[0])
     name, path = resolve_optimizer(run_dir, "grpo-lora", "tiny-random")
     assert name == "grpo-lora" and path.endswith("checkpoints/grpo-lora/final")
     # notebook 10 with the same settings finds the finished run and draws its curves

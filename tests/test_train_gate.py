@@ -19,6 +19,7 @@ from fipo_utils.training.gate import (
     evaluate_gate,
     gate_label,
     read_gate,
+    refresh_differ_shares,
     write_gate,
 )
 from fipo_utils.training.strategies import settings_from_profile
@@ -123,6 +124,12 @@ def test_differ_share_compares_rewrites_item_by_item_and_fails_a_copy_of_the_bas
     stored = read_gate(tmp_path / "checkpoints" / "dpo-lora")
     assert stored is not None and [c.name for c in stored.checks][-1].startswith("benchmark")
     assert "benchmark rewrites differing from base gain +0.5 < 0.6 (n=4)" in stored.label()
+    # notebook 05 refreshes every gated checkpoint it rewrote with, whatever the order
+    write_gate(tmp_path / "checkpoints" / "ipo-lora", GateResult("ipo-lora", "base", [loss]))
+    assert refresh_differ_shares(tmp_path) == ["dpo-lora"]  # ipo-lora rewrote nothing yet
+    stored = read_gate(tmp_path / "checkpoints" / "dpo-lora")
+    assert stored is not None and stored.passed  # the default threshold is 0.5
+    assert refresh_differ_shares(tmp_path / "elsewhere") == []
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import pandas as pd
 
 from fipo_utils.analysis import figures as report_figures
 from fipo_utils.analysis import (
+    gates,
     published,
     readings,
     seed_spread,
@@ -73,8 +74,10 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
     table2 = tables.tester_benchmark_table(scores, overall, settings.table2_reference_tester)
     table6 = tables.strategy_table(overall)
     table8 = tables.bbh_task_table(collection, ci, settings.table8_reference_tester)
-    study = significance.study_table(
-        collection, primary=settings.primary, level=settings.confidence
+    gate_rows = gates.gate_table(collection)
+    study = gates.with_gate_marks(
+        significance.study_table(collection, primary=settings.primary, level=settings.confidence),
+        gate_rows,
     )
     spread = seed_spread.seed_spread_table(study)
     validity, unvalidated = readings.validity_frame(collection)
@@ -87,6 +90,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table6_strategies": table6,
         "table8_bbh_tasks": table8,
         "study_significance": study,
+        "gates": gate_rows,
         "seed_spread": spread,
         "rewrite_validity": validity,
         "readings": both_readings,
@@ -97,6 +101,7 @@ def build_tables(collection: RunCollection, settings: AnalysisSettings) -> Analy
         "table8_bbh_tasks": tables.bbh_task_markdown(table8),
         **study_tables.study_markdown(study, settings.primary),
         "seed_spread": seed_spread.seed_spread_markdown(spread),
+        "gates": gates.gates_markdown(gate_rows),
         "rewrite_validity": readings.validity_markdown(validity, unvalidated),
         "readings": readings.readings_markdown(both_readings),
     }
@@ -178,6 +183,7 @@ def report_markdown(analysis: Analysis) -> str:
         "benchmarks weighted by their full test-set sizes.",
     ]
     titles = {
+        "gates": "Did each trained optimizer learn? (the gates of notebooks 02-05 and 10)",
         "study_table6": "Every optimizer, each scoring's benchmarks pooled (Table 6 shape)",
         "study_table2": "Every optimizer per benchmark (Table 2 shape)",
         "seed_spread": "Between-seed spread of the gains (strategies trained with several seeds)",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from fipo_utils.analysis import published
+from fipo_utils.analysis.gates import marked_optimizer
 from fipo_utils.analysis.results import SOURCES
 from fipo_utils.analysis.significance import CONTROL, METHODS, POOLED, PRIMARY
 from fipo_utils.analysis.tables import TABLE2_COLUMNS, markdown_table
@@ -71,7 +72,10 @@ def _caption(part: pd.DataFrame, level: str, primary: Mapping[str, str]) -> str:
         f"effect in points ({METHODS['mde']}, level 0.05/m) at the cell's discordance; — = "
         f"too few verdicts flip for any effect to be detectable, the interval bounds the gain. "
         f"†: Holm rejects while the Bonferroni-level interval touches 0 (Holm is less "
-        f"strict than Bonferroni; the interval excludes 0 exactly where p < 0.05/m).{weights}*"
+        f"strict than Bonferroni; the interval excludes 0 exactly where p < 0.05/m). "
+        f"[gate failed]: the optimizer did not pass its did-it-learn gate, so its cells "
+        f"measure the base model, not training; [not gated]: trained, never gated "
+        f"(gates.md).{weights}*"
     )
 
 
@@ -90,6 +94,13 @@ def _blocks(study: pd.DataFrame, level: str, primary: Mapping[str, str]) -> list
             )
             if chosen.empty:
                 continue
+            if "gate" in chosen.columns:  # a trained optimizer that did not pass its gate
+                chosen = chosen.assign(
+                    optimizer=[
+                        marked_optimizer(o, g)
+                        for o, g in zip(chosen["optimizer"], chosen["gate"], strict=True)
+                    ]
+                )
             if level == POOLED:
                 index, columns = ["scoring", "optimizer"], "tester"
             else:

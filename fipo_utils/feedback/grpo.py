@@ -216,6 +216,7 @@ def _fit(
 
     from fipo_utils.feedback.reward import RewardFunctions
     from fipo_utils.models.loading import load_model
+    from fipo_utils.training.gate import reward_gate, write_gate
     from fipo_utils.training.log_table import quiet_trainer
     from fipo_utils.training.train import save_final_model
 
@@ -256,8 +257,12 @@ def _fit(
     trainer.evaluate()  # the curve's last point, whatever eval_steps was
     wall_s = time.perf_counter() - began
     final_dir = save_final_model(trainer, settings, tokenizer, checkpoint_dir, start)
+    # did it learn: the dev reward against the untrained policy's (05 adds its rewrite check)
+    gate = reward_gate(checkpoint_dir.name, start, trainer.state.log_history, len(split.dev), data)
+    write_gate(checkpoint_dir, gate)
     return {
         "strategy": "grpo",
+        "gate": gate.as_dict(),
         "settings": settings.as_dict(),
         "start_model": start,
         "n_rows": len(split.train),

@@ -45,6 +45,7 @@ from fipo_utils.runs.names import inside_run
 from fipo_utils.runs.records import RewriteRecord, write_rewrites
 from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import BaselinesSettings, InferSettings, ModelsSettings
+from fipo_utils.training.gate import refresh_differ_shares
 
 
 def optimizer_context(
@@ -169,6 +170,8 @@ def _run_one(
         "per_benchmark": rows,
     }
     write_text_preserving(out_dir / "summary.json", json.dumps(info, indent=2, default=str) + "\n")
+    # the gates' last check: do the trained optimizers' rewrites differ from the base's?
+    refresh_differ_shares(run_dir, dict(profile))
     return {
         "optimizer": optimizer.name,
         "source": optimizer.source,

@@ -611,6 +611,7 @@ class GateSettings:
     min_margin_gain: float = 1.0  # mean log-prob margin chosen - rejected, nats: the same
     min_similarity_gain: float = 0.0  # MiniLM cosine of rewrites to the references: the same
     min_differ_share: float = 0.5  # benchmark rewrites (05) that differ from the base's
+    min_reward_gain: float = 0.01  # GRPO: mean dev reward, trained minus the untrained policy
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> GateSettings:
@@ -622,4 +623,5 @@ class GateSettings:
             min_margin_gain=read.number("min_margin_gain", cls.min_margin_gain),
             min_similarity_gain=read.number("min_similarity_gain", cls.min_similarity_gain),
             min_differ_share=read.number("min_differ_share", cls.min_differ_share),
+            min_reward_gain=read.number("min_reward_gain", cls.min_reward_gain),
         )

@@ -389,3 +389,35 @@ def add_differ_share(
     result.checks = [c for c in result.checks if c.name != check.name] + [check]
     write_gate(checkpoint_dir, result)
     return result
+
+
+def refresh_differ_shares(run_dir: str | Path, profile: str | Mapping | None = None) -> list[str]:
+    """:func:`add_differ_share` for every gated checkpoint that notebook 05 has rewritten
+    with, once the base's rewrites exist (05 runs optimizers in any order); returns their
+    names."""
+    root = Path(run_dir)
+    if not (root / "optimized" / "base").is_dir():
+        return []
+    refreshed = []
+    for gate_file in sorted((root / "checkpoints").glob(f"*/{GATE_FILE}")):
+        name = gate_file.parent.name
+        if (root / "optimized" / name).is_dir() and add_differ_share(root, name, profile=profile):
+            refreshed.append(name)
+    return refreshed
+
+
+def reward_gate(
+    name: str,
+    base_model: str,
+    log_history: Sequence[Mapping[str, Any]],
+    n_dev: int,
+    profile: Mapping[str, Any],
+) -> GateResult:
+    """The gate of a GRPO checkpoint: its mean dev reward at the end against the untrained
+    policy's (the first evaluation, before any step), on the same dev items."""
+    rewards = [float(h["eval_reward"]) for h in log_history if "eval_reward" in h]
+    first, last = (rewards[0], rewards[-1]) if len(rewards) >= 2 else (None, None)
+    gain = None if first is None or last is None else last - first
+    threshold = GateSettings.from_profile(profile).min_reward_gain
+    check = GateCheck("dev reward", first, last, gain, threshold, n_dev)
+    return GateResult(name, base_model, [check])
