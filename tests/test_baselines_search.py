@@ -212,3 +212,18 @@ def test_baseline_testers_decode_as_notebook_06(name):
     assert params.max_new_tokens == int(profile["baselines"]["tester_max_new_tokens"])
     if name == "paper":  # the paper samples its testers; the baselines must too
         assert not params.greedy
+
+
+def test_table8_rewrites_with_every_trained_optimizer_or_the_one_named(tmp_path):
+    from fipo_utils.baselines.table8 import fipo_methods
+
+    assert fipo_methods(tmp_path, "all", "smollm2-135m-instruct") == ["base"]
+    for name in ("ipl-ipo-lora", "sft-lora", "bpo-sft"):
+        final = tmp_path / "checkpoints" / name / "final"
+        final.mkdir(parents=True)
+        (final / "config.json").write_text("{}")
+    # BPO's rewriter is another method, never a FIPO row
+    assert fipo_methods(tmp_path, "all", "smollm2-135m-instruct") == ["ipl-ipo-lora", "sft-lora"]
+    assert fipo_methods(tmp_path, "auto", "smollm2-135m-instruct") == ["ipl-ipo-lora"]
+    assert fipo_methods(tmp_path, "sft-lora", "smollm2-135m-instruct") == ["sft-lora"]
+    assert fipo_methods(tmp_path, "base", "smollm2-135m-instruct") == ["base"]

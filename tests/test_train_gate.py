@@ -151,3 +151,30 @@ def test_training_writes_its_gate_beside_the_checkpoint(tiny_model_dir, tmp_path
         ]
         == gate
     )
+
+
+@pytest.mark.slow
+def test_the_preview_shows_the_rewrites_the_gate_scored(tiny_model_dir, monkeypatch):
+    """Notebooks 02-04 preview the held-out rewrites after the gate: the same inputs and
+    decoding, answered by the generation cache, so no model generates a second time."""
+    from fipo_utils.models.generate import TransformersGenerator
+    from fipo_utils.training.preview import heldout_rewrites, preview_rewrites
+
+    examples = [
+        {"id": "p0", "naive": "how many pears are left", "reference": "Count the pears left."},
+        {"id": "p1", "naive": "name the capital", "reference": "Name the capital city."},
+    ]
+    options = {"prompt_format": "tulu", "template_path": None, "max_new_tokens": 6}
+    scored = heldout_rewrites(str(tiny_model_dir), examples, **options)
+    calls = []
+    original = TransformersGenerator._generate_batch
+
+    def counting(self, prompts, params):
+        calls.append(len(prompts))
+        return original(self, prompts, params)
+
+    monkeypatch.setattr(TransformersGenerator, "_generate_batch", counting)
+    table = preview_rewrites({"base model": tiny_model_dir}, examples, **options)
+    assert calls == []
+    assert table["base model"].tolist() == scored
+    assert table["reference (chosen)"].tolist() == [e["reference"] for e in examples]

@@ -53,6 +53,20 @@ def test_strategy_lowers_loss_and_saves_a_loadable_model(tmp_path, strategy, lor
         assert history[-1]["rewards/margins"] > history[0]["rewards/margins"]
 
 
+@pytest.mark.parametrize("eval_steps", [2, 5])
+def test_the_eval_curve_ends_at_the_last_step_once(tmp_path, eval_steps):
+    """The held-out curve always has a point at the final weights, and only one: when the
+    schedule already evaluated there (5 is a multiple of 5) no second evaluation runs."""
+    run_dir = write_run_data(tmp_path / "run")
+    record = train_strategy(
+        run_dir, "tiny", "sft", lora=True, prompt_format="tulu", eval_steps=eval_steps, **FAST
+    )
+    steps = [h["step"] for h in record["log_history"] if "eval_loss" in h]
+    last = FAST["max_steps"]
+    assert steps[-1] == last and steps.count(last) == 1
+    assert steps == sorted(set(range(eval_steps, last + 1, eval_steps)) | {last})
+
+
 @pytest.mark.slow
 def test_summed_ipo_targets_the_summed_margin(tmp_path):
     """Summed IPO starts at (1/(2 beta))**2 and shrinks as the summed margin grows."""

@@ -43,6 +43,7 @@ from fipo_utils.inference.registry import (
     PromptOptimizer,
     get_optimizer,
     registered_optimizers,
+    resolve_optimizer,
     trained_optimizers,
 )
 from fipo_utils.models.generators import decoding_params
@@ -80,6 +81,14 @@ def _spent(optimizer: PromptOptimizer) -> Cost:
     """What the optimizer's (counting) generator spent since the last call."""
     generator = optimizer.generator
     return generator.take() if isinstance(generator, CountingGenerator) else Cost()
+
+
+def fipo_methods(run_dir: Path, spec: str, base_model: str) -> list[str]:
+    """The FIPO optimizers Table 8 rewrites with: ``all`` = every trained optimizer of the run
+    (else the untrained base); any other spec names one (``auto`` = the run's best)."""
+    if spec == "all":
+        return sorted(trained_optimizers(run_dir)) or ["base"]
+    return [resolve_optimizer(run_dir, spec, base_model)[0]]
 
 
 def training_cost(run_dir: Path, name: str) -> dict[str, Any]:
@@ -154,9 +163,8 @@ def run_table8(
     context = replace(
         baselines_context(run_dir, models, section, infer_params), open_generator=generator
     )
-    # every trained FIPO optimizer of the run (else the untrained base), then the rewriters
     rewriting = [
-        *(sorted(trained_optimizers(run_dir)) or ["base"]),
+        *fipo_methods(run_dir, search.fipo_optimizers, models.optimizer_base),
         *registered_optimizers(OptimizerKind.REWRITER),
     ]
     for optimizer_name in rewriting:

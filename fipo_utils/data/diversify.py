@@ -63,6 +63,8 @@ MODES = ("fixed", "faithful")
 VARIANTS = ("full", "gen", "partial")
 MAIN_CASES = (0, 1, 2, 3, 4, 5)
 EXTRA_CASES = (6, 7, 8)
+# rows that train the optimizer proper: naive prompt in, optimized prompt out
+OPTIMIZER_CASES = frozenset(MAIN_CASES)
 CASE_NAMES = {
     0: "no response",
     1: "silver, multiple choice",

@@ -455,7 +455,7 @@ class OirlSettings:
         )
 
 
-SEARCH_KEYS = ("tasks", "n_items", "proposer", "cache_generations")
+SEARCH_KEYS = ("tasks", "n_items", "proposer", "cache_generations", "fipo_optimizers")
 
 
 @dataclass(frozen=True)
@@ -466,6 +466,9 @@ class SearchSettings:
     n_items: int | None = None  # test items per task after the search items; null = all
     proposer: str | None = None  # proposes instructions; null = models.optimizer_base
     cache_generations: bool = False  # true reuses cached answers (the cost column undercounts)
+    # FIPO rows of Table 8: `all` = every trained optimizer of the run (else the base);
+    # `auto`, `base` or a checkpoint name = that one optimizer (as 08's `fipo_optimizer`)
+    fipo_optimizers: str = "all"
     # every other key as written: SearchBudget.from_settings types them (and rejects unknown
     # ones): n_demos, dev_size, n_candidates, resample_rounds, n_steps, per_step, keep_top,
     # propose_max_new_tokens, temperature, top_p
@@ -481,6 +484,7 @@ class SearchSettings:
             n_items=read.integer_or_none("n_items"),
             proposer=read.text_or_none("proposer"),
             cache_generations=read.flag("cache_generations", False),
+            fipo_optimizers=read.text_or_none("fipo_optimizers") or "all",
             budget=budget,
         )
 

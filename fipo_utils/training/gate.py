@@ -29,14 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fipo_utils.data.diversify import OPTIMIZER_CASES
 from fipo_utils.runs.io import read_json_or_none, write_json_atomic
 from fipo_utils.runs.settings import GateSettings
+from fipo_utils.training.preview import heldout_rewrites
 
 if TYPE_CHECKING:
     from fipo_utils.training.strategies import TrainSettings
 
 GATE_FILE = "gate.json"
-OPTIMIZER_CASES = frozenset(range(6))
 
 
 @dataclass(frozen=True)
@@ -150,39 +151,6 @@ def heldout_scores(
             n_pairs=len(margins),
         )
     return scores
-
-
-def heldout_rewrites(
-    model_name: str,
-    examples: Sequence[Mapping[str, str]],
-    *,
-    prompt_format: str,
-    template_path: str | None,
-    max_new_tokens: int,
-) -> list[str]:
-    """Greedy test-time rewrites (no responses in the template), through the generation
-    cache, so the base model's rewrites are paid once for every strategy's gate."""
-    from fipo_utils.data.template import (
-        count_words,
-        load_template,
-        render_optimizer_prompt,
-        wrap_prompt,
-    )
-    from fipo_utils.models.generate import GenerationParams
-    from fipo_utils.models.generators import make_generator
-
-    template = load_template(template_path)
-    generator = make_generator(model_name, show_progress=False)
-    inputs = [
-        wrap_prompt(
-            render_optimizer_prompt(template, e["naive"], word_limit=count_words(e["reference"])),
-            prompt_format,
-            generator.tokenizer,
-        )
-        for e in examples
-    ]
-    outputs = generator.generate(inputs, GenerationParams(max_new_tokens=max_new_tokens))
-    return [o.strip() for o in outputs]
 
 
 def similarity_to_references(rewrites: Sequence[str], references: Sequence[str]) -> float:

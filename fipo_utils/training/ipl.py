@@ -42,6 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from fipo_utils.data.diversify import OPTIMIZER_CASES
 from fipo_utils.data.template import (
     count_words,
     render_discriminator_prompt,
@@ -53,7 +54,6 @@ from fipo_utils.models.generators import Generator
 from fipo_utils.runs.io import read_json_or_none, write_json_atomic
 from fipo_utils.runs.names import inside_run
 
-OPTIMIZER_CASES = frozenset(range(6))
 SILVER_CASES = frozenset({1, 2, 4, 5})
 GOLDEN_CASES = frozenset({3, 4, 5})
 INSTRUCTION_CASES = frozenset({6, 7})

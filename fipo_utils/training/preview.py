@@ -11,13 +11,13 @@ rewrite (nothing is cut for display).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from fipo_utils.data.diversify import OPTIMIZER_CASES
 from fipo_utils.runs.io import iter_jsonl, read_json, read_jsonl
-
-OPTIMIZER_CASES = frozenset(range(6))
 
 
 def held_out_examples(
@@ -66,35 +66,52 @@ def preview_rewrites(
     """One row per held-out example: the naive prompt, one column per model, the reference.
 
     ``models`` maps a column name (e.g. ``"base model"``, ``"trained"``) to a model folder or
-    name. The word limit ``G_N`` is the reference's word count, as at training time.
+    name. The rewrites are :func:`heldout_rewrites`, so the preview shows the very rewrites
+    the gate scored (the generation cache answers them) and costs nothing after the gate.
     """
+    table = pd.DataFrame({"id": [e["id"] for e in examples]})
+    table["naive prompt"] = [e["naive"] for e in examples]
+    for column, model_dir in models.items():
+        table[column] = heldout_rewrites(
+            str(model_dir),
+            examples,
+            prompt_format=prompt_format,
+            template_path=template_path,
+            max_new_tokens=max_new_tokens,
+        )
+    table["reference (chosen)"] = [e["reference"] for e in examples]
+    return table.set_index("id")
+
+
+def heldout_rewrites(
+    model_name: str,
+    examples: Sequence[Mapping[str, str]],
+    *,
+    prompt_format: str,
+    template_path: str | None,
+    max_new_tokens: int,
+) -> list[str]:
+    """Greedy test-time rewrites (no responses in the template; the word limit ``G_N`` is the
+    reference's word count, as at training time), through the generation cache, so the base
+    model's rewrites are paid once for every strategy's gate and preview."""
     from fipo_utils.data.template import (
         count_words,
         load_template,
         render_optimizer_prompt,
         wrap_prompt,
     )
-    from fipo_utils.models.generate import GenerationParams, TransformersGenerator
-    from fipo_utils.models.loading import load_model
+    from fipo_utils.models.generate import GenerationParams
+    from fipo_utils.models.generators import make_generator
 
     template = load_template(template_path)
-    table = pd.DataFrame({"id": [e["id"] for e in examples]})
-    table["naive prompt"] = [e["naive"] for e in examples]
-    for column, model_dir in models.items():
-        loaded = load_model(str(model_dir))
-        inputs = [
-            wrap_prompt(
-                render_optimizer_prompt(
-                    template, e["naive"], word_limit=count_words(e["reference"])
-                ),
-                prompt_format,
-                loaded.tokenizer,
-            )
-            for e in examples
-        ]
-        generator = TransformersGenerator(loaded.model, loaded.tokenizer)
-        outputs = generator.generate(inputs, GenerationParams(max_new_tokens=max_new_tokens))
-        table[column] = [o.strip() for o in outputs]
-        del loaded, generator
-    table["reference (chosen)"] = [e["reference"] for e in examples]
-    return table.set_index("id")
+    generator = make_generator(model_name, show_progress=False)
+    inputs = [
+        wrap_prompt(
+            render_optimizer_prompt(template, e["naive"], word_limit=count_words(e["reference"])),
+            prompt_format,
+            generator.tokenizer,
+        )
+        for e in examples
+    ]
+    outputs = generator.generate(inputs, GenerationParams(max_new_tokens=max_new_tokens))
+    return [o.strip() for o in outputs]

@@ -170,14 +170,23 @@ def fit(
     resume = last_complete_checkpoint(checkpoint_dir)
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
-    if held_out:  # the last point of the eval curve, whatever eval_steps was
-        trainer.evaluate()
+    if held_out and not _evaluated_last_step(trainer.state):
+        trainer.evaluate()  # the last point of the eval curve, whatever eval_steps was
     wall_s = time.perf_counter() - began
 
     if hash_path is not None:
         write_weight_digests(trainer, Path(hash_path))
     final_dir = save_final_model(trainer, settings, tokenizer, checkpoint_dir, start)
     return FitResult(final_dir, list(trainer.state.log_history), resume, wall_s, launch)
+
+
+def _evaluated_last_step(state) -> bool:
+    """Whether the trainer's own schedule already evaluated the final weights (the last
+    step is a multiple of ``eval_steps``): evaluating again would log the same point twice."""
+    return any(
+        "eval_loss" in entry and entry.get("step") == state.global_step
+        for entry in state.log_history
+    )
 
 
 class SavedSettings(Protocol):
