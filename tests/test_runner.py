@@ -112,6 +112,22 @@ def test_resume_continues_from_the_first_step_not_done(chain: Path, tmp_path: Pa
     assert names == ["guarded__label-two.attempt2.ipynb", "guarded__label-two.ipynb"]
 
 
+def test_resume_takes_the_runs_own_profile_and_says_so_only_when_another_was_named(
+    chain: Path, tmp_path: Path
+):
+    with pytest.raises(StepFailed) as caught:
+        reproduce(str(chain), runs_root=tmp_path / "runs", log=lambda _: None, progress=False)
+    run_dir = caught.value.output.parent.parent
+    (run_dir / "allow").touch()
+    lines: list[str] = []
+    reproduce(resume=run_dir, log=lines.append, progress=False)
+    assert _trace(run_dir) == ["one", "two", "three"]  # the run's chain, not smoke's
+    assert not any("own profile" in line for line in lines)
+    lines.clear()
+    reproduce("smoke", resume=run_dir, log=lines.append, progress=False)
+    assert any("own profile" in line and "'smoke'" in line for line in lines)
+
+
 def test_manifest_records_versions_revision_hashes_and_timings(chain: Path, tmp_path: Path):
     first = chain.parent / "first.ipynb"
     run_dir = run_notebook(

@@ -8,7 +8,11 @@ HELP = "run the profile's notebook chain into a new run folder, or resume one"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="smoke", help="profile name or YAML path")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="profile name or YAML path (default: smoke; with --resume, the run's own)",
+    )
     parser.add_argument(
         "--resume",
         metavar="RUN_DIR",

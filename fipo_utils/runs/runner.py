@@ -435,7 +435,7 @@ def _run_pending(
 
 
 def reproduce(
-    profile: str = "smoke",
+    profile: str | None = None,
     resume: str | Path | None = None,
     runs_root: str | Path | None = None,
     log: Log = print,
@@ -444,6 +444,8 @@ def reproduce(
 ) -> Path:
     """Run the profile's notebook chain into a new run folder, or resume an earlier one.
 
+    ``profile`` defaults to ``smoke`` for a new run and to the run's own for a resume (a
+    resume always continues with the profile it began with; naming another is reported).
     Returns the run folder. Raises :class:`StepFailed` at the first failing notebook,
     after recording it in the manifest. A resume stops when the run's profile resolves to
     values other than the recorded ones, unless ``accept_profile_change``; it refuses a
@@ -451,7 +453,8 @@ def reproduce(
     (:class:`~fipo_utils.runs.errors.RunFolderLocked`).
     """
     progress = sys.stderr.isatty() if progress is None else progress
-    profile = profile_reference(profile)
+    named = None if profile is None else profile_reference(profile)
+    profile = named or profile_reference("smoke")
     if resume:
         run_dir = Path(resume).expanduser().resolve()
         read_manifest(run_dir)  # not a run folder: say so before taking any lock
@@ -466,8 +469,8 @@ def reproduce(
         if resume:
             manifest = read_manifest(run_dir)
             _settle(manifest, previous, log)
-            if manifest["profile"] != profile:
-                log(f"resuming with the run's own profile {manifest['profile']!r}, not {profile!r}")
+            if named is not None and manifest["profile"] != named:
+                log(f"resuming with the run's own profile {manifest['profile']!r}, not {named!r}")
             profile = manifest["profile"]
             check_profile_unchanged(run_dir, manifest, accept_profile_change)
             if accept_profile_change:
