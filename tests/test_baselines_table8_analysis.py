@@ -71,3 +71,47 @@ def test_cost_table_separates_one_off_from_per_query_cost_and_finds_break_even(t
     # (130 - 50) / (2 - 1) = 80 queries until training pays for itself against APE
     assert fipo["break_even_vs_ape"] == pytest.approx(80)
     assert math.isnan(table.loc["ape", "break_even_vs_ape"])
+
+
+def test_chance_is_one_over_the_listed_options_and_zero_for_free_answers():
+    from fipo_utils.data.benchmarks import BenchmarkItem, bbh_chance_accuracy
+
+    def item(task: str, options: str) -> BenchmarkItem:
+        return BenchmarkItem(f"bbh/{task}-0", f"bbh/{task}", "", f"Question?{options}", [], "x")
+
+    lettered = item("penguins_in_a_table", "\nOptions:\n(A) 1\n(B) 2\n(C) 3\n(D) 4\n(E) 5")
+    dashed = item("causal_judgement", "\nOptions:\n- Yes\n- No")
+    free = item("object_counting", "")
+    assert bbh_chance_accuracy([lettered]) == pytest.approx(20.0)
+    assert bbh_chance_accuracy([dashed]) == pytest.approx(50.0)
+    assert bbh_chance_accuracy([free]) == 0.0
+    assert bbh_chance_accuracy([lettered, dashed, free]) == pytest.approx(70.0 / 3)
+
+
+@pytest.mark.shared
+def test_table8_figure_marks_the_task_average_chance(tmp_path, shared_data):
+    from fipo_utils.analysis.figures import table8_figure
+
+    naive = {"object_counting": [0, 0, 1, 0], "penguins_in_a_table": [1, 0, 0, 0]}
+    for task, flags in naive.items():
+        _write_predictions(tmp_path, "ape", task, flags, [1, 1, 1, 0])
+    rows = [
+        row
+        for task in naive
+        for row in (
+            ("ape", "smol", task, "search", 0, 10, 1000, 100, 50.0, 0),
+            ("ape", "smol", task, "answer", 4, 4, 400, 40, 4.0, 0),
+            ("naive", "smol", task, "answer", 4, 4, 400, 40, 4.0, 0),
+        )
+    ]
+    folder = tmp_path / "baselines" / "table8"
+    pd.DataFrame(rows, columns=list(COST_COLUMNS)).to_csv(folder / "cost.csv", index=False)
+    figure = table8_figure(
+        accuracy_table(tmp_path, CIOptions(), "Tulu2-7B"), cost_table(tmp_path), list(naive)
+    )
+    assert figure is not None
+    accuracy_axes = figure.figure.axes[0]
+    (line,) = [x for x in accuracy_axes.get_lines() if x.get_label().startswith("chance")]
+    # object counting answers freely (0); penguins lists 5 options on all but one item
+    assert line.get_xdata()[0] == pytest.approx((0 + 100 / 5) / 2, abs=0.1)
+    assert "answering at random" in figure.caption

@@ -176,6 +176,31 @@ def split_options(item: BenchmarkItem) -> tuple[str, str]:
     return item.instruction[:at], item.instruction[at:]
 
 
+def bbh_chance_accuracy(items: Sequence[BenchmarkItem]) -> float:
+    """Accuracy (%) of answering BBH items at random: per item 1/k of its k listed options
+    (the ``Options:`` block: ``(A)`` or ``-`` lines), 0 for a free-form answer (object
+    counts, sorted words, arithmetic), averaged over ``items``; NaN for no items."""
+    levels = []
+    for item in items:
+        _, block = split_options(item)
+        k = sum(1 for line in block.splitlines() if line.strip().startswith(("(", "- ")))
+        levels.append(100.0 / k if k else 0.0)
+    return sum(levels) / len(levels) if levels else float("nan")
+
+
+def bbh_tasks_chance(tasks: Iterable[str]) -> float | None:
+    """Mean over BBH ``tasks`` (names without ``bbh/``) of each task's chance accuracy over
+    all its items (Table 8 averages accuracy over tasks); ``None`` when a task's data is
+    missing here."""
+    levels = []
+    for task in tasks:
+        try:
+            levels.append(bbh_chance_accuracy(load_benchmark(f"bbh/{task}").items))
+        except BenchmarkMissing:
+            return None
+    return sum(levels) / len(levels) if levels else None
+
+
 def format_options(options: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(options))
 

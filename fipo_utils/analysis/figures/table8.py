@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fipo_utils.data.benchmarks import bbh_tasks_chance
 from fipo_utils.inference.figures import FigureResult, finish, interval_errors, panel_grid
 
 
@@ -13,10 +14,12 @@ def table8_figure(
 ) -> FigureResult | None:
     """Notebook 09's Table 8 run, one row of panels per tester: each method's task-average
     accuracy beside Table 8's published number, its paired gain over the naive prompt, and
-    what it cost (one-off search or training seconds, and seconds per query)."""
+    what it cost (one-off search or training seconds, and seconds per query). A dotted line
+    marks the task-average accuracy of answering at random (:func:`bbh_tasks_chance`)."""
     ours = accuracy[accuracy["source"] == "ours"]
     if ours.empty:
         return None
+    chance = bbh_tasks_chance(tasks)
     testers = list(dict.fromkeys(ours["tester"]))
     rows = ours.groupby("tester").size().max()
     fig, axes = panel_grid(
@@ -36,6 +39,10 @@ def table8_figure(
             marker="x",
             label=f"Table 8, {reference.iloc[0] if len(reference) else 'published'} (6 tasks)",
         )
+        if chance is not None:
+            acc_ax.axvline(
+                chance, color="grey", linestyle=":", linewidth=1.2, label=f"chance {chance:.0f}%"
+            )
         acc_ax.set_yticks(y, view.index)
         acc_ax.set_xlabel("accuracy, mean over tasks (%)")
         n_items = int(view["n_items"].max())
@@ -80,5 +87,11 @@ def table8_figure(
         "(strict answer check); APE and OPRO searched on dev items only. Published crosses "
         "are Table 8's averages over its six BBH tasks with the paper's testers, a scale and task "
         "set this run does not share: compare methods within a row, not with the crosses."
+        + (
+            f" Dotted: answering at random ({chance:.0f}%: 1/k of a task's k options, 0 for "
+            "free-form answers, averaged over the tasks)."
+            if chance is not None
+            else ""
+        )
     )
     return finish(fig, "09_table8", caption)
