@@ -3,6 +3,7 @@ and ``fipo train --strategy grpo`` end to end on the tiny model."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -66,7 +67,10 @@ def test_rl_items_are_disjoint_from_every_tested_item(shared_data) -> None:
     assert not set(ids) & tested
     assert all(i.startswith("gsm8k-train-") for i in ids if i.startswith("gsm8k"))
     assert split.held_back["piqa"] == sum(1 for i in tested if i.startswith("piqa-"))
-    assert {"bbh/object_counting", "bbh/penguins_in_a_table"} <= whole_tasks
+    assert whole_tasks == {"bbh/object_counting"}  # smoke's search task, named without bbh/
+    two_tasks = copy.deepcopy(dict(profile))
+    two_tasks["baselines"]["search"]["tasks"] = ["penguins_in_a_table", "bbh/object_counting"]
+    assert notebook_item_ids(two_tasks)[1] == {"bbh/penguins_in_a_table", "bbh/object_counting"}
     left_out = rl_items(profile, ["bbh/object_counting"], 5, 3, seed=7)
     assert not left_out.train and "notebook 09" in left_out.sources["bbh/object_counting"]
     # the same seed gives the same split, another seed another
