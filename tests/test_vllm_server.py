@@ -134,6 +134,10 @@ while True:  # the step goes on until it is stopped; nothing here closes the gen
 """
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _live_members(group: int) -> list[int]:
     """Processes of process group ``group`` that are not zombies (from ``/proc``)."""
     members = []
@@ -191,6 +195,9 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
             stderr=err,
             env=env,
             text=True,
+            # Ctrl-C reaches a step in a terminal's foreground; a shell that started pytest
+            # as a background job left SIGINT ignored, which exec would pass on
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
     try:
         assert step.stdout is not None
