@@ -37,12 +37,7 @@ README_END = "<!-- benchmark-table:end -->"
 # Areas whose module exists but whose rows no committed full-mode run holds yet, each with
 # the reason. tests/test_benchmark_report.py keeps this list exact (an area leaves it once
 # measured) and the README's performance section names each one as not measured.
-NOT_YET_MEASURED: dict[str, str] = {
-    "engine": "checked on a tiny slice on a machine shared with other jobs; the study-scale "
-    "run needs the machine alone",
-    "training_levers": "checked on the tiny model on a machine shared with other jobs; the "
-    "SmolLM2 study-settings run needs the machine alone",
-}
+NOT_YET_MEASURED: dict[str, str] = {}
 
 
 def machine_description() -> dict:
