@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -144,10 +145,12 @@ def test_zero3_ipl_rounds_have_one_writer_and_the_same_rows_on_every_rank(
         data = train_dir / f"round_{k}" / "data.jsonl"
         assert sum(1 for _ in data.open()) == rounds[k - 1]["n_rows"]
         # every rank announces the rows it trains on: the same file, the same digest
-        marker = f"ipl round {k}: rank "
-        lines = [line.split(marker)[1] for line in stdout.splitlines() if marker in line]
-        seen = {line.split(":")[0]: line.split("sha256 ")[1].strip() for line in lines}
-        assert sorted(seen) == ["0", "1"] and len(set(seen.values())) == 1
+        found = re.findall(
+            rf"ipl round {k}: rank (\d+): (\d+) rows, sha256 ([0-9a-f]{{64}})", stdout
+        )
+        seen = {rank: (int(n), digest) for rank, n, digest in found}
+        assert sorted(seen) == ["0", "1"], stdout[-3000:]
+        assert len(set(seen.values())) == 1 and seen["0"][0] == rounds[k - 1]["n_rows"]
     assert (train_dir / "round_2" / "judge.jsonl").is_file()
     _no_staging_left(train_dir)
     base = _state(small_model)

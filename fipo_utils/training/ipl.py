@@ -549,13 +549,18 @@ def announce_rows(round_index: int, rows: list[dict]) -> None:
     """With several processes, each prints the digest of the rows it trains on in a round:
     equal digests in the log show that every rank trained on the rows the main one wrote."""
     import hashlib
+    import sys
 
     from fipo_utils.runs.io import jsonl_text
     from fipo_utils.training.distributed import rank, world_size
 
     if world_size() > 1:
         digest = hashlib.sha256(jsonl_text(rows).encode()).hexdigest()
-        print(f"ipl round {round_index}: rank {rank()}: {len(rows)} rows, sha256 {digest}")
+        # flushed as one short write: the ranks share one pipe, and a line left in a
+        # block buffer can be split by another rank's output or lost at exit
+        sys.stdout.flush()
+        line = f"ipl round {round_index}: rank {rank()}: {len(rows)} rows, sha256 {digest}"
+        print(line, flush=True)
 
 
 def _write_round_data(
