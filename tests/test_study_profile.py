@@ -40,6 +40,9 @@ def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> 
     assert profile["models"]["optimizer_base"] == "smollm2-135m-instruct"
     assert profile["models"]["testers"] == ["smollm2-135m-instruct", "gemma3-270m"]
     assert profile["evaluate"]["mc_scoring"] == ["letter", "continuation"]
+    # rewrites generate on vLLM's server; 06's continuation scoring needs transformers
+    assert profile["infer"]["backend"] == "vllm-server"
+    assert profile["evaluate"]["backend"] == "transformers"
     assert profile["diversify"]["input"] == "bpo:history/val.json"
     assert len(profile["infer"]["benchmarks"]) >= 4
     assert profile["analysis"]["primary"] == {
