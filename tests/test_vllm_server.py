@@ -20,7 +20,14 @@ import pytest
 
 from fipo_utils.models.generate import GenerationParams
 from fipo_utils.models.generators import CachedGenerator, make_generator
-from fipo_utils.models.vllm_server import ENV_PYTHON, VLLMServer, server_arguments, vllm_python
+from fipo_utils.models.vllm_server import (
+    ENV_PYTHON,
+    VLLMServer,
+    log_folder,
+    server_arguments,
+    vllm_python,
+)
+from fipo_utils.runs.folders import RUN_FOLDER_ENV
 from fipo_utils.runs.machine import cpu_flags
 from fipo_utils.runs.paths import PROJECT_ROOT
 
@@ -51,6 +58,15 @@ def test_server_arguments_carry_the_engine_options_as_flags() -> None:
     assert value("--gpu-memory-utilization") == "0.3"
     # the model's generation_config.json must not change what a request asks for
     assert value("--generation-config") == "vllm"
+
+
+def test_a_step_s_server_logs_into_its_run_folder(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(RUN_FOLDER_ENV, raising=False)
+    assert log_folder() is None  # a script's own server: the system's temporary folder
+    monkeypatch.setenv(RUN_FOLDER_ENV, str(tmp_path / "gone"))
+    assert log_folder() is None and not (tmp_path / "gone").exists()
+    monkeypatch.setenv(RUN_FOLDER_ENV, str(tmp_path))
+    assert log_folder() == tmp_path / "logs" and (tmp_path / "logs").is_dir()
 
 
 def test_vllm_python_reads_its_environment_variable(monkeypatch, tmp_path: Path) -> None:
@@ -180,7 +196,13 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
     del hf
     script = tmp_path / "step.py"
     script.write_text(_STEP)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *sys.path])}
+    run_folder = tmp_path / "run"  # as the runner sets it for a step's kernel
+    run_folder.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *sys.path]),
+        RUN_FOLDER_ENV: str(run_folder),
+    }
     errors = tmp_path / "step.err"
     with errors.open("w") as err:
         step = subprocess.Popen(
@@ -223,3 +245,5 @@ def test_the_server_generates_like_transformers_and_never_outlives_its_step(
     assert engine["engine"] == "vllm-server" and engine["vllm_version"]
     assert engine["server_args"][engine["server_args"].index("--tensor-parallel-size") + 1] == "1"
     assert engine["cpu_flags"] == cpu_flags()
+    # the server's log is the run's, not a file in the system's temporary folder
+    assert len(list((run_folder / "logs").glob("vllm-server-*.log"))) == 1

