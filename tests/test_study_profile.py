@@ -43,6 +43,8 @@ def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> 
     # rewrites generate on vLLM's server; 06's continuation scoring needs transformers
     assert profile["infer"]["backend"] == "vllm-server"
     assert profile["evaluate"]["backend"] == "transformers"
+    # a CPU server asks for a share of RAM it can have beside the kernel's models
+    assert profile["infer"]["backend_options"]["gpu_memory_utilization"] <= 0.5
     assert profile["diversify"]["input"] == "bpo:history/val.json"
     assert len(profile["infer"]["benchmarks"]) >= 4
     assert profile["analysis"]["primary"] == {
