@@ -556,8 +556,8 @@ def announce_rows(round_index: int, rows: list[dict]) -> None:
 
     if world_size() > 1:
         digest = hashlib.sha256(jsonl_text(rows).encode()).hexdigest()
-        # flushed as one short write: the ranks share one pipe, and a line left in a
-        # block buffer can be split by another rank's output or lost at exit
+        # flushed as one short write: the ranks share one pipe, and a line written with
+        # other buffered output can be split by another rank's output
         sys.stdout.flush()
         line = f"ipl round {round_index}: rank {rank()}: {len(rows)} rows, sha256 {digest}"
         print(line, flush=True)
