@@ -245,10 +245,10 @@ def _plain_continuation(model, bos: int, context_ids, continuation_ids) -> float
 
 @pytest.mark.slow
 def test_gemma_shared_prefix_scores_equal_a_plain_forward(gemma) -> None:
-    """Gemma 3's sliding-window layers (512 tokens): rows inside the window share the
-    few-shot prefix, a row reaching past it is scored alone, and every score (continuations
-    and option letters) equals a plain forward pass within 1e-4, BOS in front as in
-    training."""
+    """Gemma 3's sliding-window layers (512 tokens): every row shares the few-shot prefix,
+    a row reaching past the window included (its sliding layers get their own mask), and
+    every score (continuations and option letters) equals a plain forward pass within 1e-4,
+    BOS in front as in training."""
     from fipo_utils.models.encoding import score_options
     from fipo_utils.models.loglikelihood import ContinuationScorer, encode_pair
 
@@ -259,18 +259,18 @@ def test_gemma_shared_prefix_scores_equal_a_plain_forward(gemma) -> None:
     short = [f"{shots}Q: which is heavier, a brick or a {w}?\nA:" for w in ("feather", "leaf")]
     long_context = shots * 8 + "Q: which is heavier, a brick or a feather?\nA:"
     requests = [(c, x) for c in [*short, long_context] for x in (" a brick", " a feather")]
-    assert len(tok(long_context).input_ids) > 600  # past the window: scored alone
+    assert len(tok(long_context).input_ids) > 600  # past the window
     assert len(tok(short[0]).input_ids) < 400
     scores = scorer.score(requests)
     encoded = [encode_pair(tok, ctx, cont) for ctx, cont in requests]
     for pair, score in zip(encoded, scores, strict=True):
         expected = _plain_continuation(model, tok.bos_token_id, *pair)
         assert score == pytest.approx(expected, abs=1e-4)
-    assert scorer.requests_unshared == 2  # the long context's two options, no more
-    # one row per request (BOS + context + continuation but its last token) for the long
-    # context; the short ones ran their common few-shot prefix once
-    row_costs = [len(c) + len(x) for c, x in encoded]
-    assert scorer.tokens_computed - sum(row_costs[4:]) < sum(row_costs[:4]) / 2
+    assert scorer.requests_unshared == 0
+    # one row per request would feed BOS + context + continuation but its last token each;
+    # shared, the few-shot prefix and each context run once
+    row_costs = [1 + len(c) + len(x) - 1 for c, x in encoded]
+    assert scorer.tokens_computed < sum(row_costs) / 2
 
     prompts = [f"{p}\nA. a brick\nB. a feather\nAnswer:" for p in (*short, long_context)]
     letters = TransformersGenerator(model, tok, batch_size=2).option_logprobs(prompts, ["A", "B"])

@@ -86,6 +86,73 @@ def test_prefix_cache_is_reused_across_calls(tiny) -> None:
     assert scorer.tokens_computed - after_first < after_first  # the prefix was not rerun
 
 
+def test_requests_that_feed_the_same_tokens_read_one_unshared_row(tiny) -> None:
+    """An item's option letters are one-token continuations of one context: scored alone
+    (no prefix sharing, or past a sliding window) they cost one row, not one per letter,
+    and each still equals its plain forward; a longer option feeds its own row."""
+    context = f"{SHOTS}Q: where is paris?\nA:"
+    one_token = [
+        f" {letter}"
+        for letter in "ABCDEFGH"
+        if len(encode_pair(tiny.tokenizer, context, f" {letter}")[1]) == 1
+    ][:2]
+    assert len(one_token) == 2  # the tiny tokenizer has single-token letters
+    requests = [(context, letter) for letter in one_token] + [(context, " in france")]
+    context_ids, longer = encode_pair(tiny.tokenizer, context, " in france")
+    assert len(longer) > 1
+    scorer = ContinuationScorer(tiny.model, tiny.tokenizer, 8, share_prefix=False)
+    got = scorer.score(requests)
+    expected = [_plain(tiny.model, tiny.tokenizer, *r) for r in requests]
+    assert got == pytest.approx(expected, abs=1e-3)
+    assert scorer.requests_unshared == 3
+    assert scorer.tokens_computed == len(context_ids) + len(context_ids) + len(longer) - 1
+
+
+@pytest.fixture(scope="module")
+def windowed(tiny):
+    """A random Gemma 3 with a 12-token sliding window between full-attention layers, on
+    the tiny tokenizer: contexts of 40-70 tokens reach well past its window."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tiny.tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=12,
+        layer_types=["sliding_attention", "full_attention"] * 2,
+        max_position_embeddings=512,
+        pad_token_id=tiny.tokenizer.pad_token_id,
+    )
+    return Gemma3ForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_rows_past_a_sliding_window_share_their_prefix_and_score_as_a_plain_forward(
+    tiny, windowed, batch_size: int
+) -> None:
+    """Full and sliding layers get a mask each: a few-shot prefix and item prompts far
+    longer than the window are shared (no request scored alone), and every score equals
+    the model's own forward, which builds its own sliding masks."""
+    requests = _requests()
+    assert min(len(encode_pair(tiny.tokenizer, c, x)[0]) for c, x in requests[:12]) > 36
+    scorer = ContinuationScorer(windowed, tiny.tokenizer, batch_size)
+    assert scorer.window == 12 and scorer.mask_types == ("full_attention", "sliding_attention")
+    got = scorer.score(requests)
+    expected = [_plain(windowed, tiny.tokenizer, c, x) for c, x in requests]
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert scorer.requests_unshared == 0
+    # the same again, through the cached prefix, and what full masks alone would give
+    assert scorer.score(requests) == pytest.approx(got, abs=1e-5)
+    full_only = ContinuationScorer(windowed, tiny.tokenizer, batch_size)
+    full_only.window = None  # the mask every layer got before sliding layers had their own
+    assert full_only.score(requests) != pytest.approx(expected, abs=1e-4)
+
+
 @pytest.mark.parametrize("share_prefix", [True, False], ids=["shared", "unshared"])
 def test_pairs_longer_than_the_window_are_cut_from_the_left(tiny, share_prefix: bool) -> None:
     """As lm-evaluation-harness: the model reads the last ``max_length`` tokens before each

@@ -22,14 +22,19 @@ option of every item. Here (``share_prefix=True``):
    itself but not the other options, and position ids that restart after the context for
    every option. Every shared token is computed once.
 
-``share_prefix=False`` scores each pair in its own row (the harness's way); tests check
-that both give the same scores to float tolerance.
+``share_prefix=False`` scores each pair in its own row (the harness's way; pairs that feed
+the same tokens read one row); tests check that both give the same scores to float
+tolerance.
 
 Sliding-window layers (Gemma 3: 512 tokens) see only the keys within their window of a
-query, and the shared path's 4D mask is the same for every layer. Where a row's last
-scored position is inside the window, the window hides nothing and the mask is exact;
-requests whose context and continuation reach past it are scored one row each instead,
-where the model builds its own sliding masks. Only those requests pay the unshared price.
+query. A model whose layers are full and sliding attention only (``config.layer_types``)
+takes one 4D mask per layer type: the sliding one also hides every key more than a window
+behind its query, by position id, so a row past the window scores as a plain forward does;
+the prefix's cache then keeps every key (a plain ``DynamicCache``, whose layers do not drop
+keys behind the window) for the mask to choose from. A model with a window but no such
+layer types is scored one row per request where a row reaches past it, and the model
+builds its own masks (requests that feed the same tokens, such as an item's option
+letters, share their row).
 
 Option letters (:meth:`ContinuationScorer.score_tokens`) are one-token continuations of an
 item's prompt, already encoded (``fipo_utils.models.encoding.option_targets``): all the
@@ -161,8 +166,9 @@ class ContinuationScorer:
         self.tokenizer = tokenizer
         self.batch_size = max(1, int(batch_size))
         self.share_prefix = share_prefix
-        # rows that reach past a sliding window are scored one by one (see module)
         self.window = sliding_window(model)
+        # the layer types the shared path builds a mask for (see module); None: one mask
+        self.mask_types = _mask_types(model) if self.window is not None else None
         # A model trained with BOS (SentencePiece tokenizers) sees it in front of the context,
         # as at training and generation (fipo_utils.models.encoding); byte-level ones add none.
         bos = tokenizer.bos_token_id
@@ -203,9 +209,12 @@ class ContinuationScorer:
         return scores
 
     def _fits(self, context: list[int], continuation: list[int]) -> bool:
-        """Whether every position the request feeds lies inside the sliding window (all of
-        them without one): its last fed token sits at ``len(context + continuation) - 2``."""
-        return self.window is None or len(context) + len(continuation) - 1 <= self.window
+        """Whether the shared path scores the request exactly: always, unless the model has
+        a window the per-type masks cannot express and the request feeds a position past
+        it (its last fed token sits at ``len(context + continuation) - 2``)."""
+        if self.window is None or self.mask_types is not None:
+            return True
+        return len(context) + len(continuation) - 1 <= self.window
 
     # --- shared path ------------------------------------------------------------------
 
@@ -215,8 +224,11 @@ class ContinuationScorer:
         if prefix in self._prefixes:
             self._prefixes.move_to_end(prefix)
             return self._prefixes[prefix]
+        from transformers import DynamicCache
+
         ids = torch.tensor([prefix], device=self.model.device)
-        output = self.model.base_model(ids, None, None, None, use_cache=True)
+        # layers without a window type keep every key (see module)
+        output = self.model.base_model(ids, None, None, DynamicCache(), use_cache=True)
         self.tokens_computed += len(prefix)
         layers: list[tuple[torch.Tensor, ...]] = [
             (layer.keys, layer.values) for layer in output[1].layers
@@ -270,14 +282,18 @@ class ContinuationScorer:
                     allowed[r, start:end, past : past + context_end] = True
                     own = torch.ones(end - start, end - start, dtype=torch.bool).tril()
                     allowed[r, start:end, past + start : past + end] = own
-            allowed[r, len(rows[r]) :, past] = True  # padding rows: any one key, never read
-        mask = torch.zeros(allowed.shape, dtype=dtype)
-        mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+            # padding: the row's last real key, at its own position; never read
+            allowed[r, len(rows[r]) :, past + len(rows[r]) - 1] = True
         device = self.model.device
         input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
-        position_ids = torch.tensor(
-            [p + [p[-1]] * (width - len(p)) for p in positions], device=device
-        )
+        padded = torch.tensor([p + [p[-1]] * (width - len(p)) for p in positions])
+        full = _additive(allowed, dtype).to(device)
+        masks: torch.Tensor | dict[str, torch.Tensor] = full
+        if self.mask_types is not None and self.window is not None:
+            keys = torch.cat([torch.arange(past).expand(len(rows), -1), padded], dim=1)
+            near = padded[:, :, None] - keys[:, None, :] < self.window
+            sliding = _additive(allowed & near, dtype).to(device)
+            masks = {t: sliding if t == "sliding_attention" else full for t in self.mask_types}
         cache = None
         if past:
             layers = self._prefix_cache(prefix)
@@ -285,11 +301,10 @@ class ContinuationScorer:
                 [
                     (k.expand(len(rows), -1, -1, -1), v.expand(len(rows), -1, -1, -1))
                     for k, v in layers
-                ],
-                config=self.model.config,
+                ]
             )
         hidden = self.model.base_model(
-            input_ids, mask[:, None].to(device), position_ids, cache, use_cache=past > 0
+            input_ids, masks, padded.to(device), cache, use_cache=past > 0
         )[0]
         self.tokens_computed += sum(len(r) for r in rows)
         self._gather(hidden, targets, scores)
@@ -301,22 +316,27 @@ class ContinuationScorer:
         self, encoded: list[tuple[list[int], list[int]]], indices: list[int], scores: list[float]
     ) -> None:
         self.requests_unshared += len(indices)
-        order = sorted(indices, key=lambda i: -sum(map(len, encoded[i])))
+        # Requests that feed the same tokens (an item's option letters: one-token
+        # continuations of one context) are read off one row.
+        readers: dict[tuple[int, ...], list[int]] = {}
+        for i in indices:
+            readers.setdefault(tuple((encoded[i][0] + encoded[i][1])[:-1]), []).append(i)
+        order = sorted(readers, key=len, reverse=True)
         pad = self.tokenizer.pad_token_id or 0
         device = self.model.device
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            rows = [(encoded[i][0] + encoded[i][1])[:-1] for i in chunk]
+            rows = [list(fed) for fed in order[start : start + self.batch_size]]
             width = max(len(r) for r in rows)
             input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
             attention = torch.tensor(
                 [[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device
             )
             targets = []
-            for row, i in enumerate(chunk):
-                context, continuation = encoded[i]
-                for k, token in enumerate(continuation):
-                    targets.append((row, len(context) - 1 + k, token, i))
+            for row, fed in enumerate(order[start : start + self.batch_size]):
+                for i in readers[fed]:
+                    context, continuation = encoded[i]
+                    for k, token in enumerate(continuation):
+                        targets.append((row, len(context) - 1 + k, token, i))
             hidden = self.model.base_model(input_ids, attention, None, None, use_cache=False)[0]
             self.tokens_computed += sum(len(r) for r in rows)
             self._gather(hidden, targets, scores)
@@ -338,6 +358,22 @@ class ContinuationScorer:
         logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].cpu()
         for (_, _, _, index), value in zip(targets, logprobs.tolist(), strict=True):
             scores[index] += value
+
+
+def _mask_types(model: PreTrainedModel) -> tuple[str, ...] | None:
+    """The model's attention layer types when they are full and sliding attention only
+    (the forward then takes a mask per type); ``None`` otherwise."""
+    config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config
+    kinds = tuple(sorted(set(getattr(config, "layer_types", None) or [])))
+    return kinds if kinds and set(kinds) <= {"full_attention", "sliding_attention"} else None
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean (rows, queries, keys) mask as the additive (rows, 1, queries, keys) one."""
+    mask = torch.zeros(allowed.shape, dtype=dtype)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
 
 
 def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
