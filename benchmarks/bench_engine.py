@@ -69,6 +69,39 @@ class TodaysScoring(TransformersGenerator):
         return self._continuations
 
 
+class PhaseClock:
+    """A generator whose scoring entry points are timed: 06's phases are its generated
+    answers (``generate``), continuations (``loglikelihood``) and option letters
+    (``option_logprobs``). Everything else passes through. On the new path the first
+    scoring call also stops the server and takes the weights from the model pool."""
+
+    PHASES = ("generate", "loglikelihood", "option_logprobs")
+
+    def __init__(self, generator: Any) -> None:
+        self._generator = generator
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._generator, name)
+        if name not in self.PHASES:
+            return attribute
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+
+def phase_note(phases: dict[str, float]) -> str:
+    """``answers 12 s, continuations 30 s, letters 4 s``."""
+    names = {"generate": "answers", "loglikelihood": "continuations", "option_logprobs": "letters"}
+    return ", ".join(f"{names[phase]} {seconds:.0f} s" for phase, seconds in phases.items())
+
+
 def study(items: int | None) -> dict[str, Any]:
     """The study profile's typed settings and items (``items`` caps every benchmark)."""
     from fipo_utils.data.benchmarks import load_benchmarks
@@ -101,6 +134,8 @@ def _generator(model: str, backend: str, settings: Any, models: Any) -> Any:
         backend_options=options,
     )
     if backend == "transformers":
+        if not isinstance(generator, TransformersGenerator):
+            raise TypeError(f"the transformers backend gave a {type(generator).__name__}")
         return TodaysScoring(generator.model, generator.tokenizer, settings.batch_size)
     if not isinstance(generator, VLLMServerGenerator):
         raise RuntimeError("no vLLM environment for the new path: run `make vllm-env`")
@@ -158,6 +193,7 @@ def score(path: str, setup: dict[str, Any], records: list[dict[str, Any]]) -> di
     wanted = only_benchmarks(records, settings.benchmarks)
     mc = mc_scorings(settings.mc_scoring)
     answers: dict[str, list[dict[str, Any]]] = {}
+    phases = dict.fromkeys(PhaseClock.PHASES, 0.0)
     seconds = startup = 0.0
     for tester in settings.tester_names(models):
         jobs = [
@@ -168,14 +204,23 @@ def score(path: str, setup: dict[str, Any], records: list[dict[str, Any]]) -> di
         generator = _generator(tester, path, settings, models)
         try:
             startup += _warm(generator)
+            clock = PhaseClock(generator)
             start = time.perf_counter()
-            _answer(generator, jobs, models.format_for(tester), decoding_params(settings), mc)
+            _answer(clock, jobs, models.format_for(tester), decoding_params(settings), mc)
             seconds += time.perf_counter() - start
         finally:
             generator.close()
+        for phase, spent in clock.seconds.items():
+            phases[phase] += spent
         answers[tester] = jobs
     count = sum(len(jobs) for jobs in answers.values())
-    return {"answers": answers, "seconds": seconds, "startup": startup, "items": count}
+    return {
+        "answers": answers,
+        "seconds": seconds,
+        "startup": startup,
+        "items": count,
+        "phases": phases,
+    }
 
 
 def _compare_scores(today: dict[str, Any], new: dict[str, Any]) -> tuple[int, int, float]:
@@ -207,13 +252,14 @@ def bench_study_paths(items: int | None) -> list[dict]:
     size = f"{items} items per benchmark" if items is not None else "study items"
     today, new = "transformers static batches, plain letter scoring", "vllm-server, shared prefixes"
 
-    def rates(step: dict[str, dict[str, Any]] | None) -> list[list[float]]:
+    def rates(step: dict[str, dict[str, Any]] | None) -> tuple[list[float], list[float]]:
         """[today's], [new] items/s of one step (``None``: 05 and 06 together)."""
         paths = ("transformers", "vllm-server")
         steps = [written, scored] if step is None else [step]
-        return [
+        today_rate, new_rate = (
             [sum(s[p]["items"] for s in steps) / sum(s[p]["seconds"] for s in steps)] for p in paths
-        ]
+        )
+        return today_rate, new_rate
 
     startups = (
         f"server start-up {written['vllm-server']['startup']:.0f} s (05), "
@@ -221,22 +267,25 @@ def bench_study_paths(items: int | None) -> list[dict]:
     )
     rewrites = f"greedy rewrites identical {same_rewrites}/{len(old_rewrites)}"
     answers = f"generated answers identical {same}/{total}; largest score difference {largest:.2e}"
+    split = (
+        f"06 phases today: {phase_note(scored['transformers']['phases'])}; "
+        f"new: {phase_note(scored['vllm-server']['phases'])}"
+    )
     steps = [
         (f"05 rewriting ({len(old_rewrites)} rewrites)", written, f"{rewrites}; {startups}"),
-        (f"06 scoring ({scored['transformers']['items']} answers)", scored, answers),
+        (f"06 scoring ({scored['transformers']['items']} answers)", scored, f"{answers}; {split}"),
         ("05 + 06", None, f"{rewrites}; {answers}"),
     ]
-    return [
-        ratio_row(
-            f"{title}, {PROFILE} profile, {size}",
-            today,
-            new,
-            "items/s",
-            *rates(step),
-            notes=f"{notes}; CPU flags {flags}",
+    rows = []
+    for title, step, notes in steps:
+        today_rate, new_rate = rates(step)
+        name = f"{title}, {PROFILE} profile, {size}"
+        rows.append(
+            ratio_row(
+                name, today, new, "items/s", today_rate, new_rate, f"{notes}; CPU flags {flags}"
+            )
         )
-        for title, step, notes in steps
-    ]
+    return rows
 
 
 def bench_server_vs_one_at_a_time(quick: bool) -> dict:
