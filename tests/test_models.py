@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from fipo_utils.models.cache import model_identity
 from fipo_utils.models.generate import GenerationParams, TransformersGenerator
 from fipo_utils.models.loading import (
     GEMMA3_ALIAS,
@@ -34,6 +36,21 @@ def test_tiny_model_is_identical_wherever_it_is_built(tmp_path: Path):
     assert _sha(a / "tokenizer.json") == _sha(b / "tokenizer.json")
     c = build_tiny_model(tmp_path / "c", seed=1)
     assert _sha(a / "model.safetensors") != _sha(c / "model.safetensors")
+
+
+def test_a_model_built_again_elsewhere_keeps_its_cache_identity(tmp_path: Path):
+    # cache entries name a model by path, size and mtime: a rebuild on another machine (same
+    # path) must be the same model, and different weights must not be
+    first = build_tiny_model(tmp_path / "m")
+    identity = model_identity(str(first))
+    shutil.rmtree(first)
+    time.sleep(0.01)
+    again = build_tiny_model(tmp_path / "m")
+    assert model_identity(str(again)) == identity
+    other = build_tiny_model(tmp_path / "other", seed=1)
+    mtime = {f.name: f.stat().st_mtime_ns for f in other.iterdir()}
+    assert mtime["model.safetensors"] != (again / "model.safetensors").stat().st_mtime_ns
+    assert mtime["tokenizer.json"] == (again / "tokenizer.json").stat().st_mtime_ns
 
 
 def test_tiny_model_chat_template_and_batched_generation_match_single(tiny_model_dir: Path):

@@ -24,6 +24,7 @@ Loading is safe by default: safetensors only and ``trust_remote_code`` off unles
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -350,6 +351,31 @@ def _cached_model(target: Path) -> bool:
     return False
 
 
+# 2000-01-01 UTC: converted files are dated within the year after it, by their content
+_CONTENT_EPOCH_NS = 946_684_800 * 10**9
+_YEAR_NS = 365 * 86_400 * 10**9
+
+
+def _stamp_by_content(folder: Path) -> None:
+    """Date every file of a freshly built model folder by a hash of its bytes.
+
+    Cache entries name a model by its folder's path and its files' sizes and modification
+    times (:func:`fipo_utils.models.cache.model_identity`). A conversion's own time would
+    make the same weights, built again on another machine (a run carried there with
+    ``fipo carry``), a different model, and every cached generation and score a miss;
+    dated by content, the same bytes have the same identity wherever they are built.
+    """
+    for file in sorted(folder.iterdir()):
+        if not file.is_file():
+            continue
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                digest.update(block)
+        stamp = _CONTENT_EPOCH_NS + int(digest.hexdigest()[:15], 16) % _YEAR_NS
+        os.utime(file, ns=(stamp, stamp))
+
+
 def _save_atomically(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: Path
 ) -> None:
@@ -358,6 +384,7 @@ def _save_atomically(
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        _stamp_by_content(staging)
         try:
             os.rename(staging, target)
         except OSError:
