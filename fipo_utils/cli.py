@@ -27,6 +27,7 @@ COMMANDS = [
     "optimize",
     "run",
     "reproduce",
+    "carry",
     "train",
     "figures",
     "compare",

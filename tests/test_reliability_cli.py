@@ -82,6 +82,8 @@ CASES = [
     ("figures {bad}/empty_run --out {bad}/afile/figs", "--out"),
     ("figures {bad}/empty_run", "eval/results.csv"),
     ("compare {bad}/missing_run {bad}/empty_run", "missing_run does not exist"),
+    ("carry pack {bad}/empty_run {bad}/c1", "empty_run is not a run folder (no manifest.json)"),
+    ("carry unpack {bad}/empty_run --runs-root {bad}/r", "empty_run is not a carry folder"),
     ("oirl --dataset gsm8k --data-dir {bad}/empty_run --out {bad}/o", "no Prompt-OIRL logs"),
     ("oirl --dataset gsm8k --out {bad}/o --max-test-rows 0", "--max-test-rows: must be 1 or more"),
     ("oirl --dataset gsm8k --out {bad}/o --rounds -1", "--rounds: must be 1 or more"),

@@ -24,7 +24,6 @@ Loading is safe by default: safetensors only and ``trust_remote_code`` off unles
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import os
@@ -50,6 +49,7 @@ from transformers import (
 
 from fipo_utils.runs.checkpoints import model_folder_problem
 from fipo_utils.runs.errors import FipoError
+from fipo_utils.runs.manifest import file_sha256
 from fipo_utils.runs.paths import cache_dir
 
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
@@ -368,11 +368,7 @@ def _stamp_by_content(folder: Path) -> None:
     for file in sorted(folder.iterdir()):
         if not file.is_file():
             continue
-        digest = hashlib.sha256()
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 24), b""):
-                digest.update(block)
-        stamp = _CONTENT_EPOCH_NS + int(digest.hexdigest()[:15], 16) % _YEAR_NS
+        stamp = _CONTENT_EPOCH_NS + int(file_sha256(file)[:15], 16) % _YEAR_NS
         os.utime(file, ns=(stamp, stamp))
 
 
