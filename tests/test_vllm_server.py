@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fipo_utils.models.generate import GenerationParams
-from fipo_utils.models.generators import CachedGenerator, make_generator
+from fipo_utils.models.generators import CPU_MEMORY_SHARE, CachedGenerator, make_generator
 from fipo_utils.models.vllm_server import (
     ENV_PYTHON,
     VLLMServer,
@@ -105,6 +105,19 @@ def test_with_a_vllm_environment_the_backend_is_built_without_starting_the_serve
         assert isinstance(generator, CachedGenerator) and generator.backend == "vllm-server"
         assert generator.inner.server.process is None
         assert generator.chunk_size == max(chunk_size or 0, generator.inner.request_size)
+    # on a CPU the server asks for a share of RAM that leaves room for the step's models
+    # (vLLM's own 0.92 fails there); a profile's value wins
+    options = generator.inner.server.settings["options"]
+    assert options["gpu_memory_utilization"] == CPU_MEMORY_SHARE < 0.5
+    chosen = make_generator(
+        str(tiny_model_dir),
+        "vllm-server",
+        backend_options={"gpu_memory_utilization": 0.2},
+        show_progress=False,
+    )
+    assert chosen.inner.server.settings["options"]["gpu_memory_utilization"] == 0.2
+    on_gpu = make_generator(str(tiny_model_dir), "vllm-server", device="cuda", show_progress=False)
+    assert "gpu_memory_utilization" not in on_gpu.inner.server.settings["options"]
 
 
 def test_server_backend_scores_in_process_and_shares_the_transformers_cache(

@@ -204,6 +204,21 @@ def make_generator(
     )
 
 
+# On a CPU, vLLM reads gpu_memory_utilization as the share of RAM it reserves for its KV
+# cache. Its default (0.92) cannot be had beside the step's own models, and the server then
+# exits before it is ready; 0.3 of 24 GiB served the study's rewrites at 4,096-token
+# contexts. A profile's infer.backend_options.gpu_memory_utilization overrides it.
+CPU_MEMORY_SHARE = 0.3
+
+
+def _on_cpu(device: str | None) -> bool:
+    if device:
+        return device == "cpu"
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def _vllm_server_generator(
     source: str,
     dtype: str,
@@ -226,6 +241,8 @@ def _vllm_server_generator(
         )
         return None
     options = dict(options)
+    if _on_cpu(device):
+        options.setdefault("gpu_memory_utilization", CPU_MEMORY_SHARE)
     server = VLLMServer(
         source,
         python,
