@@ -129,6 +129,17 @@ def test_analysis_lays_our_numbers_beside_the_published_ones(run_dir: Path, smok
     assert {p.name for p in (run_dir / "figures").glob("analysis_*.png")} == produced
 
 
+def test_a_finished_run_resumed_runs_nothing_again(run_dir: Path):
+    """No step rewrites what an earlier step made. Each done step records the run folder as
+    it found it, so a later step that changes one of those files makes it stale, and a run
+    resumed in another session would redo it (hours of training in the study)."""
+    lines: list[str] = []
+    reproduce(resume=run_dir, log=lines.append, progress=False)
+    steps = read_manifest(run_dir)["steps"]
+    skipped = [line for line in lines if line.endswith("already done, skipped")]
+    assert len(skipped) == len(steps), [line for line in lines if "stale" in line]
+
+
 def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path: Path):
     profile = _profile_with_private_figures("tiny", tmp_path)
     first, second = (

@@ -119,8 +119,14 @@ def test_differ_share_compares_rewrites_item_by_item_and_fails_a_copy_of_the_bas
     assert add_differ_share(tmp_path, "dpo-lora") is None  # no gate to extend
     loss = GateCheck("held-out loss", 2.4, 2.1, 0.3, 0.01, 8)
     write_gate(tmp_path / "checkpoints" / "dpo-lora", GateResult("dpo-lora", "base", [loss]))
+    gate_file = tmp_path / "checkpoints" / "dpo-lora" / "gate.json"
+    trained = gate_file.read_bytes(), gate_file.stat().st_mtime_ns
     result = add_differ_share(tmp_path, "dpo-lora", profile={"gate": {"min_differ_share": 0.6}})
     assert result is not None and not result.passed
+    # the training's record is not touched: every step after the training has it as an input
+    assert (gate_file.read_bytes(), gate_file.stat().st_mtime_ns) == trained
+    differ = tmp_path / "optimized" / "dpo-lora" / "gate_differ.json"
+    assert json.loads(differ.read_text())["gain"] == 0.5
     stored = read_gate(tmp_path / "checkpoints" / "dpo-lora")
     assert stored is not None and [c.name for c in stored.checks][-1].startswith("benchmark")
     assert "benchmark rewrites differing from base gain +0.5 < 0.6 (n=4)" in stored.label()
@@ -129,6 +135,11 @@ def test_differ_share_compares_rewrites_item_by_item_and_fails_a_copy_of_the_bas
     assert refresh_differ_shares(tmp_path) == ["dpo-lora"]  # ipo-lora rewrote nothing yet
     stored = read_gate(tmp_path / "checkpoints" / "dpo-lora")
     assert stored is not None and stored.passed  # the default threshold is 0.5
+    # the same check again (a later 05 step refreshes every gate) leaves the file as it was
+    written = differ.stat().st_mtime_ns
+    assert refresh_differ_shares(tmp_path) == ["dpo-lora"]
+    assert differ.stat().st_mtime_ns == written
+    assert (gate_file.read_bytes(), gate_file.stat().st_mtime_ns) == trained
     assert refresh_differ_shares(tmp_path / "elsewhere") == []
 
 

@@ -15,15 +15,20 @@ with a comparison of the trained optimizer against its own base on held-out rows
 * **similarity of held-out rewrites** to the reference (chosen) prompts: mean MiniLM cosine
   (``fipo_utils.models.embeddings``) of greedy test-time rewrites, trained against base;
 * **share of benchmark rewrites that differ from the base's**, known only after notebook 05:
-  :func:`add_differ_share` adds it to the gate from the run's rewrite files.
+  :func:`add_differ_share` writes it into 05's own folder (``optimized/<name>/gate_differ.json``)
+  and :func:`read_gate` joins it to the training's checks.
 
 Thresholds are the profile's ``gate`` section (:class:`fipo_utils.runs.settings.GateSettings`).
-The result is ``checkpoints/<name>/gate.json``; :func:`gate_label` turns it into the words
-tables and figures print beside the optimizer ("not trained (gate: ...)").
+The training's result is ``checkpoints/<name>/gate.json``; :func:`gate_label` turns the
+joined checks into the words tables and figures print beside the optimizer ("not trained
+(gate: ...)"). Notebook 05 never rewrites ``gate.json``: every step that ran after the
+training holds it among its recorded inputs (:mod:`fipo_utils.runs.history`), and a changed
+file would make all of them stale on the next ``--resume``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from fipo_utils.data.diversify import OPTIMIZER_CASES
 from fipo_utils.runs.io import read_json_or_none, write_json_atomic
+from fipo_utils.runs.safe_write import write_text_preserving
 from fipo_utils.runs.settings import GateSettings
 from fipo_utils.training.preview import heldout_rewrites
 
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
     from fipo_utils.training.strategies import TrainSettings
 
 GATE_FILE = "gate.json"
+# notebook 05's check, in optimized/<name>/ beside the rewrites it counts
+DIFFER_FILE = "gate_differ.json"
 
 
 @dataclass(frozen=True)
@@ -307,7 +315,25 @@ def read_gate(checkpoint: str | Path) -> GateResult | None:
         folder = folder.parent
     path = folder / GATE_FILE
     data = read_json_or_none(path)
-    return None if data is None else GateResult.from_dict(data, str(path))
+    if data is None:
+        return None
+    result = GateResult.from_dict(data, str(path))
+    differ = _differ_path(folder)
+    extra = None if differ is None else read_json_or_none(differ)
+    if extra is not None:
+        try:
+            check = GateCheck(**{k: v for k, v in extra.items() if k != "passed"})
+        except TypeError as error:
+            raise ValueError(f"{differ}: not a gate check ({error})") from None
+        result.checks = [c for c in result.checks if c.name != check.name] + [check]
+    return result
+
+
+def _differ_path(checkpoint_dir: Path) -> Path | None:
+    """``<run>/optimized/<name>/gate_differ.json`` for ``<run>/checkpoints/<name>``."""
+    if checkpoint_dir.parent.name != "checkpoints":
+        return None
+    return checkpoint_dir.parent.parent / "optimized" / checkpoint_dir.name / DIFFER_FILE
 
 
 def gate_label(checkpoint: str | Path) -> str:
@@ -342,21 +368,23 @@ def differ_share(
 def add_differ_share(
     run_dir: str | Path, optimizer: str, base: str = "base", profile: str | Mapping | None = None
 ) -> GateResult | None:
-    """Add (or refresh) the benchmark-rewrite check of ``checkpoints/<optimizer>/gate.json``
-    from the run's rewrite files; ``None`` when the checkpoint has no gate."""
+    """Write (or refresh) the benchmark-rewrite check of ``checkpoints/<optimizer>`` into
+    ``optimized/<optimizer>/gate_differ.json`` from the run's rewrite files and return the
+    joined gate; ``None`` when the checkpoint has no gate. An unchanged check leaves the
+    file untouched, so a later 05 step does not make earlier steps stale."""
     from fipo_utils.runs.profiles import load_profile
 
     checkpoint_dir = Path(run_dir) / "checkpoints" / optimizer
-    result = read_gate(checkpoint_dir)
-    if result is None:
+    if read_gate(checkpoint_dir) is None:
         return None
     data = load_profile(profile) if isinstance(profile, str) else (profile or {})
     threshold = GateSettings.from_profile(data).min_differ_share
     share, n = differ_share(run_dir, optimizer, base)
     check = GateCheck("benchmark rewrites differing from base", 0.0, share, share, threshold, n)
-    result.checks = [c for c in result.checks if c.name != check.name] + [check]
-    write_gate(checkpoint_dir, result)
-    return result
+    path = Path(run_dir) / "optimized" / optimizer / DIFFER_FILE
+    record = {**asdict(check), "passed": check.passed}
+    write_text_preserving(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return read_gate(checkpoint_dir)
 
 
 def refresh_differ_shares(run_dir: str | Path, profile: str | Mapping | None = None) -> list[str]:
