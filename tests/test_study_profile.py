@@ -34,6 +34,23 @@ def test_study_evaluates_every_optimizer_with_two_testers_and_two_scorings() -> 
     inference = [s.parameters.get("optimizer") for s in steps if s.notebook.startswith("05")]
     assert inference == OPTIMIZERS
     names = [s.notebook for s in steps]
+    # each trained optimizer rewrites right after its training step, after the base's 05
+    # (its gate's last check counts rewrites that differ from the base's)
+    keys = [s.key for s in steps]
+    where = {
+        s.parameters.get("optimizer"): i for i, s in enumerate(steps) if s.notebook[:2] == "05"
+    }
+    trained = {
+        "sft-lora": "02_sft_training",
+        "sft-lora-seed1": "02_sft_training__seed-1",
+        "dpo-lora": "03_preference_training__strategy-dpo",
+        "dpo-lora-seed2": "03_preference_training__seed-2__strategy-dpo",
+        "ipo-lora": "03_preference_training__strategy-ipo",
+        "ipl-ipo-lora": "04_ipl_training__loss-ipo__max_rows-120",
+        "grpo-lora": "10_tester_feedback_rl",
+    }
+    for optimizer, training in trained.items():
+        assert where["base"] < keys.index(training) < where[optimizer], optimizer
     # evaluation after every rewrite, analysis last (it sees the baselines too)
     assert names.index("06_evaluation") > max(i for i, n in enumerate(names) if n.startswith("05"))
     assert names[-1] == "07_analysis" and "08_baselines" in names
