@@ -15,7 +15,7 @@ from fipo_utils.cli import main
 from fipo_utils.runs.carry import CarryError, pack, unpack
 from fipo_utils.runs.errors import RunFolderLocked
 from fipo_utils.runs.lock import run_folder_lock
-from fipo_utils.runs.manifest import read_manifest
+from fipo_utils.runs.manifest import file_sha256, read_manifest
 from fipo_utils.runs.runner import StepFailed, reproduce
 
 QUIET = {"log": lambda _: None, "progress": False}
@@ -169,3 +169,73 @@ def test_the_command_line_names_a_folder_that_is_not_a_carry(tmp_path, capsys, m
     (bad / "carry.json").write_text(json.dumps({"format": 7}))
     assert main(["carry", "unpack", str(bad)]) == 1
     assert "field 'format': expected 1, got 7" in capsys.readouterr().err
+
+
+def _lora_checkpoint(run: Path, name: str, start: str, seed: int) -> Path:
+    """``checkpoints/<name>/{adapter,final}`` as a LoRA training step leaves them: an
+    adapter with nonzero weights (a fresh one merges to the start model) and the merge."""
+    import torch
+
+    from fipo_utils.models.loading import load_model
+    from fipo_utils.training.lora import attach_lora, merge_lora, save_adapter, save_standalone
+
+    loaded = load_model(start)
+    model = attach_lora(loaded.model)
+    torch.manual_seed(seed)
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            parameter.data.normal_(0, 0.05)
+    save_adapter(model, run / "checkpoints" / name / "adapter")
+    return save_standalone(
+        merge_lora(model), loaded.tokenizer, run / "checkpoints" / name / "final"
+    )
+
+
+@pytest.mark.slow
+def test_a_merged_model_is_left_behind_and_merged_again_to_the_same_bytes(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from fipo_utils.training.merged_weights import merged_weight_files, rebuild_merged_weights
+
+    monkeypatch.setenv("FIPO_CACHE_DIR", str(tmp_path / "cache"))
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"profile": "tiny", "steps": []}))
+    first = _lora_checkpoint(run, "sft-lora", str(tiny_model_dir), seed=1)
+    # a second round trained from the first round's merge, as IPL's rounds are
+    second = _lora_checkpoint(run, "ipl/round_2", str(first), seed=2)
+    weights = [first / "model.safetensors", second / "model.safetensors"]
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in weights}
+    assert merged_weight_files(run) == [
+        "checkpoints/ipl/round_2/final/model.safetensors",
+        "checkpoints/sft-lora/final/model.safetensors",
+    ]
+
+    carry = tmp_path / "carried" / "r1"
+    summary = pack(run, carry, rebuilt=merged_weight_files)
+    assert summary.rebuilt == 2 and not list(carry.rglob("final/model.safetensors"))
+    assert (carry / "run" / "checkpoints" / "sft-lora" / "final" / "config.json").is_file()
+    with pytest.raises(CarryError, match="no way to rebuild them"):
+        unpack(carry, tmp_path / "elsewhere")
+
+    shutil.rmtree(run)
+    unpack(carry, run.parent, rebuild=rebuild_merged_weights)
+    for path, (data, mtime) in before.items():
+        assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
+
+    # an adapter that no longer gives the packed merge: the rebuild says so, and the file
+    # keeps a time of its own, so the runner sees a changed input
+    shutil.rmtree(run)
+    shutil.rmtree(carry / "run" / "checkpoints" / "ipl")
+    record = json.loads((carry / "carry.json").read_text())
+    record["files"] = {k: e for k, e in record["files"].items() if "/ipl/" not in f"/{k}"}
+    adapter = carry / "run" / "checkpoints" / "sft-lora" / "adapter" / "adapter_model.safetensors"
+    other = _lora_checkpoint(tmp_path / "other", "x", str(tiny_model_dir), seed=3).parent
+    shutil.copyfile(other / "adapter" / "adapter_model.safetensors", adapter)
+    entry = record["files"]["checkpoints/sft-lora/adapter/adapter_model.safetensors"]
+    entry.update(size=adapter.stat().st_size, sha256=file_sha256(adapter))
+    (carry / "carry.json").write_text(json.dumps(record))
+    notes: list[str] = []
+    unpack(carry, run.parent, log=notes.append, rebuild=rebuild_merged_weights)
+    assert any("rebuilt with other bytes" in note for note in notes)
+    assert weights[0].stat().st_mtime_ns != before[weights[0]][1]

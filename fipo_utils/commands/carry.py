@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pack.add_argument(
         "--no-cache", action="store_true", help="carry the run folder only, not the cache"
     )
+    pack.add_argument(
+        "--with-merged",
+        action="store_true",
+        help="also copy LoRA checkpoints' merged models (final/*.safetensors); by default "
+        "they are recorded and merged again from their adapters on unpack",
+    )
     unpack = actions.add_parser(
         "unpack",
         help="restore the run in CARRY_DIR under --runs-root and merge its cache",
@@ -37,12 +43,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fipo_utils.runs.carry import pack, unpack
     from fipo_utils.runs.paths import runs_root
+    from fipo_utils.training.merged_weights import merged_weight_files, rebuild_merged_weights
 
     if args.action == "pack":
-        summary = pack(args.run_dir, args.carry_dir, with_cache=not args.no_cache)
+        rebuilt = None if args.with_merged else merged_weight_files
+        summary = pack(args.run_dir, args.carry_dir, with_cache=not args.no_cache, rebuilt=rebuilt)
         print(f"packed {summary}")
     else:
-        summary = unpack(args.carry_dir, args.runs_root or runs_root())
+        summary = unpack(
+            args.carry_dir, args.runs_root or runs_root(), rebuild=rebuild_merged_weights
+        )
         print(f"unpacked {summary}")
         print(f"continue with: fipo reproduce --resume {summary.run_dir}")
     return 0

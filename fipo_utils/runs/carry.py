@@ -16,6 +16,13 @@ The carry folder is plain files, so it can travel by ``rsync``, a disk or a git 
 against ``carry.json``, copies the run back with its times, merges the cache entries the
 machine lacks, and refuses a run folder that already exists: a run is never overwritten.
 
+Files that can be built again from what is carried (a LoRA checkpoint's merged model,
+half a gigabyte beside an adapter of a few MB) can be left behind: ``pack(rebuilt=...)``
+records them with ``"rebuilt": true`` and copies nothing, and ``unpack(rebuild=...)`` has
+them built again before the run is put in place; a rebuilt file with the recorded SHA-256
+gets the recorded time, one that differs keeps its own and is reported, so the runner
+treats it as a changed input rather than as the file that left.
+
 The run must come back to the same absolute path it left (``origin``): a cached model's
 identity includes its path, and executed notebooks name their folder. :func:`unpack` says
 so when the target differs.
@@ -28,7 +35,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +68,13 @@ class CarrySummary:
     links: int
     cache_files: int
     bytes: int
+    rebuilt: int = 0  # files recorded but built again rather than copied
 
     def __str__(self) -> str:
         return (
             f"{self.run_dir} <-> {self.carry_dir}: {self.files} files, {self.links} links, "
             f"{self.cache_files} cache files, {self.bytes / 2**20:.1f} MiB"
+            + (f", {self.rebuilt} files rebuilt rather than carried" if self.rebuilt else "")
         )
 
 
@@ -114,13 +123,19 @@ def _copy_tree(source: Path, target: Path, entries: dict[str, dict[str, Any]]) -
             destination.symlink_to(entry["link"])
         elif entry.get("folder"):
             destination.mkdir(exist_ok=True)
-        else:
+        elif not entry.get("rebuilt"):
             shutil.copyfile(source / relative, destination)
             os.utime(destination, ns=(entry["mtime_ns"], entry["mtime_ns"]))
 
 
-def pack(run_dir: str | Path, carry_dir: str | Path, with_cache: bool = True) -> CarrySummary:
-    """Copy ``run_dir`` (and the generation cache) into ``carry_dir`` with ``carry.json``.
+def pack(
+    run_dir: str | Path,
+    carry_dir: str | Path,
+    with_cache: bool = True,
+    rebuilt: Callable[[Path], Iterable[str]] | None = None,
+) -> CarrySummary:
+    """Copy ``run_dir`` (and the generation cache) into ``carry_dir`` with ``carry.json``;
+    ``rebuilt(run_dir)`` names run-relative files to record without copying (module).
 
     Holds the run folder's lock while it reads, so it refuses a run a live process is
     writing into (stop ``fipo reproduce`` first: its step is recorded as interrupted and
@@ -138,6 +153,10 @@ def pack(run_dir: str | Path, carry_dir: str | Path, with_cache: bool = True) ->
     try:
         with run_folder_lock(run_dir):
             run_entries = _describe(run_dir, frozenset({LOCK_NAME}))
+            for relative in rebuilt(run_dir) if rebuilt else ():
+                if "sha256" not in run_entries.get(relative, {}):
+                    raise CarryError(f"{run_dir / relative}: not a file of the run to rebuild")
+                run_entries[relative]["rebuilt"] = True
             _copy_tree(run_dir, staging / RUN_PART, run_entries)
         cache_entries: dict[str, dict[str, Any]] = {}
         if with_cache:
@@ -184,11 +203,14 @@ def _summary(
     cache_entries: dict[str, dict[str, Any]] | None = None,
 ) -> CarrySummary:
     """Counts of what moved; ``bytes`` is the run's files plus the carried cache files."""
-    moved = [*run_entries.values(), *(cache_entries or {}).values()]
+    moved = [
+        e for e in [*run_entries.values(), *(cache_entries or {}).values()] if not e.get("rebuilt")
+    ]
     return CarrySummary(
         run_dir=run_dir,
         carry_dir=carry_dir,
-        files=sum("sha256" in e for e in run_entries.values()),
+        files=sum("sha256" in e and not e.get("rebuilt") for e in run_entries.values()),
+        rebuilt=sum(bool(e.get("rebuilt")) for e in run_entries.values()),
         links=sum("link" in e for e in run_entries.values()),
         cache_files=cache_files,
         bytes=sum(e.get("size", 0) for e in moved),
@@ -227,6 +249,8 @@ def _verify(carry_dir: Path, part: str, entries: dict[str, dict[str, Any]]) -> N
             if not path.is_dir():
                 raise CarryError(f"{label}: field 'folder': the folder is missing")
             continue
+        if entry.get("rebuilt"):
+            continue
         if not path.is_file():
             raise CarryError(f"{label}: the file is missing from the carry folder")
         if path.stat().st_size != entry["size"]:
@@ -237,12 +261,19 @@ def _verify(carry_dir: Path, part: str, entries: dict[str, dict[str, Any]]) -> N
             raise CarryError(f"{label}: field 'sha256': the file's bytes differ from the record")
 
 
-def unpack(carry_dir: str | Path, runs_root: str | Path, log: Any = print) -> CarrySummary:
+def unpack(
+    carry_dir: str | Path,
+    runs_root: str | Path,
+    log: Any = print,
+    rebuild: Callable[[Path, list[str], str], None] | None = None,
+) -> CarrySummary:
     """Restore the carried run as ``<runs_root>/<run>`` and merge its cache entries.
 
     Refuses a run folder that exists (nothing is overwritten) and a carry folder whose
     files differ from ``carry.json`` (named by entry and field). Cache files the machine
     already has are kept: the cache is append-only, so the longer file is the newer one.
+    Files packed as rebuilt are written by ``rebuild(folder, files, origin)`` into the run
+    before it is put in place (module docstring).
     """
     carry_dir = Path(carry_dir).expanduser().resolve()
     record = read_carry_record(carry_dir)
@@ -255,6 +286,7 @@ def unpack(carry_dir: str | Path, runs_root: str | Path, log: Any = print) -> Ca
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         _copy_tree(carry_dir / RUN_PART, staging, record["files"])
+        _rebuild(staging, record, rebuild, log)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -265,6 +297,36 @@ def unpack(carry_dir: str | Path, runs_root: str | Path, log: Any = print) -> Ca
             "are named by their path, and its notebooks name the old folder"
         )
     return _summary(target, carry_dir, record["files"], cache_files, record["cache"])
+
+
+def _rebuild(
+    folder: Path,
+    record: dict[str, Any],
+    rebuild: Callable[[Path, list[str], str], None] | None,
+    log: Any,
+) -> None:
+    """Have the files packed as rebuilt written into ``folder`` and check them against the
+    record: the same bytes get the recorded time, other bytes keep their own (reported)."""
+    entries = {rel: e for rel, e in record["files"].items() if e.get("rebuilt")}
+    if not entries:
+        return
+    if rebuild is None:
+        raise CarryError(
+            f"{record['run']}: {len(entries)} files were left to be rebuilt on unpack "
+            f"(for example {next(iter(entries))!r}) and no way to rebuild them was given"
+        )
+    rebuild(folder, sorted(entries), record["origin"])
+    for relative, entry in entries.items():
+        path = folder / relative
+        if not path.is_file():
+            raise CarryError(f"run entry {relative!r}: the rebuild did not write the file")
+        if path.stat().st_size == entry["size"] and file_sha256(path) == entry["sha256"]:
+            os.utime(path, ns=(entry["mtime_ns"], entry["mtime_ns"]))
+        else:
+            log(
+                f"note: {relative} was rebuilt with other bytes than the packed file (another "
+                "CPU's arithmetic): the steps that read it run again on --resume"
+            )
 
 
 def _merge_cache(source: Path, entries: dict[str, dict[str, Any]]) -> int:
