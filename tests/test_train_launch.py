@@ -40,6 +40,37 @@ def test_a_none_lora_override_keeps_ipl_lora_false() -> None:
     assert ipl_settings(paper, "ipo", **{**keys, "lora": True})[1].lora is True
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_training_command_leaves_its_process_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """A rank must not exit with its gloo group alive (it can abort in the C++ teardown):
+    the command destroys the group on the way out, also when training raised."""
+    import torch.distributed as dist
+
+    from fipo_utils.training import launch
+
+    def run(_args: object) -> dict:
+        if fails:
+            raise FipoError("training failed")
+        return {"name": "sft-lora"}
+
+    monkeypatch.setattr(launch, "run_from_args", run)
+    store = f"file://{tmp_path / 'store'}"
+    dist.init_process_group("gloo", init_method=store, rank=0, world_size=1)
+    try:
+        arguments = ["--run-dir", str(tmp_path), "--strategy", "sft"]
+        if fails:
+            with pytest.raises(FipoError, match="training failed"):
+                launch.main(arguments)
+        else:
+            assert launch.main(arguments) == 0
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 @pytest.mark.slow
 def test_ipl_lora_false_trains_a_full_model_through_the_command_line(tmp_path: Path) -> None:
     from fipo_utils.training.launch import main

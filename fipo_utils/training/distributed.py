@@ -62,6 +62,21 @@ def wait_for_everyone() -> None:
         group.barrier()
 
 
+def leave_process_group() -> None:
+    """Destroy the process group, if this process joined one, before the interpreter exits.
+
+    A rank that exits with its gloo group still alive can abort in the C++ teardown
+    ("terminate called without an active exception", SIGABRT) while another rank is still
+    working, and the launch then fails although the training was done. Destroying the group
+    is local to this rank: the main process may still be measuring the gate when a
+    non-main rank leaves, so no collective is waited for here.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def main_process_writes(write: Callable[[], T]) -> T | None:
     """Run ``write`` on the main process only, then hold every rank until it is done."""
     result = write() if is_main_process() else None

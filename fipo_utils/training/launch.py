@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fipo_utils.training.distributed import is_main_process
+from fipo_utils.training.distributed import is_main_process, leave_process_group
 from fipo_utils.training.train import train_strategy
 
 
@@ -111,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Train an optimizer (SFT, DPO, IPO, IPL).",
     )
     add_arguments(parser)
-    record = run_from_args(parser.parse_args(argv))
-    if is_main_process():
-        print(json.dumps({k: v for k, v in record.items() if k != "log_history"}, indent=2))
+    try:
+        record = run_from_args(parser.parse_args(argv))
+        if is_main_process():
+            print(json.dumps({k: v for k, v in record.items() if k != "log_history"}, indent=2))
+    finally:
+        leave_process_group()
     return 0
