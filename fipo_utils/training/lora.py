@@ -85,6 +85,17 @@ def load_adapter(base: PreTrainedModel, folder: str | Path, trainable: bool = Fa
     return PeftModel.from_pretrained(base, folder, is_trainable=trainable)
 
 
+def merged_model(start: str, adapter_dir: str | Path, dtype: str) -> PreTrainedModel:
+    """A fresh copy of ``start`` in ``dtype`` with the adapter of ``adapter_dir`` folded in.
+
+    Training's ``final/`` and a carried run's rebuilt weights both come from here, so a
+    rebuild repeats the merge that wrote the weights it replaces.
+    """
+    from fipo_utils.models.loading import load_model
+
+    return merge_lora(load_adapter(load_model(start, dtype=dtype).model, adapter_dir))
+
+
 def save_standalone(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path
 ) -> Path:

@@ -93,14 +93,11 @@ def _start_model(final: Path, run_dir: Path, origin: Path) -> str:
 def _merge_into(final: Path, start: str, names: list[str]) -> None:
     """Fold ``final``'s adapter into ``start`` in ``final``'s dtype and put the weight files
     ``names`` in place (written beside, then renamed in)."""
-    from fipo_utils.models.loading import load_model
-    from fipo_utils.training.lora import load_adapter, merge_lora
+    from fipo_utils.training.lora import merged_model
 
     config = json.loads((final / "config.json").read_text(encoding="utf-8"))
     dtype = config.get("dtype") or config.get("torch_dtype") or "float32"
-    model = merge_lora(
-        load_adapter(load_model(start, dtype=dtype).model, final.parent / ADAPTER_DIR)
-    )
+    model = merged_model(start, final.parent / ADAPTER_DIR, dtype)
     staging = Path(tempfile.mkdtemp(prefix=".merged-", dir=final))
     try:
         model.save_pretrained(staging, safe_serialization=True)

@@ -204,9 +204,8 @@ def save_final_model(trainer, settings: SavedSettings, tokenizer, checkpoint_dir
     a fresh, whole copy of the start model (loaded outside ZeRO-3, :func:`plain_loading`),
     so merging never touches sharded parameters; the other ranks wait for it.
     """
-    from fipo_utils.models.loading import load_model
     from fipo_utils.training.distributed import plain_loading
-    from fipo_utils.training.lora import load_adapter, merge_lora, save_standalone
+    from fipo_utils.training.lora import merged_model, save_standalone
 
     final_dir = checkpoint_dir / "final"
     if settings.lora:
@@ -214,8 +213,8 @@ def save_final_model(trainer, settings: SavedSettings, tokenizer, checkpoint_dir
         trainer.save_model(str(adapter_dir))
         if trainer.accelerator.is_main_process:
             with plain_loading():
-                base = load_model(start, dtype=settings.dtype).model
-                save_standalone(merge_lora(load_adapter(base, adapter_dir)), tokenizer, final_dir)
+                model = merged_model(start, adapter_dir, settings.dtype)
+                save_standalone(model, tokenizer, final_dir)
     else:
         trainer.save_model(str(final_dir))
         if trainer.accelerator.is_main_process:
